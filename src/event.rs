@@ -1,0 +1,272 @@
+//! The events of the log and their one-line JSON encoding.
+//!
+//! A line is an envelope (`seq`, schema version `v`, `timestamp`) flattened together with the
+//! event's `type` and fields, so the file stays readable with `grep` and `jq`. Adding an event
+//! type is one variant here plus its arm in the projection.
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerSpawned {
+    pub session_id: String,
+    pub bead_id: String,
+    pub epic_id: String,
+    pub title: String,
+    pub files: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
+    pub prompt_hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree_path: Option<String>,
+    /// The coordinator's session, so a later cancel or cleanup can find its workers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_session_id: Option<String>,
+}
+
+/// A worker's session was seen busy for the first time: from now on, absent from the
+/// server's status map means its turn ended, not that it has yet to start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerObserved {
+    pub session_id: String,
+    pub bead_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerProgress {
+    pub session_id: String,
+    pub bead_id: String,
+    pub progress_percent: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files_touched: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "snake_case")]
+pub enum CompletionStatus {
+    Success,
+    Failed,
+    Blocked,
+}
+
+impl CompletionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failed => "failed",
+            Self::Blocked => "blocked",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerCompleted {
+    pub session_id: String,
+    pub bead_id: String,
+    pub epic_id: String,
+    pub status: CompletionStatus,
+    pub summary: String,
+    pub files_touched: Vec<String>,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerFailed {
+    pub session_id: String,
+    pub bead_id: String,
+    pub epic_id: String,
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+}
+
+/// Every event type this build knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventBody {
+    WorkerSpawned(WorkerSpawned),
+    WorkerStarted(WorkerObserved),
+    WorkerIdle(WorkerObserved),
+    WorkerProgress(WorkerProgress),
+    WorkerCompleted(WorkerCompleted),
+    WorkerFailed(WorkerFailed),
+}
+
+impl EventBody {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::WorkerSpawned(_) => "worker_spawned",
+            Self::WorkerStarted(_) => "worker_started",
+            Self::WorkerIdle(_) => "worker_idle",
+            Self::WorkerProgress(_) => "worker_progress",
+            Self::WorkerCompleted(_) => "worker_completed",
+            Self::WorkerFailed(_) => "worker_failed",
+        }
+    }
+}
+
+/// An event's payload as read back: a known event, or one this build does not know (written
+/// by a newer version), which is kept in the log and passed over by the projections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    Known(EventBody),
+    Unknown { type_name: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub seq: u64,
+    pub version: u32,
+    pub timestamp: u64,
+    pub payload: Payload,
+}
+
+#[derive(Serialize)]
+struct LineOut<'a> {
+    seq: u64,
+    v: u32,
+    timestamp: u64,
+    #[serde(flatten)]
+    body: &'a EventBody,
+}
+
+/// Encodes one event as a JSON line, without the trailing newline.
+pub fn encode(seq: u64, timestamp: u64, body: &EventBody) -> Result<String, String> {
+    serde_json::to_string(&LineOut {
+        seq,
+        v: SCHEMA_VERSION,
+        timestamp,
+        body,
+    })
+    .map_err(|e| e.to_string())
+}
+
+/// Decodes one line. An unknown `type` is not an error; a line that is not an event is.
+pub fn decode(line: &str) -> Result<Event, String> {
+    let mut map: Map<String, Value> =
+        serde_json::from_str(line).map_err(|e| format!("not a JSON object: {e}"))?;
+    let seq = take_u64(&mut map, "seq")?;
+    let version = u32::try_from(take_u64(&mut map, "v")?).map_err(|_| "`v` is out of range")?;
+    let timestamp = take_u64(&mut map, "timestamp")?;
+    let type_name = match map.get("type") {
+        Some(Value::String(t)) => t.clone(),
+        _ => return Err("missing string field `type`".into()),
+    };
+    let payload = match serde_json::from_value::<EventBody>(Value::Object(map)) {
+        Ok(body) => Payload::Known(body),
+        Err(e) if is_known_type(&type_name) => {
+            return Err(format!("malformed {type_name} event: {e}"));
+        }
+        Err(_) => Payload::Unknown { type_name },
+    };
+    Ok(Event {
+        seq,
+        version,
+        timestamp,
+        payload,
+    })
+}
+
+fn take_u64(map: &mut Map<String, Value>, key: &str) -> Result<u64, String> {
+    map.remove(key)
+        .and_then(|v| v.as_u64())
+        .ok_or_else(|| format!("missing unsigned integer field `{key}`"))
+}
+
+fn is_known_type(name: &str) -> bool {
+    matches!(
+        name,
+        "worker_spawned"
+            | "worker_started"
+            | "worker_idle"
+            | "worker_progress"
+            | "worker_completed"
+            | "worker_failed"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spawned() -> EventBody {
+        EventBody::WorkerSpawned(WorkerSpawned {
+            session_id: "ses_1".into(),
+            bead_id: "bd-1".into(),
+            epic_id: "ep".into(),
+            title: "Add login".into(),
+            files: vec!["src/auth/**".into()],
+            dependencies: vec![],
+            prompt_hash: "ab".repeat(32),
+            worktree_path: None,
+            parent_session_id: Some("ses_0".into()),
+        })
+    }
+
+    #[test]
+    fn an_encoded_event_decodes_to_the_same_event() {
+        let line = encode(7, 1_700_000_000_000, &spawned()).unwrap();
+        let event = decode(&line).unwrap();
+        assert_eq!(event.seq, 7);
+        assert_eq!(event.version, SCHEMA_VERSION);
+        assert_eq!(event.timestamp, 1_700_000_000_000);
+        assert_eq!(event.payload, Payload::Known(spawned()));
+    }
+
+    #[test]
+    fn a_line_starts_with_the_envelope_and_names_its_type() {
+        let line = encode(1, 5, &spawned()).unwrap();
+        assert!(
+            line.starts_with(r#"{"seq":1,"v":1,"timestamp":5,"type":"worker_spawned","#),
+            "{line}"
+        );
+        assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn an_unknown_event_type_is_kept_not_fatal() {
+        let event = decode(r#"{"seq":3,"v":9,"timestamp":1,"type":"worker_teleported","x":1}"#)
+            .unwrap();
+        assert_eq!(
+            event.payload,
+            Payload::Unknown {
+                type_name: "worker_teleported".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_known_type_with_missing_fields_is_an_error_that_names_the_type() {
+        let err = decode(r#"{"seq":3,"v":1,"timestamp":1,"type":"worker_spawned"}"#).unwrap_err();
+        assert!(err.starts_with("malformed worker_spawned event"), "{err}");
+    }
+
+    #[test]
+    fn lines_without_an_envelope_are_errors() {
+        assert!(decode("garbage").is_err());
+        assert!(decode(r#"{"v":1,"timestamp":1,"type":"worker_idle"}"#).is_err());
+        assert!(decode(r#"{"seq":1,"v":1,"timestamp":1}"#).is_err());
+    }
+
+    #[test]
+    fn every_variant_reports_the_type_name_it_is_encoded_with() {
+        let obs = WorkerObserved {
+            session_id: "s".into(),
+            bead_id: "b".into(),
+        };
+        for body in [
+            spawned(),
+            EventBody::WorkerStarted(obs.clone()),
+            EventBody::WorkerIdle(obs),
+        ] {
+            let line = encode(1, 1, &body).unwrap();
+            assert!(line.contains(&format!("\"type\":\"{}\"", body.type_name())));
+            assert!(is_known_type(body.type_name()));
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! The host boundary: everything the core needs from outside, as plain Rust traits.
+//!
+//! The wasm layer implements them over imported JavaScript functions (the OpenCode SDK client
+//! and the plugin's storage); `testing` implements them with in-memory fakes. The futures are
+//! not `Send`: on wasm they await JavaScript promises.
+#![allow(async_fn_in_trait)]
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::error::HostError;
+
+/// A request to create a child session for a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateSession {
+    /// The coordinator's session: OpenCode shows the worker as its child.
+    pub parent_id: Option<String>,
+    pub title: String,
+}
+
+/// A session's state in the server's status map. Idle sessions are absent from the map.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum SessionStatus {
+    Busy,
+    Idle,
+    Retry {
+        #[serde(default)]
+        attempt: u32,
+        #[serde(default)]
+        message: String,
+    },
+    #[serde(other)]
+    Other,
+}
+
+/// A message of a session, in the shape of the SDK's `session.messages` items, reduced to
+/// what the core reads.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Message {
+    pub info: MessageInfo,
+    #[serde(default)]
+    pub parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct MessageInfo {
+    pub role: String,
+    #[serde(default)]
+    pub time: MessageTime,
+    #[serde(default)]
+    pub error: Option<MessageError>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct MessageTime {
+    #[serde(default)]
+    pub created: Option<u64>,
+    #[serde(default)]
+    pub completed: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct MessageError {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub data: Option<serde_json::Value>,
+}
+
+impl MessageError {
+    /// `ProviderAuthError: invalid key`, or as much of that as the server gave.
+    pub fn describe(&self) -> String {
+        let name = self.name.as_deref().unwrap_or("error");
+        let message = self
+            .data
+            .as_ref()
+            .and_then(|d| d.get("message"))
+            .and_then(|m| m.as_str());
+        match message {
+            Some(m) => format!("{name}: {m}"),
+            None => name.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Part {
+    Text {
+        #[serde(default)]
+        text: String,
+    },
+    Tool {
+        #[serde(default)]
+        tool: String,
+    },
+    #[serde(other)]
+    Other,
+}
+
+impl Message {
+    pub fn is_assistant(&self) -> bool {
+        self.info.role == "assistant"
+    }
+
+    /// The message's text parts joined, for excerpts.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            if let Part::Text { text } = part {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(text);
+            }
+        }
+        out
+    }
+}
+
+/// A server event the plugin's `event` hook forwards, reduced to what the core acts on. The
+/// shim passes every event's `type` and `properties`; the core ignores the types it does not
+/// name here without decoding their properties.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerEvent {
+    Status {
+        session_id: String,
+        status: SessionStatus,
+    },
+    Idle {
+        session_id: String,
+    },
+    Error {
+        session_id: String,
+        error: Option<MessageError>,
+    },
+    Deleted {
+        session_id: String,
+    },
+}
+
+impl ServerEvent {
+    /// Whether the core wants events of this type at all (checked before decoding).
+    pub fn wanted(event_type: &str) -> bool {
+        matches!(
+            event_type,
+            "session.status" | "session.idle" | "session.error" | "session.deleted"
+        )
+    }
+
+    /// Decodes the `properties` of a wanted event type, as JSON text or any serde source.
+    pub fn decode<'de, D: serde::Deserializer<'de>>(
+        event_type: &str,
+        properties: D,
+    ) -> Result<Option<Self>, D::Error> {
+        #[derive(Deserialize)]
+        struct WithStatus {
+            #[serde(rename = "sessionID")]
+            session_id: String,
+            status: SessionStatus,
+        }
+        #[derive(Deserialize)]
+        struct WithSession {
+            #[serde(rename = "sessionID")]
+            session_id: String,
+        }
+        #[derive(Deserialize)]
+        struct WithError {
+            #[serde(rename = "sessionID", default)]
+            session_id: Option<String>,
+            #[serde(default)]
+            error: Option<MessageError>,
+        }
+        #[derive(Deserialize)]
+        struct Info {
+            id: String,
+        }
+        #[derive(Deserialize)]
+        struct WithInfo {
+            info: Info,
+        }
+        Ok(match event_type {
+            "session.status" => {
+                let p = WithStatus::deserialize(properties)?;
+                Some(Self::Status {
+                    session_id: p.session_id,
+                    status: p.status,
+                })
+            }
+            "session.idle" => Some(Self::Idle {
+                session_id: WithSession::deserialize(properties)?.session_id,
+            }),
+            "session.error" => {
+                let p = WithError::deserialize(properties)?;
+                p.session_id.map(|session_id| Self::Error {
+                    session_id,
+                    error: p.error,
+                })
+            }
+            "session.deleted" => Some(Self::Deleted {
+                session_id: WithInfo::deserialize(properties)?.info.id,
+            }),
+            _ => None,
+        })
+    }
+}
+
+/// OpenCode sessions, through the SDK client the plugin was given.
+pub trait Sessions {
+    /// Creates a session and returns its id.
+    async fn create_session(&self, request: &CreateSession) -> Result<String, HostError>;
+    /// Sends a prompt without waiting for the model (`prompt_async`).
+    async fn prompt_async(&self, session_id: &str, text: &str) -> Result<(), HostError>;
+    /// The server's status map. Idle sessions are absent.
+    async fn status_map(&self) -> Result<BTreeMap<String, SessionStatus>, HostError>;
+    /// The last `limit` messages of a session, oldest first.
+    async fn messages(&self, session_id: &str, limit: u32) -> Result<Vec<Message>, HostError>;
+}
+
+/// The byte store behind the event log: one append-only file, or memory.
+pub trait Storage {
+    /// Takes the exclusive write lock (shared by every writer of the same log).
+    async fn lock(&self) -> Result<(), HostError>;
+    async fn unlock(&self) -> Result<(), HostError>;
+    /// Bytes from `offset` to the current end.
+    async fn read_from(&self, offset: u64) -> Result<Vec<u8>, HostError>;
+    /// Appends bytes and returns once they are durable.
+    async fn append(&self, bytes: &[u8]) -> Result<(), HostError>;
+    /// Cuts the store to `len` bytes; only called with the lock held, to drop a torn last line.
+    async fn truncate(&self, len: u64) -> Result<(), HostError>;
+}
+
+pub trait Clock {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
+}
+
+/// Everything the core needs, in one bound.
+pub trait Host: Sessions + Storage + Clock {}
+impl<T: Sessions + Storage + Clock> Host for T {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_map_in_the_servers_shape_is_read() {
+        let map: BTreeMap<String, SessionStatus> = serde_json::from_str(
+            r#"{"a":{"type":"busy"},"b":{"type":"retry","attempt":2,"message":"429","next":5},"c":{"type":"sleepy"}}"#,
+        )
+        .unwrap();
+        assert_eq!(map["a"], SessionStatus::Busy);
+        assert_eq!(
+            map["b"],
+            SessionStatus::Retry {
+                attempt: 2,
+                message: "429".into()
+            }
+        );
+        assert_eq!(map["c"], SessionStatus::Other);
+    }
+
+    fn decode(t: &str, json: &str) -> Option<ServerEvent> {
+        let mut de = serde_json::Deserializer::from_str(json);
+        ServerEvent::decode(t, &mut de).unwrap()
+    }
+
+    #[test]
+    fn server_events_in_the_sdks_shape_are_decoded() {
+        assert_eq!(
+            decode("session.status", r#"{"sessionID":"s","status":{"type":"busy"}}"#),
+            Some(ServerEvent::Status {
+                session_id: "s".into(),
+                status: SessionStatus::Busy
+            })
+        );
+        assert_eq!(
+            decode("session.idle", r#"{"sessionID":"s"}"#),
+            Some(ServerEvent::Idle {
+                session_id: "s".into()
+            })
+        );
+        assert_eq!(
+            decode("session.deleted", r#"{"info":{"id":"s","title":"t"}}"#),
+            Some(ServerEvent::Deleted {
+                session_id: "s".into()
+            })
+        );
+        let Some(ServerEvent::Error { error, .. }) = decode(
+            "session.error",
+            r#"{"sessionID":"s","error":{"name":"APIError","data":{"message":"boom"}}}"#,
+        ) else {
+            panic!("not an error event");
+        };
+        assert_eq!(error.unwrap().describe(), "APIError: boom");
+        assert_eq!(decode("session.error", r#"{"error":null}"#), None);
+        assert!(!ServerEvent::wanted("message.part.updated"));
+    }
+
+    #[test]
+    fn messages_in_the_sdks_shape_are_read_with_their_text_and_error() {
+        let msgs: Vec<Message> = serde_json::from_str(
+            r#"[{"info":{"role":"assistant","id":"m","time":{"created":1,"completed":2},
+                 "error":{"name":"APIError","data":{"message":"quota"}}},
+                 "parts":[{"type":"step-start"},{"type":"text","text":"hello"},{"type":"tool","tool":"bash","state":{}},{"type":"text","text":"world"}]}]"#,
+        )
+        .unwrap();
+        assert!(msgs[0].is_assistant());
+        assert_eq!(msgs[0].text(), "hello world");
+        assert_eq!(msgs[0].info.time.completed, Some(2));
+        assert_eq!(
+            msgs[0].info.error.as_ref().unwrap().describe(),
+            "APIError: quota"
+        );
+    }
+}

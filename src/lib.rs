@@ -1,0 +1,24 @@
+//! Apiary's core: non-blocking swarm workers for OpenCode, tracked by an event-sourced log.
+//!
+//! The core is pure Rust. Everything outside it (OpenCode sessions, the log's storage, the
+//! clock) is reached through the traits in [`host`]; the `wasm` module implements them over
+//! imported JavaScript functions, and [`testing`] implements them with in-memory fakes.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod error;
+pub mod event;
+pub mod host;
+pub mod ids;
+pub mod log;
+pub mod projection;
+pub mod prompt;
+pub mod swarm;
+pub mod testing;
+mod text;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use error::{HostError, LogError, ToolError};
+pub use swarm::Apiary;

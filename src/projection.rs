@@ -1,0 +1,311 @@
+//! The state of every worker, folded from the log one event at a time.
+//!
+//! `apply` is the only way in, and it is incremental: a poll costs the events that are new
+//! since the last one. Replaying the same events always gives the same state.
+use std::collections::BTreeMap;
+
+use crate::event::{CompletionStatus, Event, EventBody, Payload};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerState {
+    /// Spawned; the server has not shown the session busy yet.
+    Starting,
+    /// The session was seen busy (or the worker reported progress).
+    Running,
+    /// The session's turn ended without `swarm_complete`: its result needs review.
+    Idle,
+    /// The worker reported with `swarm_complete`.
+    Completed(CompletionStatus),
+    /// The session failed (provider error, deleted session, failed prompt).
+    Failed,
+}
+
+impl WorkerState {
+    /// Running or about to: a second spawn of the bead returns this worker.
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Starting | Self::Running)
+    }
+
+    /// Nothing will change this worker's state by itself any more.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Completed(_) | Self::Failed)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Worker {
+    pub bead_id: String,
+    pub epic_id: String,
+    pub session_id: String,
+    pub title: String,
+    pub files: Vec<String>,
+    pub dependencies: Vec<String>,
+    /// 1 for the first worker of a bead, 2 for the next spawn of the same bead, ...
+    pub attempt: u32,
+    pub state: WorkerState,
+    pub spawned_at: u64,
+    pub last_activity_at: u64,
+    pub ended_at: Option<u64>,
+    pub progress_percent: Option<u8>,
+    pub progress_message: Option<String>,
+    pub summary: Option<String>,
+    pub error: Option<String>,
+    pub files_touched: Vec<String>,
+    pub duration_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Swarm {
+    workers: Vec<Worker>,
+    /// The latest worker of each bead.
+    by_bead: BTreeMap<String, usize>,
+    by_session: BTreeMap<String, usize>,
+    /// Beads per epic, in the order they were first spawned.
+    epics: BTreeMap<String, Vec<String>>,
+    last_seq: u64,
+}
+
+impl Swarm {
+    pub fn apply(&mut self, event: &Event) {
+        self.last_seq = event.seq;
+        let Payload::Known(body) = &event.payload else {
+            return;
+        };
+        let at = event.timestamp;
+        match body {
+            EventBody::WorkerSpawned(e) => {
+                let attempt = self.bead(&e.bead_id).map_or(1, |w| w.attempt + 1);
+                let index = self.workers.len();
+                self.workers.push(Worker {
+                    bead_id: e.bead_id.clone(),
+                    epic_id: e.epic_id.clone(),
+                    session_id: e.session_id.clone(),
+                    title: e.title.clone(),
+                    files: e.files.clone(),
+                    dependencies: e.dependencies.clone(),
+                    attempt,
+                    state: WorkerState::Starting,
+                    spawned_at: at,
+                    last_activity_at: at,
+                    ended_at: None,
+                    progress_percent: None,
+                    progress_message: None,
+                    summary: None,
+                    error: None,
+                    files_touched: Vec::new(),
+                    duration_ms: None,
+                });
+                if self.by_bead.insert(e.bead_id.clone(), index).is_none() {
+                    self.epics
+                        .entry(e.epic_id.clone())
+                        .or_default()
+                        .push(e.bead_id.clone());
+                }
+                self.by_session.insert(e.session_id.clone(), index);
+            }
+            EventBody::WorkerStarted(e) => self.update(&e.session_id, at, |w| {
+                if matches!(w.state, WorkerState::Starting | WorkerState::Idle) {
+                    w.state = WorkerState::Running;
+                    w.ended_at = None;
+                }
+            }),
+            EventBody::WorkerIdle(e) => self.update(&e.session_id, at, |w| {
+                if w.state.is_active() {
+                    w.state = WorkerState::Idle;
+                    w.ended_at = Some(at);
+                }
+            }),
+            EventBody::WorkerProgress(e) => self.update(&e.session_id, at, |w| {
+                if w.state == WorkerState::Starting {
+                    w.state = WorkerState::Running;
+                }
+                w.progress_percent = Some(e.progress_percent);
+                if e.message.is_some() {
+                    w.progress_message.clone_from(&e.message);
+                }
+                merge_files(&mut w.files_touched, &e.files_touched);
+            }),
+            EventBody::WorkerCompleted(e) => self.update(&e.session_id, at, |w| {
+                w.state = WorkerState::Completed(e.status);
+                w.summary = Some(e.summary.clone());
+                merge_files(&mut w.files_touched, &e.files_touched);
+                w.duration_ms = Some(e.duration_ms);
+                w.ended_at = Some(at);
+                if e.status == CompletionStatus::Success {
+                    w.progress_percent = Some(100);
+                }
+            }),
+            EventBody::WorkerFailed(e) => self.update(&e.session_id, at, |w| {
+                if !w.state.is_final() {
+                    w.state = WorkerState::Failed;
+                    w.error = Some(e.error.clone());
+                    w.ended_at = Some(at);
+                    w.duration_ms = Some(at.saturating_sub(w.spawned_at));
+                }
+            }),
+        }
+    }
+
+    fn update(&mut self, session_id: &str, at: u64, change: impl FnOnce(&mut Worker)) {
+        if let Some(&i) = self.by_session.get(session_id) {
+            let worker = &mut self.workers[i];
+            worker.last_activity_at = worker.last_activity_at.max(at);
+            change(worker);
+        }
+    }
+
+    /// The sequence number of the last event applied (0 before any).
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// The latest worker of a bead.
+    pub fn bead(&self, bead_id: &str) -> Option<&Worker> {
+        self.by_bead.get(bead_id).map(|&i| &self.workers[i])
+    }
+
+    pub fn session(&self, session_id: &str) -> Option<&Worker> {
+        self.by_session.get(session_id).map(|&i| &self.workers[i])
+    }
+
+    /// The latest worker of each bead of an epic, in spawn order.
+    pub fn epic(&self, epic_id: &str) -> Vec<&Worker> {
+        self.epics
+            .get(epic_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|bead| self.bead(bead))
+            .collect()
+    }
+
+    pub fn epic_ids(&self) -> impl Iterator<Item = &str> {
+        self.epics.keys().map(String::as_str)
+    }
+}
+
+fn merge_files(into: &mut Vec<String>, new: &[String]) {
+    for file in new {
+        if !into.contains(file) {
+            into.push(file.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{WorkerCompleted, WorkerFailed, WorkerObserved, WorkerSpawned};
+
+    fn ev(seq: u64, body: EventBody) -> Event {
+        Event {
+            seq,
+            version: 1,
+            timestamp: seq * 1000,
+            payload: Payload::Known(body),
+        }
+    }
+
+    fn spawned(bead: &str, session: &str) -> EventBody {
+        EventBody::WorkerSpawned(WorkerSpawned {
+            session_id: session.into(),
+            bead_id: bead.into(),
+            epic_id: "ep".into(),
+            title: format!("task {bead}"),
+            files: vec![],
+            dependencies: vec![],
+            prompt_hash: String::new(),
+            worktree_path: None,
+            parent_session_id: None,
+        })
+    }
+
+    fn observed(session: &str) -> WorkerObserved {
+        WorkerObserved {
+            session_id: session.into(),
+            bead_id: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_spawned_worker_is_starting_until_seen_busy() {
+        let mut s = Swarm::default();
+        s.apply(&ev(1, spawned("b1", "s1")));
+        assert_eq!(s.bead("b1").unwrap().state, WorkerState::Starting);
+        s.apply(&ev(2, EventBody::WorkerStarted(observed("s1"))));
+        assert_eq!(s.bead("b1").unwrap().state, WorkerState::Running);
+        s.apply(&ev(3, EventBody::WorkerIdle(observed("s1"))));
+        let w = s.bead("b1").unwrap();
+        assert_eq!(w.state, WorkerState::Idle);
+        assert_eq!(w.ended_at, Some(3000));
+    }
+
+    #[test]
+    fn completion_is_final_and_later_observations_do_not_undo_it() {
+        let mut s = Swarm::default();
+        s.apply(&ev(1, spawned("b1", "s1")));
+        s.apply(&ev(
+            2,
+            EventBody::WorkerCompleted(WorkerCompleted {
+                session_id: "s1".into(),
+                bead_id: "b1".into(),
+                epic_id: "ep".into(),
+                status: CompletionStatus::Success,
+                summary: "ok".into(),
+                files_touched: vec!["a".into()],
+                duration_ms: 1000,
+            }),
+        ));
+        s.apply(&ev(3, EventBody::WorkerIdle(observed("s1"))));
+        s.apply(&ev(
+            4,
+            EventBody::WorkerFailed(WorkerFailed {
+                session_id: "s1".into(),
+                bead_id: "b1".into(),
+                epic_id: "ep".into(),
+                error: "late".into(),
+                stack: None,
+            }),
+        ));
+        let w = s.bead("b1").unwrap();
+        assert_eq!(w.state, WorkerState::Completed(CompletionStatus::Success));
+        assert_eq!(w.summary.as_deref(), Some("ok"));
+        assert_eq!(w.error, None);
+    }
+
+    #[test]
+    fn a_respawned_bead_counts_attempts_and_keeps_its_place_in_the_epic() {
+        let mut s = Swarm::default();
+        s.apply(&ev(1, spawned("b1", "s1")));
+        s.apply(&ev(2, spawned("b2", "s2")));
+        s.apply(&ev(3, spawned("b1", "s3")));
+        let beads: Vec<_> = s
+            .epic("ep")
+            .iter()
+            .map(|w| (w.bead_id.as_str(), w.attempt))
+            .collect();
+        assert_eq!(beads, vec![("b1", 2), ("b2", 1)]);
+        assert_eq!(s.session("s1").unwrap().attempt, 1);
+    }
+
+    #[test]
+    fn unknown_events_are_passed_over() {
+        let mut s = Swarm::default();
+        s.apply(&Event {
+            seq: 1,
+            version: 2,
+            timestamp: 0,
+            payload: Payload::Unknown {
+                type_name: "x".into(),
+            },
+        });
+        assert_eq!(s.last_seq(), 1);
+        assert!(s.epic("ep").is_empty());
+    }
+
+    #[test]
+    fn events_for_unknown_sessions_change_nothing() {
+        let mut s = Swarm::default();
+        s.apply(&ev(1, EventBody::WorkerStarted(observed("nope"))));
+        assert_eq!(s, Swarm { last_seq: 1, ..Swarm::default() });
+    }
+}

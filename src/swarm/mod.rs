@@ -1,0 +1,56 @@
+//! `Apiary`: the tools' logic over a host. Each tool is a file of its own.
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
+use crate::error::ToolError;
+use crate::host::Host;
+use crate::log::EventLog;
+
+mod observe;
+mod poll;
+mod report;
+mod spawn;
+mod worker;
+
+/// Limits on what a coordinator may pass: generous for real work, small enough to keep the
+/// prompt and the log sane.
+pub(crate) mod limits {
+    pub const TITLE: usize = 200;
+    pub const DESCRIPTION: usize = 32 * 1024;
+    pub const SHARED_CONTEXT: usize = 32 * 1024;
+    pub const SUMMARY: usize = 8 * 1024;
+    pub const FILES: usize = 200;
+    pub const DEPENDENCIES: usize = 100;
+}
+
+pub struct Apiary<H: Host> {
+    host: H,
+    log: EventLog,
+    /// Beads whose spawn is under way in this instance, so two concurrent calls for the same
+    /// bead cannot both create a session.
+    spawning: RefCell<BTreeSet<String>>,
+}
+
+impl<H: Host> Apiary<H> {
+    pub fn new(host: H) -> Self {
+        Self {
+            host,
+            log: EventLog::new(),
+            spawning: RefCell::default(),
+        }
+    }
+
+    pub fn host(&self) -> &H {
+        &self.host
+    }
+
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    /// Catches up with the log (events other instances appended).
+    pub async fn refresh(&self) -> Result<(), ToolError> {
+        self.log.refresh(&self.host).await?;
+        Ok(())
+    }
+}

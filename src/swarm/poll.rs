@@ -1,0 +1,207 @@
+//! `swarm_poll_workers`: the workers of an epic, from the log plus the server's status map.
+//!
+//! The log says what each worker reported; the status map says whether its session is busy
+//! right now. Where the two disagree, what was learnt is recorded as an event (started, idle,
+//! failed), so the next poll, from any instance, starts from it.
+use std::collections::BTreeMap;
+
+use super::report::{self, Group, MESSAGE_CHARS};
+use super::Apiary;
+use crate::api::{PollArgs, PollReport};
+use crate::error::ToolError;
+use crate::event::{EventBody, WorkerFailed, WorkerObserved};
+use crate::host::{Host, Message, SessionStatus};
+use crate::ids::check_id;
+use crate::projection::{Swarm, Worker, WorkerState};
+use crate::text::excerpt;
+
+/// What a poll learnt about one worker's session.
+#[derive(Debug, Clone, PartialEq)]
+enum Seen {
+    Busy,
+    Retrying(String),
+    /// The session ran and its turn is over.
+    TurnEnded,
+    Failed(String),
+    /// Nothing shows it ran yet: absent from the map right after spawn is starting, not done.
+    NotYetStarted,
+}
+
+impl<H: Host> Apiary<H> {
+    pub async fn poll(&self, args: &PollArgs) -> Result<PollReport, ToolError> {
+        check_id("epic_id", &args.epic_id)?;
+        self.refresh().await?;
+        let live: Vec<(String, WorkerState)> = self
+            .log
+            .swarm()
+            .epic(&args.epic_id)
+            .iter()
+            .filter(|w| !w.state.is_final())
+            .map(|w| (w.session_id.clone(), w.state))
+            .collect();
+        let mut warning = None;
+        let mut seen = BTreeMap::new();
+        if !live.is_empty() {
+            match self.host.status_map().await {
+                Ok(map) => {
+                    for (session, state) in &live {
+                        let s = self.see(session, *state, map.get(session)).await;
+                        seen.insert(session.clone(), s);
+                    }
+                }
+                Err(e) => warning = Some(format!("{e}; states are from the log alone")),
+            }
+            self.record(&seen).await?;
+        }
+        let mut report = self.build_report(&args.epic_id, &seen, warning);
+        if args.include_messages.unwrap_or(false) {
+            self.attach_last_messages(&mut report).await;
+        }
+        report::render(&mut report);
+        Ok(report)
+    }
+
+    async fn see(&self, session: &str, state: WorkerState, status: Option<&SessionStatus>) -> Seen {
+        match status {
+            Some(SessionStatus::Busy) => return Seen::Busy,
+            Some(SessionStatus::Retry { attempt, message }) => {
+                return Seen::Retrying(format!("retry {attempt}: {}", excerpt(message, 60)));
+            }
+            _ => {}
+        }
+        match state {
+            WorkerState::Running | WorkerState::Idle => Seen::TurnEnded,
+            _ => match self.host.messages(session, 4).await {
+                Ok(messages) => from_messages(&messages),
+                Err(e) if e.message.contains("NotFound") || e.message.contains("not found") => {
+                    Seen::Failed(format!("session {session} no longer exists on the server"))
+                }
+                Err(_) => Seen::NotYetStarted,
+            },
+        }
+    }
+
+    /// Records what the poll learnt, re-checked under the write lock so that an observation
+    /// another instance (or the event hook) already recorded is not recorded twice.
+    async fn record(&self, seen: &BTreeMap<String, Seen>) -> Result<(), ToolError> {
+        let wanted = |swarm: &Swarm| -> Vec<EventBody> {
+            seen.iter()
+                .filter_map(|(session, s)| swarm.session(session).map(|w| (w, s)))
+                .flat_map(|(w, s)| observations(w, s))
+                .collect()
+        };
+        if wanted(&self.log.swarm()).is_empty() {
+            return Ok(());
+        }
+        self.log
+            .append_with(&self.host, self.host.now_ms(), wanted)
+            .await?;
+        Ok(())
+    }
+
+    fn build_report(
+        &self,
+        epic_id: &str,
+        seen: &BTreeMap<String, Seen>,
+        warning: Option<String>,
+    ) -> PollReport {
+        let now = self.host.now_ms();
+        let swarm = self.log.swarm();
+        let workers = swarm.epic(epic_id);
+        let mut report = PollReport {
+            title: String::new(),
+            output: String::new(),
+            epic_id: epic_id.to_string(),
+            total: workers.len() as u32,
+            completed: Vec::new(),
+            in_progress: Vec::new(),
+            failed: Vec::new(),
+            pending: Vec::new(),
+            summary: String::new(),
+            warning,
+        };
+        if workers.is_empty() {
+            let known: Vec<&str> = swarm.epic_ids().take(10).collect();
+            report.warning = Some(if known.is_empty() {
+                "no worker has been spawned yet".to_string()
+            } else {
+                format!("no workers for this epic; known epics: {}", known.join(", "))
+            });
+        }
+        for w in workers {
+            let mut v = report::view(w, now);
+            if let Some(Seen::Retrying(why)) = seen.get(&w.session_id) {
+                v.state = "retrying".into();
+                v.note = Some(why.clone());
+            }
+            match report::group(w.state) {
+                Group::Completed => report.completed.push(v),
+                Group::InProgress => report.in_progress.push(v),
+                Group::Failed => report.failed.push(v),
+                Group::Pending => report.pending.push(v),
+            }
+        }
+        report
+    }
+
+    async fn attach_last_messages(&self, report: &mut PollReport) {
+        for group in [
+            &mut report.completed,
+            &mut report.in_progress,
+            &mut report.failed,
+        ] {
+            for v in group.iter_mut() {
+                if let Ok(messages) = self.host.messages(&v.session_id, 1).await {
+                    v.last_message = messages
+                        .last()
+                        .map(|m| excerpt(&m.text(), MESSAGE_CHARS))
+                        .filter(|t| !t.is_empty());
+                }
+            }
+        }
+    }
+}
+
+/// What the session's own messages say, for a worker never seen busy.
+fn from_messages(messages: &[Message]) -> Seen {
+    let Some(last) = messages.iter().rev().find(|m| m.is_assistant()) else {
+        return Seen::NotYetStarted;
+    };
+    if let Some(error) = &last.info.error {
+        return Seen::Failed(error.describe());
+    }
+    if last.info.time.completed.is_some() {
+        Seen::TurnEnded
+    } else {
+        Seen::NotYetStarted
+    }
+}
+
+/// The events that bring a worker's recorded state in line with what was seen.
+fn observations(w: &Worker, seen: &Seen) -> Vec<EventBody> {
+    let obs = || WorkerObserved {
+        session_id: w.session_id.clone(),
+        bead_id: w.bead_id.clone(),
+    };
+    match (w.state, seen) {
+        (WorkerState::Starting, Seen::Busy | Seen::Retrying(_)) => {
+            vec![EventBody::WorkerStarted(obs())]
+        }
+        (WorkerState::Idle, Seen::Busy | Seen::Retrying(_)) => {
+            vec![EventBody::WorkerStarted(obs())]
+        }
+        (WorkerState::Starting, Seen::TurnEnded) => vec![
+            EventBody::WorkerStarted(obs()),
+            EventBody::WorkerIdle(obs()),
+        ],
+        (WorkerState::Running, Seen::TurnEnded) => vec![EventBody::WorkerIdle(obs())],
+        (s, Seen::Failed(error)) if !s.is_final() => vec![EventBody::WorkerFailed(WorkerFailed {
+            session_id: w.session_id.clone(),
+            bead_id: w.bead_id.clone(),
+            epic_id: w.epic_id.clone(),
+            error: error.clone(),
+            stack: None,
+        })],
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,117 @@
+//! How a worker is shown to the coordinator: compact lines, one per worker.
+use std::fmt::Write;
+
+use crate::api::{PollReport, WorkerView};
+use crate::event::CompletionStatus;
+use crate::projection::{Worker, WorkerState};
+use crate::text::{duration, excerpt};
+
+/// Excerpt lengths that keep a poll of 20 workers around 2 KB.
+const NOTE_CHARS: usize = 72;
+pub(crate) const MESSAGE_CHARS: usize = 56;
+
+pub(crate) fn state_name(state: WorkerState) -> &'static str {
+    match state {
+        WorkerState::Starting => "starting",
+        WorkerState::Running => "running",
+        WorkerState::Idle => "needs_review",
+        WorkerState::Completed(s) => s.as_str(),
+        WorkerState::Failed => "failed",
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Group {
+    Completed,
+    InProgress,
+    Failed,
+    Pending,
+}
+
+pub(crate) fn group(state: WorkerState) -> Group {
+    match state {
+        WorkerState::Starting => Group::Pending,
+        WorkerState::Running => Group::InProgress,
+        WorkerState::Idle | WorkerState::Completed(CompletionStatus::Success) => Group::Completed,
+        WorkerState::Completed(_) | WorkerState::Failed => Group::Failed,
+    }
+}
+
+pub(crate) fn view(w: &Worker, now: u64) -> WorkerView {
+    let note = match w.state {
+        // Explained once in a footer rather than on every line.
+        WorkerState::Idle => None,
+        WorkerState::Failed => w.error.clone(),
+        _ => w.summary.clone().or_else(|| w.progress_message.clone()),
+    };
+    WorkerView {
+        bead_id: w.bead_id.clone(),
+        session_id: w.session_id.clone(),
+        title: w.title.clone(),
+        state: state_name(w.state).to_string(),
+        attempt: w.attempt,
+        elapsed_ms: w.ended_at.unwrap_or(now).saturating_sub(w.spawned_at),
+        progress_percent: w.progress_percent,
+        note,
+        files_touched: w.files_touched.clone(),
+        last_message: None,
+    }
+}
+
+/// Fills in `summary`, `title` and `output` from the groups.
+pub(crate) fn render(report: &mut PollReport) {
+    let counts = format!(
+        "{} completed, {} in progress, {} failed, {} pending",
+        report.completed.len(),
+        report.in_progress.len(),
+        report.failed.len(),
+        report.pending.len()
+    );
+    report.title = format!("epic {}: {counts}", report.epic_id);
+    let mut out = format!(
+        "epic {}: {} worker{}: {counts}\n",
+        report.epic_id,
+        report.total,
+        if report.total == 1 { "" } else { "s" }
+    );
+    if let Some(w) = &report.warning {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    for (name, list) in [
+        ("completed", &report.completed),
+        ("in progress", &report.in_progress),
+        ("failed", &report.failed),
+        ("pending", &report.pending),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "{name}:");
+        for w in list {
+            line(&mut out, w);
+        }
+    }
+    if report.completed.iter().any(|w| w.state == "needs_review") {
+        out.push_str("needs_review: ended its turn without swarm_complete; read its session\n");
+    }
+    report.summary = counts;
+    report.output = out.trim_end().to_string();
+}
+
+fn line(out: &mut String, w: &WorkerView) {
+    let _ = write!(out, "  {} {}", w.bead_id, w.state);
+    if let Some(p) = w.progress_percent.filter(|_| w.state == "running") {
+        let _ = write!(out, " {p}%");
+    }
+    let _ = write!(out, " {}", duration(w.elapsed_ms));
+    if w.attempt > 1 {
+        let _ = write!(out, " attempt {}", w.attempt);
+    }
+    if let Some(n) = &w.note {
+        let _ = write!(out, ": {}", excerpt(n, NOTE_CHARS));
+    }
+    out.push('\n');
+    if let Some(m) = &w.last_message {
+        let _ = writeln!(out, "    last: {m}");
+    }
+}

@@ -1,0 +1,199 @@
+//! `swarm_spawn_async`: create a child session, record the worker, prompt it, return at once.
+use sha2::{Digest, Sha256};
+
+use super::{limits, Apiary};
+use crate::api::{CallContext, SpawnArgs, SpawnReply, SpawnStatus};
+use crate::error::ToolError;
+use crate::event::{CompletionStatus, EventBody, WorkerFailed, WorkerSpawned};
+use crate::host::{CreateSession, Host};
+use crate::ids::{check_file_pattern, check_id, check_text};
+use crate::projection::{Swarm, WorkerState};
+use crate::prompt::WorkerPrompt;
+use crate::text::{duration, hex};
+
+impl<H: Host> Apiary<H> {
+    pub async fn spawn(&self, ctx: &CallContext, args: &SpawnArgs) -> Result<SpawnReply, ToolError> {
+        validate(args)?;
+        self.refresh().await?;
+        if let Some(reply) = self.existing_worker(args)? {
+            return Ok(reply);
+        }
+        check_dependencies(&self.log.swarm(), args)?;
+        if !self.spawning.borrow_mut().insert(args.bead_id.clone()) {
+            return Err(ToolError::Refused(format!(
+                "a spawn of {} is already under way",
+                args.bead_id
+            )));
+        }
+        let result = self.spawn_new(ctx, args).await;
+        self.spawning.borrow_mut().remove(&args.bead_id);
+        result
+    }
+
+    fn existing_worker(&self, args: &SpawnArgs) -> Result<Option<SpawnReply>, ToolError> {
+        let swarm = self.log.swarm();
+        let Some(w) = swarm.bead(&args.bead_id) else {
+            return Ok(None);
+        };
+        if w.epic_id != args.epic_id {
+            return Err(ToolError::Refused(format!(
+                "bead {} belongs to epic {}, not {}",
+                w.bead_id, w.epic_id, args.epic_id
+            )));
+        }
+        match w.state {
+            WorkerState::Completed(CompletionStatus::Success) => Err(ToolError::Refused(format!(
+                "bead {} already completed (session {}); pick a new bead id for new work",
+                w.bead_id, w.session_id
+            ))),
+            s if s.is_active() => {
+                let age = self.host.now_ms().saturating_sub(w.spawned_at);
+                Ok(Some(SpawnReply {
+                    title: format!("{} already running", w.bead_id),
+                    output: format!(
+                        "{} already has a running worker (session {}, spawned {} ago); no new \
+                         session was created.",
+                        w.bead_id,
+                        w.session_id,
+                        duration(age)
+                    ),
+                    status: SpawnStatus::AlreadyRunning,
+                    session_id: w.session_id.clone(),
+                    bead_id: w.bead_id.clone(),
+                    epic_id: w.epic_id.clone(),
+                    prompt_hash: String::new(),
+                }))
+            }
+            // Failed, blocked or needing review: a new spawn is a new attempt.
+            _ => Ok(None),
+        }
+    }
+
+    async fn spawn_new(&self, ctx: &CallContext, args: &SpawnArgs) -> Result<SpawnReply, ToolError> {
+        let prompt = WorkerPrompt {
+            bead_id: &args.bead_id,
+            epic_id: &args.epic_id,
+            title: &args.title,
+            description: args.description.as_deref(),
+            files: &args.files,
+            working_directory: &ctx.directory,
+            shared_context: args.shared_context.as_deref(),
+        }
+        .format();
+        let prompt_hash = hex(&Sha256::digest(prompt.as_bytes()));
+        let session_id = self
+            .host
+            .create_session(&CreateSession {
+                parent_id: Some(ctx.session_id.clone()).filter(|s| !s.is_empty()),
+                title: format!("{}: {}", args.bead_id, args.title.trim()),
+            })
+            .await?;
+        // Recorded before the prompt is sent: a worker must never run untracked.
+        let spawned = EventBody::WorkerSpawned(WorkerSpawned {
+            session_id: session_id.clone(),
+            bead_id: args.bead_id.clone(),
+            epic_id: args.epic_id.clone(),
+            title: args.title.trim().to_string(),
+            files: args.files.clone(),
+            dependencies: args.dependencies.clone().unwrap_or_default(),
+            prompt_hash: prompt_hash.clone(),
+            worktree_path: None,
+            parent_session_id: Some(ctx.session_id.clone()).filter(|s| !s.is_empty()),
+        });
+        self.log
+            .append(&self.host, self.host.now_ms(), &[spawned])
+            .await?;
+        if let Err(e) = self.host.prompt_async(&session_id, &prompt).await {
+            let failed = EventBody::WorkerFailed(WorkerFailed {
+                session_id: session_id.clone(),
+                bead_id: args.bead_id.clone(),
+                epic_id: args.epic_id.clone(),
+                error: e.to_string(),
+                stack: None,
+            });
+            self.log
+                .append(&self.host, self.host.now_ms(), &[failed])
+                .await?;
+            return Err(e.into());
+        }
+        Ok(SpawnReply {
+            title: format!("spawned {}", args.bead_id),
+            output: format!(
+                "spawned {} (epic {}) in session {}; it runs in the background. Check with \
+                 swarm_poll_workers {{ epic_id: \"{}\" }}.",
+                args.bead_id, args.epic_id, session_id, args.epic_id
+            ),
+            status: SpawnStatus::Spawned,
+            session_id,
+            bead_id: args.bead_id.clone(),
+            epic_id: args.epic_id.clone(),
+            prompt_hash,
+        })
+    }
+}
+
+fn validate(args: &SpawnArgs) -> Result<(), ToolError> {
+    check_id("bead_id", &args.bead_id)?;
+    check_id("epic_id", &args.epic_id)?;
+    check_text("title", &args.title, limits::TITLE, true)?;
+    if let Some(d) = &args.description {
+        check_text("description", d, limits::DESCRIPTION, false)?;
+    }
+    if let Some(c) = &args.shared_context {
+        check_text("shared_context", c, limits::SHARED_CONTEXT, false)?;
+    }
+    if args.files.len() > limits::FILES {
+        return Err(ToolError::invalid(
+            "files",
+            format!("has {} entries; the limit is {}", args.files.len(), limits::FILES),
+        ));
+    }
+    for f in &args.files {
+        check_file_pattern(f)?;
+    }
+    let deps = args.dependencies.as_deref().unwrap_or_default();
+    if deps.len() > limits::DEPENDENCIES {
+        return Err(ToolError::invalid(
+            "dependencies",
+            format!("has {} entries; the limit is {}", deps.len(), limits::DEPENDENCIES),
+        ));
+    }
+    for d in deps {
+        check_id("dependencies", d)?;
+        if *d == args.bead_id {
+            return Err(ToolError::invalid(
+                "dependencies",
+                format!("{d} depends on itself"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every dependency must be a known bead whose worker completed with success.
+fn check_dependencies(swarm: &Swarm, args: &SpawnArgs) -> Result<(), ToolError> {
+    let mut unknown = Vec::new();
+    let mut unmet = Vec::new();
+    for dep in args.dependencies.as_deref().unwrap_or_default() {
+        match swarm.bead(dep) {
+            None => unknown.push(dep.as_str()),
+            Some(w) if w.state == WorkerState::Completed(CompletionStatus::Success) => {}
+            Some(w) => unmet.push(format!("{dep} ({})", super::report::state_name(w.state))),
+        }
+    }
+    if unknown.is_empty() && unmet.is_empty() {
+        return Ok(());
+    }
+    let mut parts = Vec::new();
+    if !unknown.is_empty() {
+        parts.push(format!("unknown beads: {}", unknown.join(", ")));
+    }
+    if !unmet.is_empty() {
+        parts.push(format!("not completed yet: {}", unmet.join(", ")));
+    }
+    Err(ToolError::Refused(format!(
+        "{} cannot start: dependencies not met: {}. Nothing was spawned.",
+        args.bead_id,
+        parts.join("; ")
+    )))
+}

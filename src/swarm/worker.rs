@@ -1,0 +1,105 @@
+//! The worker-side tools: `swarm_progress` and `swarm_complete`, called from a worker session.
+use super::{limits, Apiary};
+use crate::api::{CallContext, CompleteArgs, ProgressArgs, Reply};
+use crate::error::ToolError;
+use crate::event::{CompletionStatus, EventBody, WorkerCompleted, WorkerProgress};
+use crate::host::Host;
+use crate::ids::{check_file_pattern, check_id, check_text};
+use crate::projection::Worker;
+use crate::text::duration;
+
+impl<H: Host> Apiary<H> {
+    pub async fn progress(&self, ctx: &CallContext, args: &ProgressArgs) -> Result<Reply, ToolError> {
+        check_id("bead_id", &args.bead_id)?;
+        if args.progress_percent > 100 {
+            return Err(ToolError::invalid(
+                "progress_percent",
+                format!("is {}; give 0 to 100", args.progress_percent),
+            ));
+        }
+        if let Some(m) = &args.message {
+            check_text("message", m, limits::SUMMARY, false)?;
+        }
+        let files = args.files_touched.clone().unwrap_or_default();
+        check_files(&files)?;
+        self.refresh().await?;
+        let session_id = self.own_worker(ctx, &args.bead_id)?.session_id;
+        let body = EventBody::WorkerProgress(WorkerProgress {
+            session_id,
+            bead_id: args.bead_id.clone(),
+            progress_percent: args.progress_percent,
+            message: args.message.clone().filter(|m| !m.trim().is_empty()),
+            files_touched: files,
+        });
+        self.log
+            .append(&self.host, self.host.now_ms(), &[body])
+            .await?;
+        Ok(Reply {
+            title: format!("{} {}%", args.bead_id, args.progress_percent),
+            output: format!("progress recorded: {} at {}%", args.bead_id, args.progress_percent),
+        })
+    }
+
+    pub async fn complete(&self, ctx: &CallContext, args: &CompleteArgs) -> Result<Reply, ToolError> {
+        check_id("bead_id", &args.bead_id)?;
+        check_text("summary", &args.summary, limits::SUMMARY, true)?;
+        check_files(&args.files_touched)?;
+        self.refresh().await?;
+        let worker = self.own_worker(ctx, &args.bead_id)?;
+        let status = args.status.unwrap_or(CompletionStatus::Success);
+        let now = self.host.now_ms();
+        let duration_ms = now.saturating_sub(worker.spawned_at);
+        let body = EventBody::WorkerCompleted(WorkerCompleted {
+            session_id: worker.session_id,
+            bead_id: args.bead_id.clone(),
+            epic_id: worker.epic_id,
+            status,
+            summary: args.summary.trim().to_string(),
+            files_touched: args.files_touched.clone(),
+            duration_ms,
+        });
+        self.log.append(&self.host, now, &[body]).await?;
+        Ok(Reply {
+            title: format!("{} {}", args.bead_id, status.as_str()),
+            output: format!(
+                "recorded: {} {} after {}. The coordinator has been told; end your turn now.",
+                args.bead_id,
+                status.as_str(),
+                duration(duration_ms)
+            ),
+        })
+    }
+
+    /// The bead's worker, which must be the calling session and must not have reported yet.
+    fn own_worker(&self, ctx: &CallContext, bead_id: &str) -> Result<Worker, ToolError> {
+        let swarm = self.log.swarm();
+        let Some(w) = swarm.bead(bead_id) else {
+            return Err(ToolError::Refused(format!(
+                "no worker was spawned for bead {bead_id}"
+            )));
+        };
+        if !ctx.session_id.is_empty() && w.session_id != ctx.session_id {
+            return Err(ToolError::Refused(format!(
+                "bead {bead_id} belongs to session {}, not to this session ({})",
+                w.session_id, ctx.session_id
+            )));
+        }
+        if w.state.is_final() {
+            return Err(ToolError::Refused(format!(
+                "bead {bead_id} already reported ({}); nothing was recorded",
+                super::report::state_name(w.state)
+            )));
+        }
+        Ok(w.clone())
+    }
+}
+
+fn check_files(files: &[String]) -> Result<(), ToolError> {
+    if files.len() > limits::FILES {
+        return Err(ToolError::invalid(
+            "files_touched",
+            format!("has {} entries; the limit is {}", files.len(), limits::FILES),
+        ));
+    }
+    files.iter().try_for_each(|f| check_file_pattern(f))
+}

@@ -1,0 +1,224 @@
+//! In-memory fakes of the host, for the core's native tests and for embedders' own tests.
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+
+use crate::error::HostError;
+use crate::host::{Clock, CreateSession, Message, SessionStatus, Sessions, Storage};
+
+/// Runs a future to completion on this thread. The fakes never pend, so this rarely parks.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        thread::park();
+    }
+}
+
+/// A byte store in memory. Its lock refuses a second holder, which exposes a writer that
+/// forgets to unlock.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    bytes: RefCell<Vec<u8>>,
+    locked: Cell<bool>,
+}
+
+impl MemoryStore {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes.borrow()).into_owned()
+    }
+
+    /// Appends bytes behind the log's back, as a crashed or foreign writer would.
+    pub fn push_raw(&self, bytes: &[u8]) {
+        self.bytes.borrow_mut().extend_from_slice(bytes);
+    }
+
+    pub fn is_locked(&self) -> bool {
+        self.locked.get()
+    }
+}
+
+impl Storage for MemoryStore {
+    async fn lock(&self) -> Result<(), HostError> {
+        if self.locked.replace(true) {
+            return Err(HostError::new("lock", "already locked"));
+        }
+        Ok(())
+    }
+    async fn unlock(&self) -> Result<(), HostError> {
+        self.locked.set(false);
+        Ok(())
+    }
+    async fn read_from(&self, offset: u64) -> Result<Vec<u8>, HostError> {
+        let bytes = self.bytes.borrow();
+        Ok(bytes.get(offset as usize..).unwrap_or_default().to_vec())
+    }
+    async fn append(&self, bytes: &[u8]) -> Result<(), HostError> {
+        self.push_raw(bytes);
+        Ok(())
+    }
+    async fn truncate(&self, len: u64) -> Result<(), HostError> {
+        self.bytes.borrow_mut().truncate(len as usize);
+        Ok(())
+    }
+}
+
+/// A scriptable stand-in for the OpenCode server.
+#[derive(Debug, Default)]
+pub struct FakeSessions {
+    next_id: Cell<u32>,
+    pub created: RefCell<Vec<CreateSession>>,
+    pub prompts: RefCell<Vec<(String, String)>>,
+    pub status: RefCell<BTreeMap<String, SessionStatus>>,
+    pub messages: RefCell<BTreeMap<String, Vec<Message>>>,
+    pub fail_create: RefCell<Option<String>>,
+    pub fail_prompt: RefCell<Option<String>>,
+    pub fail_status: RefCell<Option<String>>,
+    /// Sessions the server no longer knows: `messages` fails for them.
+    pub deleted: RefCell<Vec<String>>,
+}
+
+impl FakeSessions {
+    pub fn set_status(&self, session: &str, status: Option<SessionStatus>) {
+        let mut map = self.status.borrow_mut();
+        match status {
+            Some(s) => map.insert(session.to_string(), s),
+            None => map.remove(session),
+        };
+    }
+
+    /// Gives a session a finished assistant turn with this text.
+    pub fn finish_turn(&self, session: &str, text: &str) {
+        let message: Message = serde_json::from_value(serde_json::json!({
+            "info": {"role": "assistant", "time": {"created": 1, "completed": 2}},
+            "parts": [{"type": "text", "text": text}]
+        }))
+        .expect("a valid message");
+        self.messages
+            .borrow_mut()
+            .entry(session.to_string())
+            .or_default()
+            .push(message);
+        self.set_status(session, None);
+    }
+}
+
+impl Sessions for FakeSessions {
+    async fn create_session(&self, request: &CreateSession) -> Result<String, HostError> {
+        if let Some(msg) = self.fail_create.borrow().clone() {
+            return Err(HostError::new("session.create", msg));
+        }
+        self.next_id.set(self.next_id.get() + 1);
+        self.created.borrow_mut().push(request.clone());
+        Ok(format!("ses_{}", self.next_id.get()))
+    }
+    async fn prompt_async(&self, session_id: &str, text: &str) -> Result<(), HostError> {
+        if let Some(msg) = self.fail_prompt.borrow().clone() {
+            return Err(HostError::new("session.promptAsync", msg));
+        }
+        self.prompts
+            .borrow_mut()
+            .push((session_id.to_string(), text.to_string()));
+        Ok(())
+    }
+    async fn status_map(&self) -> Result<BTreeMap<String, SessionStatus>, HostError> {
+        if let Some(msg) = self.fail_status.borrow().clone() {
+            return Err(HostError::new("session.status", msg));
+        }
+        Ok(self.status.borrow().clone())
+    }
+    async fn messages(&self, session_id: &str, limit: u32) -> Result<Vec<Message>, HostError> {
+        if self.deleted.borrow().iter().any(|s| s == session_id) {
+            return Err(HostError::new(
+                "session.messages",
+                format!("NotFoundError: session {session_id} not found"),
+            ));
+        }
+        let all = self.messages.borrow();
+        let list = all.get(session_id).cloned().unwrap_or_default();
+        let skip = list.len().saturating_sub(limit as usize);
+        Ok(list.into_iter().skip(skip).collect())
+    }
+}
+
+#[derive(Debug)]
+pub struct FakeClock(pub Cell<u64>);
+
+impl Default for FakeClock {
+    fn default() -> Self {
+        Self(Cell::new(1_700_000_000_000))
+    }
+}
+
+impl FakeClock {
+    pub fn advance(&self, ms: u64) {
+        self.0.set(self.0.get() + ms);
+    }
+}
+
+impl Clock for FakeClock {
+    fn now_ms(&self) -> u64 {
+        self.0.get()
+    }
+}
+
+/// The three fakes together, as one host.
+#[derive(Debug, Default)]
+pub struct FakeHost {
+    pub sessions: FakeSessions,
+    pub store: MemoryStore,
+    pub clock: FakeClock,
+}
+
+impl Sessions for FakeHost {
+    async fn create_session(&self, request: &CreateSession) -> Result<String, HostError> {
+        self.sessions.create_session(request).await
+    }
+    async fn prompt_async(&self, session_id: &str, text: &str) -> Result<(), HostError> {
+        self.sessions.prompt_async(session_id, text).await
+    }
+    async fn status_map(&self) -> Result<BTreeMap<String, SessionStatus>, HostError> {
+        self.sessions.status_map().await
+    }
+    async fn messages(&self, session_id: &str, limit: u32) -> Result<Vec<Message>, HostError> {
+        self.sessions.messages(session_id, limit).await
+    }
+}
+
+impl Storage for FakeHost {
+    async fn lock(&self) -> Result<(), HostError> {
+        self.store.lock().await
+    }
+    async fn unlock(&self) -> Result<(), HostError> {
+        self.store.unlock().await
+    }
+    async fn read_from(&self, offset: u64) -> Result<Vec<u8>, HostError> {
+        self.store.read_from(offset).await
+    }
+    async fn append(&self, bytes: &[u8]) -> Result<(), HostError> {
+        self.store.append(bytes).await
+    }
+    async fn truncate(&self, len: u64) -> Result<(), HostError> {
+        self.store.truncate(len).await
+    }
+}
+
+impl Clock for FakeHost {
+    fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+}
