@@ -230,8 +230,8 @@ mod tests {
 
     #[test]
     fn an_unknown_event_type_is_kept_not_fatal() {
-        let event = decode(r#"{"seq":3,"v":9,"timestamp":1,"type":"worker_teleported","x":1}"#)
-            .unwrap();
+        let event =
+            decode(r#"{"seq":3,"v":9,"timestamp":1,"type":"worker_teleported","x":1}"#).unwrap();
         assert_eq!(
             event.payload,
             Payload::Unknown {

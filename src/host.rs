@@ -270,7 +270,10 @@ mod tests {
     #[test]
     fn server_events_in_the_sdks_shape_are_decoded() {
         assert_eq!(
-            decode("session.status", r#"{"sessionID":"s","status":{"type":"busy"}}"#),
+            decode(
+                "session.status",
+                r#"{"sessionID":"s","status":{"type":"busy"}}"#
+            ),
             Some(ServerEvent::Status {
                 session_id: "s".into(),
                 status: SessionStatus::Busy

@@ -18,7 +18,10 @@ pub fn check_id(field: &'static str, value: &str) -> Result<(), ToolError> {
         ));
     }
     if value.contains("..") {
-        return Err(ToolError::invalid(field, format!("{value:?} contains `..`")));
+        return Err(ToolError::invalid(
+            field,
+            format!("{value:?} contains `..`"),
+        ));
     }
     if value.starts_with('.') || value.starts_with('-') {
         return Err(ToolError::invalid(

@@ -18,7 +18,7 @@ pub mod testing;
 mod text;
 
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+pub mod wasm;
 
 pub use error::{HostError, LogError, ToolError};
 pub use swarm::Apiary;

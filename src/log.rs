@@ -119,8 +119,8 @@ impl EventLog {
         };
         let mut text = String::new();
         for (i, body) in bodies.iter().enumerate() {
-            let line = event::encode(first_seq + i as u64, timestamp, body)
-                .map_err(LogError::Encode)?;
+            let line =
+                event::encode(first_seq + i as u64, timestamp, body).map_err(LogError::Encode)?;
             text.push_str(&line);
             text.push('\n');
         }
@@ -199,8 +199,7 @@ mod tests {
     fn appended_events_are_numbered_from_one_and_read_back_by_another_reader() {
         let store = MemoryStore::default();
         let writer = EventLog::new();
-        let events =
-            block_on(writer.append(&store, 10, &[started("a"), started("b")])).unwrap();
+        let events = block_on(writer.append(&store, 10, &[started("a"), started("b")])).unwrap();
         assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
         let reader = EventLog::new();
         block_on(reader.refresh(&store)).unwrap();
@@ -250,10 +249,7 @@ mod tests {
         block_on(EventLog::new().append(&store, 1, &[started("x")])).unwrap();
         store.push_raw(b"not json\n");
         let err = block_on(EventLog::new().refresh(&store)).unwrap_err();
-        assert!(
-            matches!(err, LogError::Corrupt { line: 2, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, LogError::Corrupt { line: 2, .. }), "{err}");
     }
 
     #[test]
@@ -263,7 +259,11 @@ mod tests {
             b"{\"seq\":1,\"v\":1,\"timestamp\":1,\"type\":\"x\"}\n{\"seq\":3,\"v\":1,\"timestamp\":1,\"type\":\"x\"}\n",
         );
         let err = block_on(EventLog::new().refresh(&store)).unwrap_err();
-        assert!(err.to_string().contains("line 2: sequence jumps from 1 to 3"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("line 2: sequence jumps from 1 to 3"),
+            "{err}"
+        );
     }
 
     #[test]

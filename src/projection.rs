@@ -306,6 +306,12 @@ mod tests {
     fn events_for_unknown_sessions_change_nothing() {
         let mut s = Swarm::default();
         s.apply(&ev(1, EventBody::WorkerStarted(observed("nope"))));
-        assert_eq!(s, Swarm { last_seq: 1, ..Swarm::default() });
+        assert_eq!(
+            s,
+            Swarm {
+                last_seq: 1,
+                ..Swarm::default()
+            }
+        );
     }
 }

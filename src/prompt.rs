@@ -130,7 +130,9 @@ mod tests {
     #[test]
     fn the_header_names_the_bead_and_the_epic() {
         let f = files();
-        assert!(prompt(&f).header().starts_with("# Apiary worker: bd-7 (epic ep-auth)"));
+        assert!(prompt(&f)
+            .header()
+            .starts_with("# Apiary worker: bd-7 (epic ep-auth)"));
     }
 
     #[test]
@@ -151,7 +153,9 @@ mod tests {
         let f = files();
         let s = prompt(&f).files_owned();
         assert!(s.contains("- `src/auth/**`\n- `tests/auth.rs`\n"));
-        assert!(prompt(&[]).files_owned().contains("None: do not modify any file"));
+        assert!(prompt(&[])
+            .files_owned()
+            .contains("None: do not modify any file"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 #[path = "core/given.rs"]
 mod given;
 
-use apiary::api::{CompleteArgs, PollArgs, ProgressArgs};
+use apiary::api::{PollArgs, ProgressArgs};
 use apiary::event::CompletionStatus;
 use apiary::host::{ServerEvent, SessionStatus};
 use apiary::testing::block_on;

@@ -125,7 +125,10 @@ impl<H: Host> Apiary<H> {
             report.warning = Some(if known.is_empty() {
                 "no worker has been spawned yet".to_string()
             } else {
-                format!("no workers for this epic; known epics: {}", known.join(", "))
+                format!(
+                    "no workers for this epic; known epics: {}",
+                    known.join(", ")
+                )
             });
         }
         for w in workers {

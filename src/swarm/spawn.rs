@@ -12,7 +12,11 @@ use crate::prompt::WorkerPrompt;
 use crate::text::{duration, hex};
 
 impl<H: Host> Apiary<H> {
-    pub async fn spawn(&self, ctx: &CallContext, args: &SpawnArgs) -> Result<SpawnReply, ToolError> {
+    pub async fn spawn(
+        &self,
+        ctx: &CallContext,
+        args: &SpawnArgs,
+    ) -> Result<SpawnReply, ToolError> {
         validate(args)?;
         self.refresh().await?;
         if let Some(reply) = self.existing_worker(args)? {
@@ -69,7 +73,11 @@ impl<H: Host> Apiary<H> {
         }
     }
 
-    async fn spawn_new(&self, ctx: &CallContext, args: &SpawnArgs) -> Result<SpawnReply, ToolError> {
+    async fn spawn_new(
+        &self,
+        ctx: &CallContext,
+        args: &SpawnArgs,
+    ) -> Result<SpawnReply, ToolError> {
         let prompt = WorkerPrompt {
             bead_id: &args.bead_id,
             epic_id: &args.epic_id,
@@ -145,7 +153,11 @@ fn validate(args: &SpawnArgs) -> Result<(), ToolError> {
     if args.files.len() > limits::FILES {
         return Err(ToolError::invalid(
             "files",
-            format!("has {} entries; the limit is {}", args.files.len(), limits::FILES),
+            format!(
+                "has {} entries; the limit is {}",
+                args.files.len(),
+                limits::FILES
+            ),
         ));
     }
     for f in &args.files {
@@ -155,7 +167,11 @@ fn validate(args: &SpawnArgs) -> Result<(), ToolError> {
     if deps.len() > limits::DEPENDENCIES {
         return Err(ToolError::invalid(
             "dependencies",
-            format!("has {} entries; the limit is {}", deps.len(), limits::DEPENDENCIES),
+            format!(
+                "has {} entries; the limit is {}",
+                deps.len(),
+                limits::DEPENDENCIES
+            ),
         ));
     }
     for d in deps {

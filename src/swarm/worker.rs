@@ -9,7 +9,11 @@ use crate::projection::Worker;
 use crate::text::duration;
 
 impl<H: Host> Apiary<H> {
-    pub async fn progress(&self, ctx: &CallContext, args: &ProgressArgs) -> Result<Reply, ToolError> {
+    pub async fn progress(
+        &self,
+        ctx: &CallContext,
+        args: &ProgressArgs,
+    ) -> Result<Reply, ToolError> {
         check_id("bead_id", &args.bead_id)?;
         if args.progress_percent > 100 {
             return Err(ToolError::invalid(
@@ -36,11 +40,18 @@ impl<H: Host> Apiary<H> {
             .await?;
         Ok(Reply {
             title: format!("{} {}%", args.bead_id, args.progress_percent),
-            output: format!("progress recorded: {} at {}%", args.bead_id, args.progress_percent),
+            output: format!(
+                "progress recorded: {} at {}%",
+                args.bead_id, args.progress_percent
+            ),
         })
     }
 
-    pub async fn complete(&self, ctx: &CallContext, args: &CompleteArgs) -> Result<Reply, ToolError> {
+    pub async fn complete(
+        &self,
+        ctx: &CallContext,
+        args: &CompleteArgs,
+    ) -> Result<Reply, ToolError> {
         check_id("bead_id", &args.bead_id)?;
         check_text("summary", &args.summary, limits::SUMMARY, true)?;
         check_files(&args.files_touched)?;
@@ -98,7 +109,11 @@ fn check_files(files: &[String]) -> Result<(), ToolError> {
     if files.len() > limits::FILES {
         return Err(ToolError::invalid(
             "files_touched",
-            format!("has {} entries; the limit is {}", files.len(), limits::FILES),
+            format!(
+                "has {} entries; the limit is {}",
+                files.len(),
+                limits::FILES
+            ),
         ));
     }
     files.iter().try_for_each(|f| check_file_pattern(f))

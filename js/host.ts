@@ -1,0 +1,58 @@
+// `ApiaryHost` over the OpenCode SDK client the plugin was given and a log store.
+// Each method forwards one call; replies are decoded and judged by the core.
+import type { PluginInput } from "@opencode-ai/plugin";
+import type { ApiaryHost } from "./wasm/apiary_core.js";
+import type { LogStore } from "./store.js";
+
+export type OpencodeClient = PluginInput["client"];
+
+interface SdkResult<T> {
+  data?: T;
+  error?: unknown;
+  response?: Response;
+}
+
+/** Throws the SDK's error (`NotFoundError: Session not found`) instead of returning it. */
+function unwrap<T>(result: SdkResult<T>): T {
+  if (result.error !== undefined && result.error !== null) {
+    throw new Error(describe(result.error, result.response));
+  }
+  return result.data as T;
+}
+
+function describe(error: unknown, response: Response | undefined): string {
+  const status = response ? `HTTP ${response.status} ` : "";
+  if (typeof error === "object" && error !== null) {
+    const e = error as { name?: unknown; message?: unknown; data?: { message?: unknown } };
+    const name = typeof e.name === "string" ? e.name : "";
+    const message =
+      typeof e.data?.message === "string" ? e.data.message : typeof e.message === "string" ? e.message : "";
+    if (name || message) return `${status}${name}${name && message ? ": " : ""}${message}`;
+    return `${status}${JSON.stringify(error)}`;
+  }
+  return `${status}${String(error)}`;
+}
+
+export function makeHost(client: OpencodeClient, store: LogStore): ApiaryHost {
+  return {
+    async createSession(parentId, title) {
+      const session = unwrap(await client.session.create({ body: { parentID: parentId, title } }));
+      return session.id;
+    },
+    async promptAsync(id, text) {
+      unwrap(await client.session.promptAsync({ path: { id }, body: { parts: [{ type: "text", text }] } }));
+    },
+    async sessionStatus() {
+      return unwrap(await client.session.status());
+    },
+    async sessionMessages(id, limit) {
+      return unwrap(await client.session.messages({ path: { id }, query: { limit } }));
+    },
+    lock: () => store.lock(),
+    unlock: () => store.unlock(),
+    readFrom: (offset) => store.readFrom(offset),
+    append: (bytes) => store.append(bytes),
+    truncate: (length) => store.truncate(length),
+    now: () => Date.now(),
+  };
+}

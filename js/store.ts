@@ -1,0 +1,141 @@
+// The event log's storage: one append-only JSON-lines file per repository.
+//
+// The file lives in the repository's common git directory (`.git/apiary/events.jsonl`), which
+// every worktree of the repository shares: a worker running in a worktree writes to the same
+// log as its coordinator, and the log is never committed by accident.
+import { promises as fs, constants as fsc } from "node:fs";
+import * as path from "node:path";
+
+/** The storage half of `ApiaryHost`. */
+export interface LogStore {
+  readonly path: string;
+  lock(): Promise<void>;
+  unlock(): Promise<void>;
+  readFrom(offset: number): Promise<Uint8Array>;
+  append(bytes: Uint8Array): Promise<void>;
+  truncate(length: number): Promise<void>;
+}
+
+/** Finds the log file for a directory inside a git repository or one of its worktrees. */
+export async function findLogPath(directory: string): Promise<string> {
+  const common = await gitCommonDir(directory);
+  return common
+    ? path.join(common, "apiary", "events.jsonl")
+    : path.join(directory, ".apiary", "events.jsonl");
+}
+
+async function gitCommonDir(start: string): Promise<string | undefined> {
+  for (let dir = path.resolve(start); ; dir = path.dirname(dir)) {
+    const dotGit = path.join(dir, ".git");
+    const stat = await fs.stat(dotGit).catch(() => undefined);
+    if (stat?.isDirectory()) return dotGit;
+    if (stat?.isFile()) {
+      // A worktree: `.git` is a file `gitdir: <main>/.git/worktrees/<name>`, whose
+      // `commondir` file points back to the main repository's git directory.
+      const text = await fs.readFile(dotGit, "utf8");
+      const gitdir = path.resolve(dir, text.replace(/^gitdir:\s*/, "").trim());
+      const common = await fs.readFile(path.join(gitdir, "commondir"), "utf8").catch(() => undefined);
+      return common ? path.resolve(gitdir, common.trim()) : gitdir;
+    }
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
+/** A FIFO async mutex: waiters are served in the order they asked. */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  private release: (() => void) | undefined;
+
+  async lock(): Promise<void> {
+    let release!: () => void;
+    const next = new Promise<void>((resolve) => (release = resolve));
+    const previous = this.tail;
+    this.tail = previous.then(() => next);
+    await previous;
+    this.release = release;
+  }
+
+  unlock(): void {
+    const release = this.release;
+    this.release = undefined;
+    release?.();
+  }
+}
+
+// Plugin instances of one process that open the same log share one mutex (OpenCode makes one
+// instance per directory: the coordinator's and each worktree's).
+const mutexes = new Map<string, Mutex>();
+
+/** The log file at `file`, created on first append. */
+export function openFileStore(file: string): LogStore {
+  const mutex = mutexes.get(file) ?? new Mutex();
+  mutexes.set(file, mutex);
+  return {
+    path: file,
+    lock: () => mutex.lock(),
+    async unlock() {
+      mutex.unlock();
+    },
+    async readFrom(offset) {
+      const handle = await fs.open(file, fsc.O_RDONLY).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === "ENOENT") return undefined;
+        throw e;
+      });
+      if (!handle) return new Uint8Array(0);
+      try {
+        const { size } = await handle.stat();
+        if (size <= offset) return new Uint8Array(0);
+        const buffer = new Uint8Array(size - offset);
+        let read = 0;
+        while (read < buffer.length) {
+          const { bytesRead } = await handle.read(buffer, read, buffer.length - read, offset + read);
+          if (bytesRead === 0) break;
+          read += bytesRead;
+        }
+        return buffer.subarray(0, read);
+      } finally {
+        await handle.close();
+      }
+    },
+    async append(bytes) {
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      const handle = await fs.open(file, "a");
+      try {
+        await handle.write(bytes);
+        // Acknowledged only once on disk.
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+    },
+    async truncate(length) {
+      await fs.truncate(file, length);
+    },
+  };
+}
+
+/** A log in memory, for tests and for browsers. */
+export function memoryStore(initial: Uint8Array = new Uint8Array(0)): LogStore & { bytes(): Uint8Array } {
+  let data = initial.slice();
+  const mutex = new Mutex();
+  return {
+    path: ":memory:",
+    bytes: () => data.slice(),
+    lock: () => mutex.lock(),
+    async unlock() {
+      mutex.unlock();
+    },
+    async readFrom(offset) {
+      return data.slice(Math.min(offset, data.length));
+    },
+    async append(bytes) {
+      const next = new Uint8Array(data.length + bytes.length);
+      next.set(data);
+      next.set(bytes, data.length);
+      data = next;
+    },
+    async truncate(length) {
+      data = data.slice(0, length);
+    },
+  };
+}

@@ -1,0 +1,72 @@
+// The OpenCode tool declarations: descriptions and argument schemas, each forwarding to the
+// core. Validation, state and output text all come from the core.
+import { tool, type ToolContext, type ToolDefinition } from "@opencode-ai/plugin";
+import type { ApiaryCore, CallContext } from "./core.js";
+
+const z = tool.schema;
+
+const beadId = z.string().describe("Subtask id, e.g. bd-12.1 (letters, digits, - _ . :)");
+
+function caller(ctx: ToolContext): CallContext {
+  return { session_id: ctx.sessionID, directory: ctx.directory };
+}
+
+/** OpenCode shows `title` and gives `output` to the model; the rest is metadata. */
+function result<T extends { title: string; output: string }>(reply: T) {
+  const { title, output, ...metadata } = reply;
+  return { title, output, metadata };
+}
+
+export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
+  return {
+    swarm_spawn_async: tool({
+      description:
+        "Start a worker agent on a subtask in a background session and return at once with its " +
+        "session id; the worker runs in parallel with you. Follow it with swarm_poll_workers. " +
+        "Refused, with nothing started, if an id is invalid or a dependency has not completed. " +
+        "A second spawn of a running bead returns the existing worker.",
+      args: {
+        bead_id: beadId,
+        epic_id: z.string().describe("Id of the epic this subtask belongs to"),
+        title: z.string().describe("One-line title of the subtask"),
+        description: z.string().optional().describe("Full task description for the worker"),
+        files: z.array(z.string()).describe("Paths or globs the worker owns, relative to the repository"),
+        dependencies: z.array(z.string()).optional().describe("Bead ids that must have completed first"),
+        shared_context: z.string().optional().describe("Context every worker of the epic should know"),
+      },
+      execute: async (args, ctx) => result(await core.spawnAsync(caller(ctx), args)),
+    }),
+    swarm_poll_workers: tool({
+      description:
+        "Status of an epic's workers, grouped as completed / in progress / failed / pending, one " +
+        "line each. Returns at once; needs_review means a worker ended without swarm_complete.",
+      args: {
+        epic_id: z.string().describe("Epic id given to swarm_spawn_async"),
+        include_messages: z.boolean().optional().describe("Add a short excerpt of each worker's last message"),
+      },
+      execute: async (args) => result(await core.pollWorkers(args)),
+    }),
+    swarm_progress: tool({
+      description: "Worker only: report progress on your bead to the coordinator.",
+      args: {
+        bead_id: beadId,
+        progress_percent: z.number().int().min(0).max(100).describe("0 to 100"),
+        message: z.string().optional().describe("What is done so far, in one line"),
+        files_touched: z.array(z.string()).optional().describe("Files changed so far"),
+      },
+      execute: async (args, ctx) => result(await core.progress(caller(ctx), args)),
+    }),
+    swarm_complete: tool({
+      description:
+        "Worker only: report that your bead is finished (status success, the default), failed, " +
+        "or blocked (say what you need in summary). Call it once, then end your turn.",
+      args: {
+        bead_id: beadId,
+        summary: z.string().describe("What you did, or what blocks you"),
+        files_touched: z.array(z.string()).describe("Files you changed"),
+        status: z.enum(["success", "failed", "blocked"]).optional(),
+      },
+      execute: async (args, ctx) => result(await core.complete(caller(ctx), args)),
+    }),
+  };
+}

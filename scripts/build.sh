@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# One build, two products:
+#   dist/npm/            the npm package (ESM + .d.ts, from pkg-template/)
+#   dist/opencode-plugin the drop-in for .opencode/plugin/: apiary.js + apiary/
+# Fails if the gzipped .wasm exceeds the size budget.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+WASM_GZIP_BUDGET=$((150 * 1024))
+log() { printf '[build] %s\n' "$*" >&2; }
+
+log "wasm-pack (release)"
+rm -rf build/wasm
+wasm-pack --quiet build --release --target web --no-pack --out-dir build/wasm --out-name apiary_core . >/dev/null
+rm -f build/wasm/.gitignore
+
+log "wasm-opt -Oz"
+node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+  build/wasm/apiary_core_bg.wasm -o build/wasm/apiary_core_bg.opt.wasm
+mv build/wasm/apiary_core_bg.opt.wasm build/wasm/apiary_core_bg.wasm
+
+raw=$(stat -c %s build/wasm/apiary_core_bg.wasm)
+gz=$(gzip -9 -c build/wasm/apiary_core_bg.wasm | wc -c)
+log "apiary_core_bg.wasm: $raw bytes raw, $gz bytes gzipped (budget $WASM_GZIP_BUDGET)"
+if [ "$gz" -gt "$WASM_GZIP_BUDGET" ]; then
+  log "error: the gzipped .wasm ($gz bytes) exceeds the budget of $WASM_GZIP_BUDGET bytes"
+  exit 1
+fi
+printf '{"wasm_raw_bytes":%s,"wasm_gzip_bytes":%s}\n' "$raw" "$gz" >build/wasm/size.json
+
+log "tsc (shim)"
+rm -rf build/js
+node_modules/.bin/tsc -p js/tsconfig.json
+
+log "assembling dist/"
+rm -rf dist
+node scripts/assemble.mjs
+log "done: dist/npm and dist/opencode-plugin"

@@ -1,0 +1,104 @@
+//! `ApiaryCore`, the class the TypeScript shim calls: one method per tool, plus `observe` for
+//! the plugin's event hook. Arguments and replies are typed through tsify.
+use std::rc::Rc;
+
+use tsify::Ts;
+use wasm_bindgen::prelude::*;
+
+use super::host::JsHost;
+use crate::api::{
+    CallContext, CompleteArgs, PollArgs, PollReport, ProgressArgs, Reply, SpawnArgs, SpawnReply,
+};
+use crate::host::ServerEvent;
+use crate::swarm::Apiary;
+
+#[wasm_bindgen]
+pub struct ApiaryCore {
+    inner: Rc<Apiary<JsHost>>,
+}
+
+fn args<T>(value: Ts<T>) -> Result<T, JsError>
+where
+    T: tsify::Tsify + serde::de::DeserializeOwned,
+    <T as tsify::Tsify>::JsType: Clone,
+{
+    value
+        .to_rust()
+        .map_err(|e| JsError::new(&format!("invalid arguments: {e}")))
+}
+
+fn reply<T: tsify::Tsify + serde::Serialize>(value: &T) -> Result<Ts<T>, JsError> {
+    Ts::from_rust(value).map_err(|e| JsError::new(&e.to_string()))
+}
+
+fn fail(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+#[wasm_bindgen]
+impl ApiaryCore {
+    #[wasm_bindgen(constructor)]
+    pub fn new(host: JsHost) -> ApiaryCore {
+        ApiaryCore {
+            inner: Rc::new(Apiary::new(host)),
+        }
+    }
+
+    /// The version of the core, for diagnostics.
+    #[wasm_bindgen(js_name = version)]
+    pub fn version() -> String {
+        env!("CARGO_PKG_VERSION").to_string()
+    }
+
+    #[wasm_bindgen(js_name = spawnAsync)]
+    pub async fn spawn_async(
+        &self,
+        ctx: Ts<CallContext>,
+        input: Ts<SpawnArgs>,
+    ) -> Result<Ts<SpawnReply>, JsError> {
+        let (ctx, input) = (args(ctx)?, args(input)?);
+        let inner = self.inner.clone();
+        reply(&inner.spawn(&ctx, &input).await.map_err(fail)?)
+    }
+
+    #[wasm_bindgen(js_name = pollWorkers)]
+    pub async fn poll_workers(&self, input: Ts<PollArgs>) -> Result<Ts<PollReport>, JsError> {
+        let input = args(input)?;
+        let inner = self.inner.clone();
+        reply(&inner.poll(&input).await.map_err(fail)?)
+    }
+
+    pub async fn progress(
+        &self,
+        ctx: Ts<CallContext>,
+        input: Ts<ProgressArgs>,
+    ) -> Result<Ts<Reply>, JsError> {
+        let (ctx, input) = (args(ctx)?, args(input)?);
+        let inner = self.inner.clone();
+        reply(&inner.progress(&ctx, &input).await.map_err(fail)?)
+    }
+
+    pub async fn complete(
+        &self,
+        ctx: Ts<CallContext>,
+        input: Ts<CompleteArgs>,
+    ) -> Result<Ts<Reply>, JsError> {
+        let (ctx, input) = (args(ctx)?, args(input)?);
+        let inner = self.inner.clone();
+        reply(&inner.complete(&ctx, &input).await.map_err(fail)?)
+    }
+
+    /// Feeds one server event (`type` and `properties` as the event hook receives them).
+    /// Types the core does not act on return at once, without decoding `properties`.
+    pub async fn observe(&self, event_type: String, properties: JsValue) -> Result<(), JsError> {
+        if !ServerEvent::wanted(&event_type) {
+            return Ok(());
+        }
+        let de = serde_wasm_bindgen::Deserializer::from(properties);
+        let Some(event) = ServerEvent::decode(&event_type, de).map_err(fail)? else {
+            return Ok(());
+        };
+        let inner = self.inner.clone();
+        inner.observe(&event).await.map_err(fail)
+    }
+}

@@ -1,0 +1,164 @@
+//! The host traits implemented over a JavaScript object (`ApiaryHost` in TypeScript).
+//!
+//! The object's methods are thin wrappers of the OpenCode SDK client and of the log's storage;
+//! whatever they return is decoded here with serde, so the shim stays free of domain logic.
+use std::collections::BTreeMap;
+
+use js_sys::{Promise, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::error::HostError;
+use crate::host::{Clock, CreateSession, Message, SessionStatus, Sessions, Storage};
+
+#[wasm_bindgen(typescript_custom_section)]
+const HOST_TS: &str = r#"
+/** What the core needs from its embedder. Every method may throw; the error's message is
+ * shown to the caller. Offsets and lengths are byte counts of the log. */
+export interface ApiaryHost {
+  /** `client.session.create`; resolves to the new session's id. */
+  createSession(parentId: string | undefined, title: string): Promise<string>;
+  /** `client.session.promptAsync` with one text part; resolves once the server accepted it. */
+  promptAsync(sessionId: string, text: string): Promise<void>;
+  /** `client.session.status` data: session id -> { type: "busy" | "retry" | "idle", ... }. */
+  sessionStatus(): Promise<unknown>;
+  /** `client.session.messages` data for the last `limit` messages. */
+  sessionMessages(sessionId: string, limit: number): Promise<unknown>;
+  /** Exclusive write lock on the log, shared by every writer of the same log. */
+  lock(): Promise<void>;
+  unlock(): Promise<void>;
+  /** The log's bytes from `offset` to its end (empty when there is no log yet). */
+  readFrom(offset: number): Promise<Uint8Array>;
+  /** Appends to the log; resolves once the bytes are durable. */
+  append(bytes: Uint8Array): Promise<void>;
+  /** Cuts the log to `length` bytes (only with the lock held). */
+  truncate(length: number): Promise<void>;
+  /** Milliseconds since the Unix epoch. */
+  now(): number;
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(typescript_type = "ApiaryHost")]
+    pub type JsHost;
+
+    #[wasm_bindgen(method, catch, js_name = createSession)]
+    fn create_session(
+        this: &JsHost,
+        parent: Option<String>,
+        title: &str,
+    ) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = promptAsync)]
+    fn prompt_async(this: &JsHost, session: &str, text: &str) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = sessionStatus)]
+    fn session_status(this: &JsHost) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = sessionMessages)]
+    fn session_messages(this: &JsHost, session: &str, limit: u32) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn lock(this: &JsHost) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn unlock(this: &JsHost) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = readFrom)]
+    fn read_from(this: &JsHost, offset: f64) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn append(this: &JsHost, bytes: &[u8]) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn truncate(this: &JsHost, length: f64) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method)]
+    fn now(this: &JsHost) -> f64;
+}
+
+/// Awaits a host call, turning a throw or a rejection into a `HostError` that names the call.
+async fn call(
+    operation: &'static str,
+    started: Result<Promise, JsValue>,
+) -> Result<JsValue, HostError> {
+    let promise = started.map_err(|e| HostError::new(operation, describe(&e)))?;
+    JsFuture::from(promise)
+        .await
+        .map_err(|e| HostError::new(operation, describe(&e)))
+}
+
+fn describe(value: &JsValue) -> String {
+    if let Some(e) = value.dyn_ref::<js_sys::Error>() {
+        return String::from(e.message());
+    }
+    value.as_string().unwrap_or_else(|| format!("{value:?}"))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    operation: &'static str,
+    v: JsValue,
+) -> Result<T, HostError> {
+    serde_wasm_bindgen::from_value(v)
+        .map_err(|e| HostError::new(operation, format!("unexpected reply: {e}")))
+}
+
+impl Sessions for JsHost {
+    async fn create_session(&self, request: &CreateSession) -> Result<String, HostError> {
+        const OP: &str = "session.create";
+        let id = call(
+            OP,
+            self.create_session(request.parent_id.clone(), &request.title),
+        )
+        .await?;
+        id.as_string()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| HostError::new(OP, "the server returned no session id"))
+    }
+
+    async fn prompt_async(&self, session_id: &str, text: &str) -> Result<(), HostError> {
+        call("session.promptAsync", self.prompt_async(session_id, text)).await?;
+        Ok(())
+    }
+
+    async fn status_map(&self) -> Result<BTreeMap<String, SessionStatus>, HostError> {
+        const OP: &str = "session.status";
+        let map = call(OP, self.session_status()).await?;
+        if map.is_undefined() || map.is_null() {
+            return Ok(BTreeMap::new());
+        }
+        decode(OP, map)
+    }
+
+    async fn messages(&self, session_id: &str, limit: u32) -> Result<Vec<Message>, HostError> {
+        const OP: &str = "session.messages";
+        decode(
+            OP,
+            call(OP, self.session_messages(session_id, limit)).await?,
+        )
+    }
+}
+
+impl Storage for JsHost {
+    async fn lock(&self) -> Result<(), HostError> {
+        call("log lock", self.lock()).await.map(drop)
+    }
+
+    async fn unlock(&self) -> Result<(), HostError> {
+        call("log unlock", self.unlock()).await.map(drop)
+    }
+
+    async fn read_from(&self, offset: u64) -> Result<Vec<u8>, HostError> {
+        let bytes = call("log read", self.read_from(offset as f64)).await?;
+        Ok(Uint8Array::new(&bytes).to_vec())
+    }
+
+    async fn append(&self, bytes: &[u8]) -> Result<(), HostError> {
+        call("log append", self.append(bytes)).await.map(drop)
+    }
+
+    async fn truncate(&self, len: u64) -> Result<(), HostError> {
+        call("log truncate", self.truncate(len as f64))
+            .await
+            .map(drop)
+    }
+}
+
+impl Clock for JsHost {
+    fn now_ms(&self) -> u64 {
+        self.now() as u64
+    }
+}

@@ -1,0 +1,6 @@
+//! The wasm32 build: `ApiaryCore` for JavaScript, over a host object JavaScript provides.
+mod exports;
+mod host;
+
+pub use exports::ApiaryCore;
+pub use host::JsHost;

@@ -1,0 +1,140 @@
+// The built package as OpenCode loads it: the plugin function, its tools and its event hook,
+// over a fake SDK client and a real log file in a scratch git repository.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import type { PluginInput, ToolContext } from "@opencode-ai/plugin";
+import * as pkg from "../../dist/npm/index.js";
+import { fakeClient, type FakeClient } from "./fake-client.js";
+import { addWorktree, scratchRepo } from "./repo.js";
+
+type ToolOut = { title: string; output: string; metadata: Record<string, unknown> };
+
+async function plugin(client: FakeClient, directory: string) {
+  const input = { client, directory, worktree: directory } as unknown as PluginInput;
+  return pkg.ApiaryPlugin(input);
+}
+
+function ctx(sessionID: string, directory: string): ToolContext {
+  return {
+    sessionID,
+    messageID: "msg_1",
+    agent: "build",
+    directory,
+    worktree: directory,
+    abort: new AbortController().signal,
+    metadata: () => {},
+    ask: async () => {},
+  };
+}
+
+async function run(hooks: Awaited<ReturnType<typeof plugin>>, name: string, args: object, c: ToolContext) {
+  const t = hooks.tool?.[name];
+  assert.ok(t, `tool ${name} is registered`);
+  return (await t.execute(args as never, c)) as ToolOut;
+}
+
+const spawnArgs = (bead: string) => ({ bead_id: bead, epic_id: "ep", title: `task ${bead}`, files: ["src/a.ts"] });
+
+test("the package exports only the plugin function", () => {
+  assert.deepEqual(Object.keys(pkg), ["ApiaryPlugin"]);
+  assert.equal(typeof pkg.ApiaryPlugin, "function");
+});
+
+test("the plugin registers the four swarm tools with the seed design's argument names", async () => {
+  const hooks = await plugin(fakeClient(), scratchRepo());
+  assert.deepEqual(Object.keys(hooks.tool ?? {}).sort(), [
+    "swarm_complete",
+    "swarm_poll_workers",
+    "swarm_progress",
+    "swarm_spawn_async",
+  ]);
+  assert.deepEqual(Object.keys(hooks.tool!.swarm_spawn_async!.args).sort(), [
+    "bead_id",
+    "dependencies",
+    "description",
+    "epic_id",
+    "files",
+    "shared_context",
+    "title",
+  ]);
+});
+
+test("spawn creates a child session, prompts it and writes the log in the git directory", async () => {
+  const repo = scratchRepo();
+  const client = fakeClient();
+  const hooks = await plugin(client, repo);
+  const out = await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
+  assert.equal(out.metadata.session_id, "ses_fake1");
+  assert.match(out.output, /^spawned bd-1 \(epic ep\) in session ses_fake1/);
+  assert.deepEqual(client.created[0], { parentID: "ses_coord", title: "bd-1: task bd-1" });
+  assert.match(client.prompts[0]!.text, /# Apiary worker: bd-1 \(epic ep\)/);
+  const log = readFileSync(path.join(repo, ".git", "apiary", "events.jsonl"), "utf8");
+  assert.match(log, /^\{"seq":1,"v":1,"timestamp":\d+,"type":"worker_spawned"/);
+});
+
+test("a plugin instance in a worktree shares the main repository's log", async () => {
+  const repo = scratchRepo();
+  const tree = addWorktree(repo, "bd-1");
+  const main = await plugin(fakeClient(), repo);
+  const inTree = await plugin(fakeClient(), tree);
+  await run(main, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
+  const poll = await run(inTree, "swarm_poll_workers", { epic_id: "ep" }, ctx("ses_x", tree));
+  assert.match(poll.output, /^epic ep: 1 worker: 0 completed, 0 in progress, 0 failed, 1 pending/);
+});
+
+test("an invalid bead id is refused with the reason and nothing is written", async () => {
+  const repo = scratchRepo();
+  const client = fakeClient();
+  const hooks = await plugin(client, repo);
+  await assert.rejects(
+    run(hooks, "swarm_spawn_async", spawnArgs("../etc"), ctx("ses_coord", repo)),
+    /invalid argument `bead_id`: "\.\.\/etc" contains `\.\.`/,
+  );
+  assert.equal(client.created.length, 0);
+  assert.throws(() => readFileSync(path.join(repo, ".git", "apiary", "events.jsonl")), /ENOENT/);
+});
+
+test("an SDK error reaches the caller with the server's words", async () => {
+  const repo = scratchRepo();
+  const client = fakeClient();
+  client.failNext = { name: "NotFoundError", data: { message: "Session not found" } };
+  const hooks = await plugin(client, repo);
+  await assert.rejects(
+    run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo)),
+    /session\.create failed: HTTP 404 NotFoundError: Session not found/,
+  );
+});
+
+test("the event hook records a worker's busy and idle in order", async () => {
+  const repo = scratchRepo();
+  const hooks = await plugin(fakeClient(), repo);
+  await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
+  const fire = (type: string, properties: object) => hooks.event!({ event: { type, properties } as never });
+  await fire("session.status", { sessionID: "ses_fake1", status: { type: "busy" } });
+  await fire("message.part.updated", { part: { type: "text" } });
+  await fire("session.idle", { sessionID: "ses_fake1" });
+  const poll = await run(hooks, "swarm_poll_workers", { epic_id: "ep" }, ctx("ses_coord", repo));
+  assert.match(poll.output, /bd-1 needs_review/);
+  const types = readFileSync(path.join(repo, ".git", "apiary", "events.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l).type);
+  assert.deepEqual(types, ["worker_spawned", "worker_started", "worker_idle"]);
+});
+
+test("a worker completes through swarm_complete from its own session", async () => {
+  const repo = scratchRepo();
+  const hooks = await plugin(fakeClient(), repo);
+  await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
+  const done = await run(
+    hooks,
+    "swarm_complete",
+    { bead_id: "bd-1", summary: "wrote a.ts", files_touched: ["src/a.ts"] },
+    ctx("ses_fake1", repo),
+  );
+  assert.match(done.output, /^recorded: bd-1 success/);
+  const poll = await run(hooks, "swarm_poll_workers", { epic_id: "ep" }, ctx("ses_coord", repo));
+  assert.match(poll.output, /completed:\n  bd-1 success \S+: wrote a\.ts/);
+});

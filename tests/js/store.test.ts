@@ -1,0 +1,63 @@
+// The log's storage: where the file is found, and the byte operations the core relies on.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, realpathSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { findLogPath, memoryStore, openFileStore } from "../../dist/npm/store.js";
+import { addWorktree, scratchRepo } from "./repo.js";
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+test("the log of a repository lives in its git directory", async () => {
+  const repo = scratchRepo();
+  assert.equal(await findLogPath(repo), path.join(repo, ".git", "apiary", "events.jsonl"));
+  assert.equal(await findLogPath(path.join(repo, "deep", "er")), path.join(repo, ".git", "apiary", "events.jsonl"));
+});
+
+test("a worktree finds the main repository's log, not a copy of its own", async () => {
+  const repo = scratchRepo();
+  const tree = addWorktree(repo, "w1");
+  const log = await findLogPath(tree);
+  assert.equal(path.basename(log), "events.jsonl");
+  assert.equal(realpathSync(path.dirname(path.dirname(log))), realpathSync(path.join(repo, ".git")));
+});
+
+test("outside a git repository the log goes to .apiary in the directory", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "apiary-nogit-"));
+  assert.equal(await findLogPath(dir), path.join(dir, ".apiary", "events.jsonl"));
+});
+
+for (const [name, make] of [
+  ["file", () => openFileStore(path.join(mkdtempSync(path.join(tmpdir(), "apiary-store-")), "sub", "events.jsonl"))],
+  ["memory", () => memoryStore()],
+] as const) {
+  test(`a ${name} store reads from an offset, appends and truncates`, async () => {
+    const store = make();
+    assert.equal((await store.readFrom(0)).length, 0, "a missing log reads as empty");
+    await store.append(bytes("one\n"));
+    await store.append(bytes("two\n"));
+    assert.equal(text(await store.readFrom(0)), "one\ntwo\n");
+    assert.equal(text(await store.readFrom(4)), "two\n");
+    assert.equal((await store.readFrom(100)).length, 0);
+    await store.truncate(4);
+    assert.equal(text(await store.readFrom(0)), "one\n");
+  });
+
+  test(`a ${name} store's lock serves waiters in order`, async () => {
+    const store = make();
+    const order: number[] = [];
+    await store.lock();
+    const waiters = [1, 2, 3].map((i) =>
+      store.lock().then(async () => {
+        order.push(i);
+        await store.unlock();
+      }),
+    );
+    order.push(0);
+    await store.unlock();
+    await Promise.all(waiters);
+    assert.deepEqual(order, [0, 1, 2, 3]);
+  });
+}

@@ -1,0 +1,183 @@
+//! The wasm build as JavaScript calls it: `ApiaryCore` over a host object written in JS.
+//! Runs in Node and in headless Chromium and Firefox (see scripts/test.sh).
+#![cfg(target_arch = "wasm32")]
+
+use apiary::api::{CallContext, PollArgs, SpawnArgs};
+use apiary::wasm::{ApiaryCore, JsHost};
+use js_sys::{Function, Reflect};
+use tsify::Ts;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+
+/// A host object in plain JavaScript: an in-memory log and a scriptable fake server.
+const FAKE_HOST: &str = r#"
+  let data = new Uint8Array(0), next = 0;
+  const host = {
+    prompts: [], status: {}, failCreate: null,
+    async createSession(parent, title) {
+      if (host.failCreate) throw new Error(host.failCreate);
+      next += 1; host.lastParent = parent; return "ses_" + next;
+    },
+    async promptAsync(id, text) { host.prompts.push([id, text]); },
+    async sessionStatus() { return host.status; },
+    async sessionMessages(id, limit) { return []; },
+    async lock() {}, async unlock() {},
+    async readFrom(offset) { return data.slice(offset); },
+    async append(bytes) {
+      const d = new Uint8Array(data.length + bytes.length);
+      d.set(data); d.set(bytes, data.length); data = d;
+    },
+    async truncate(length) { data = data.slice(0, length); },
+    now() { return 1700000000000; },
+    text() { return new TextDecoder().decode(data); },
+  };
+  return host;
+"#;
+
+fn fake_host() -> JsValue {
+    Function::new_no_args(FAKE_HOST)
+        .call0(&JsValue::NULL)
+        .unwrap()
+}
+
+fn core(host: &JsValue) -> ApiaryCore {
+    ApiaryCore::new(host.clone().unchecked_into::<JsHost>())
+}
+
+fn get(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &key.into()).unwrap()
+}
+
+fn log_text(host: &JsValue) -> String {
+    let text: Function = get(host, "text").unchecked_into();
+    text.call0(host).unwrap().as_string().unwrap()
+}
+
+fn ctx() -> Ts<CallContext> {
+    Ts::from_rust(&CallContext {
+        session_id: "ses_coord".into(),
+        directory: "/repo".into(),
+    })
+    .unwrap()
+}
+
+fn spawn_args(bead: &str) -> Ts<SpawnArgs> {
+    Ts::from_rust(&SpawnArgs {
+        bead_id: bead.into(),
+        epic_id: "ep".into(),
+        title: "Write it".into(),
+        description: None,
+        files: vec!["src/a.rs".into()],
+        dependencies: None,
+        shared_context: None,
+    })
+    .unwrap()
+}
+
+fn poll_args() -> Ts<PollArgs> {
+    Ts::from_rust(&PollArgs {
+        epic_id: "ep".into(),
+        include_messages: None,
+    })
+    .unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn spawn_through_a_js_host_prompts_a_child_session_and_records_the_worker() {
+    let host = fake_host();
+    let reply = core(&host)
+        .spawn_async(ctx(), spawn_args("bd-1"))
+        .await
+        .unwrap()
+        .to_rust()
+        .unwrap();
+    assert_eq!(reply.session_id, "ses_1");
+    assert_eq!(get(&host, "lastParent").as_string().unwrap(), "ses_coord");
+    let prompts: js_sys::Array = get(&host, "prompts").unchecked_into();
+    assert_eq!(prompts.length(), 1);
+    let log = log_text(&host);
+    assert!(
+        log.starts_with(
+            "{\"seq\":1,\"v\":1,\"timestamp\":1700000000000,\"type\":\"worker_spawned\""
+        ),
+        "{log}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_worker_absent_from_the_status_map_is_pending_and_a_busy_one_in_progress() {
+    let host = fake_host();
+    let core = core(&host);
+    core.spawn_async(ctx(), spawn_args("bd-1")).await.unwrap();
+    core.spawn_async(ctx(), spawn_args("bd-2")).await.unwrap();
+    let busy = js_sys::JSON::parse(r#"{"type":"busy"}"#).unwrap();
+    Reflect::set(&get(&host, "status"), &"ses_2".into(), &busy).unwrap();
+    let report = core
+        .poll_workers(poll_args())
+        .await
+        .unwrap()
+        .to_rust()
+        .unwrap();
+    assert_eq!(report.pending.len(), 1, "{}", report.output);
+    assert_eq!(report.in_progress.len(), 1, "{}", report.output);
+}
+
+#[wasm_bindgen_test]
+async fn a_throwing_host_call_is_an_error_that_names_the_call_and_records_nothing() {
+    let host = fake_host();
+    Reflect::set(&host, &"failCreate".into(), &"server went away".into()).unwrap();
+    let err = core(&host)
+        .spawn_async(ctx(), spawn_args("bd-1"))
+        .await
+        .expect_err("spawn fails");
+    let message = js_sys::Error::from(JsValue::from(err)).message();
+    assert_eq!(
+        String::from(message),
+        "session.create failed: server went away"
+    );
+    assert_eq!(log_text(&host), "");
+}
+
+#[wasm_bindgen_test]
+async fn arguments_of_the_wrong_shape_are_refused_with_the_field_named() {
+    let host = fake_host();
+    let bad = js_sys::JSON::parse(r#"{"bead_id":"bd-1","epic_id":"ep","files":[]}"#).unwrap();
+    let err = core(&host)
+        .spawn_async(ctx(), Ts::new_unchecked(bad))
+        .await
+        .expect_err("refused");
+    let message = String::from(js_sys::Error::from(JsValue::from(err)).message());
+    assert!(message.starts_with("invalid arguments:"), "{message}");
+    assert!(message.contains("title"), "{message}");
+}
+
+#[wasm_bindgen_test]
+async fn server_events_from_the_hook_move_a_worker_to_running_then_needs_review() {
+    let host = fake_host();
+    let core = core(&host);
+    core.spawn_async(ctx(), spawn_args("bd-1")).await.unwrap();
+    let busy = js_sys::JSON::parse(r#"{"sessionID":"ses_1","status":{"type":"busy"}}"#).unwrap();
+    core.observe("session.status".into(), busy).await.unwrap();
+    let idle = js_sys::JSON::parse(r#"{"sessionID":"ses_1"}"#).unwrap();
+    core.observe("session.idle".into(), idle).await.unwrap();
+    core.observe("message.part.updated".into(), JsValue::NULL)
+        .await
+        .unwrap();
+    let report = core
+        .poll_workers(poll_args())
+        .await
+        .unwrap()
+        .to_rust()
+        .unwrap();
+    assert_eq!(
+        report.completed[0].state, "needs_review",
+        "{}",
+        report.output
+    );
+    let log = log_text(&host);
+    assert!(
+        log.contains("worker_started") && log.contains("worker_idle"),
+        "{log}"
+    );
+}
