@@ -1,13 +1,15 @@
 // The built package as OpenCode loads it: the plugin function, its tools and its event hook,
 // over a fake SDK client and a real log file in a scratch git repository.
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import type { PluginInput, ToolContext } from "@opencode-ai/plugin";
 import * as pkg from "../../dist/npm/index.js";
 import { fakeClient, type FakeClient } from "./fake-client.js";
-import { addWorktree, scratchRepo } from "./repo.js";
+import { addWorktree, removeTempDirs, scratchRepo } from "./repo.js";
+
+after(removeTempDirs);
 
 type ToolOut = { title: string; output: string; metadata: Record<string, unknown> };
 

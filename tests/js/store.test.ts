@@ -1,11 +1,12 @@
 // The log's storage: where the file is found, and the byte operations the core relies on.
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, realpathSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { realpathSync } from "node:fs";
 import * as path from "node:path";
 import { findLogPath, memoryStore, openFileStore } from "../../dist/npm/store.js";
-import { addWorktree, scratchRepo } from "./repo.js";
+import { addWorktree, removeTempDirs, scratchRepo, tempDir } from "./repo.js";
+
+after(removeTempDirs);
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -25,12 +26,12 @@ test("a worktree finds the main repository's log, not a copy of its own", async 
 });
 
 test("outside a git repository the log goes to .apiary in the directory", async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), "apiary-nogit-"));
+  const dir = tempDir("apiary-nogit-");
   assert.equal(await findLogPath(dir), path.join(dir, ".apiary", "events.jsonl"));
 });
 
 for (const [name, make] of [
-  ["file", () => openFileStore(path.join(mkdtempSync(path.join(tmpdir(), "apiary-store-")), "sub", "events.jsonl"))],
+  ["file", () => openFileStore(path.join(tempDir("apiary-store-"), "sub", "events.jsonl"))],
   ["memory", () => memoryStore()],
 ] as const) {
   test(`a ${name} store reads from an offset, appends and truncates`, async () => {
