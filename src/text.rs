@@ -15,7 +15,11 @@ pub fn excerpt(s: &str, max: usize) -> String {
 pub fn duration(ms: u64) -> String {
     match ms {
         0..=999 => format!("{ms}ms"),
-        1_000..=59_999 => format!("{:.1}s", ms as f64 / 1000.0),
+        // Integer arithmetic: float formatting would add ~15 KB to the wasm module.
+        1_000..=59_999 => {
+            let tenths = (ms + 50) / 100;
+            format!("{}.{}s", tenths / 10, tenths % 10)
+        }
         60_000..=3_599_999 => format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60),
         _ => format!("{}h{:02}m", ms / 3_600_000, (ms / 60_000) % 60),
     }
@@ -47,6 +51,8 @@ mod tests {
     fn durations_read_at_a_glance() {
         assert_eq!(duration(850), "850ms");
         assert_eq!(duration(12_340), "12.3s");
+        assert_eq!(duration(1_960), "2.0s");
+        assert_eq!(duration(59_999), "60.0s");
         assert_eq!(duration(245_000), "4m05s");
         assert_eq!(duration(7_380_000), "2h03m");
     }
