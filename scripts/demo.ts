@@ -1,0 +1,152 @@
+// The demo: a real OpenCode server with the Apiary plugin and the scripted model, a
+// coordinator that spawns six workers at once, their state shown live from Apiary's own core,
+// and a final table of wall time against the sum of the workers' times.
+// Run it with `bash scripts/demo.sh` (builds first), or `bun scripts/demo.ts` after a build.
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadCore, type PollReport, type WorkerView } from "../dist/npm/core.js";
+import { makeHost } from "../dist/npm/host.js";
+import { findLogPath, openFileStore } from "../dist/npm/store.js";
+import { startFixture } from "../tests/e2e/fixture.js";
+import { loggedEvents, prompt, script, sleep, type Step, until, waitIdle } from "../tests/e2e/scenario.js";
+
+const workspace = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const EPIC = "demo";
+// Bead id and scripted working time (ms) of each worker.
+const WORKERS: [string, number][] = [
+  ["parser", 2000],
+  ["lexer", 3000],
+  ["codegen", 4000],
+  ["docs", 1500],
+  ["tests", 3500],
+  ["cli", 2500],
+];
+
+const tty = process.stdout.isTTY === true;
+const bold = (s: string) => (tty ? `\x1b[1m${s}\x1b[0m` : s);
+const colour: Record<string, string> = { success: "32", running: "36", starting: "33", failed: "31", blocked: "31" };
+const paint = (state: string, s: string) => (tty && colour[state] ? `\x1b[${colour[state]}m${s}\x1b[0m` : s);
+
+function workerSteps(bead: string, ms: number): Step[] {
+  return [
+    {
+      delay_ms: ms / 2,
+      tool_calls: [{ name: "swarm_progress", args: { bead_id: bead, progress_percent: 50, message: "halfway" } }],
+    },
+    {
+      delay_ms: ms / 2,
+      tool_calls: [
+        { name: "swarm_complete", args: { bead_id: bead, summary: `${bead} done`, files_touched: [`src/${bead}.rs`] } },
+      ],
+    },
+    { text: `${bead} finished` },
+  ];
+}
+
+function coordinatorScript(): string {
+  return script("demo-coordinator", [
+    {
+      // All six spawns in one model step: OpenCode runs the calls, each returns at once.
+      tool_calls: WORKERS.map(([bead, ms]) => ({
+        name: "swarm_spawn_async",
+        args: {
+          bead_id: bead,
+          epic_id: EPIC,
+          title: `Build the ${bead}`,
+          description: `A scripted worker.\n${script(`demo-${bead}`, workerSteps(bead, ms))}`,
+          files: [`src/${bead}.rs`],
+        },
+      })),
+    },
+    { tool_calls: [{ name: "swarm_poll_workers", args: { epic_id: EPIC } }] },
+    { text: "Six workers are running in the background." },
+  ]);
+}
+
+function table(report: PollReport, elapsedMs: number): string[] {
+  const all: WorkerView[] = [...report.completed, ...report.in_progress, ...report.failed, ...report.pending];
+  all.sort((a, b) => WORKERS.findIndex(([w]) => w === a.bead_id) - WORKERS.findIndex(([w]) => w === b.bead_id));
+  const lines = [
+    bold(`t+${(elapsedMs / 1000).toFixed(1)}s  ${report.summary}`),
+    `  ${"worker".padEnd(9)} ${"state".padEnd(13)} ${"progress".padEnd(9)} ${"time".padStart(6)}  note`,
+  ];
+  for (const w of all) {
+    const progress = w.progress_percent === undefined ? "" : `${w.progress_percent}%`;
+    const time = `${(w.elapsed_ms / 1000).toFixed(1)}s`;
+    lines.push(
+      `  ${w.bead_id.padEnd(9)} ${paint(w.state, w.state.padEnd(13))} ${progress.padEnd(9)} ${time.padStart(6)}  ${w.note ?? ""}`,
+    );
+  }
+  return lines;
+}
+
+async function main(): Promise<void> {
+  console.log(bold("Apiary demo: one coordinator, six workers, a real OpenCode server, the scripted model"));
+  const started = Date.now();
+  const fx = await startFixture({ pluginDir: path.join(workspace, "dist", "opencode-plugin") });
+  console.log(`opencode serve ready at ${fx.baseUrl} in ${((Date.now() - started) / 1000).toFixed(1)}s (repo ${fx.repo})`);
+  try {
+    // The live view uses Apiary's own core, reading the same log the plugin writes.
+    const ApiaryCore = loadCore();
+    const core = new ApiaryCore(makeHost(fx.client, openFileStore(await findLogPath(fx.repo))));
+
+    const coordinator = (await fx.client.session.create({ body: { title: "demo coordinator" } })).data!;
+    const t0 = Date.now();
+    await prompt(fx, coordinator.id, coordinatorScript());
+    await until("the first spawn", 30_000, async () => (loggedEvents(fx).length > 0 ? true : undefined));
+
+    let drawn = 0;
+    let last = "";
+    for (;;) {
+      const report = await core.pollWorkers({ epic_id: EPIC });
+      const lines = table(report, Date.now() - t0);
+      if (tty) {
+        if (drawn) process.stdout.write(`\x1b[${drawn}A\x1b[0J`);
+        process.stdout.write(lines.join("\n") + "\n");
+        drawn = lines.length;
+      } else if (report.summary !== last) {
+        console.log(lines.join("\n"));
+      }
+      last = report.summary;
+      if (report.total === WORKERS.length && report.completed.length + report.failed.length === WORKERS.length) break;
+      if (Date.now() - t0 > 120_000) throw new Error("the workers did not finish within 2 minutes");
+      await sleep(250);
+    }
+    await waitIdle(fx, coordinator.id);
+
+    const events = loggedEvents(fx);
+    const spawnedAt = new Map(events.filter((e) => e.type === "worker_spawned").map((e) => [e.bead_id, e.timestamp]));
+    const rows = events
+      .filter((e) => e.type === "worker_completed")
+      .map((e) => ({ bead: String(e.bead_id), ms: Number(e.duration_ms), end: e.timestamp }));
+    const first = Math.min(...spawnedAt.values());
+    const wall = Math.max(...rows.map((r) => r.end)) - first;
+    const sum = rows.reduce((s, r) => s + r.ms, 0);
+    console.log("");
+    console.log(bold("Final"));
+    console.log(`  ${"worker".padEnd(9)} ${"duration".padStart(9)}`);
+    for (const r of rows) console.log(`  ${r.bead.padEnd(9)} ${`${(r.ms / 1000).toFixed(2)}s`.padStart(9)}`);
+    console.log(`  ${"sum".padEnd(9)} ${`${(sum / 1000).toFixed(2)}s`.padStart(9)}   (one after another, as the Task tool runs them)`);
+    console.log(`  ${"wall".padEnd(9)} ${`${(wall / 1000).toFixed(2)}s`.padStart(9)}   (first spawn to last completion, in parallel)`);
+    console.log(`  speed-up  ${(sum / wall).toFixed(1)}x; ${events.length} events in ${await findLogPath(fx.repo)}`);
+    console.log("");
+    console.log(
+      [
+        "Use it in your own project with a real model:",
+        "  1. bash scripts/build.sh",
+        "  2. cp -r dist/opencode-plugin/* <your-project>/.opencode/plugin/",
+        "     (or list the package in opencode.json: \"plugin\": [\"opencode-apiary\"])",
+        "  3. run opencode there with your usual provider and ask the coordinator, for example:",
+        "     \"Split this task into independent subtasks and start one worker per subtask with",
+        "      swarm_spawn_async (epic_id: 'refactor'), then check them with swarm_poll_workers.\"",
+      ].join("\n"),
+    );
+  } finally {
+    await fx.stop();
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(`demo failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+  process.exit(1);
+});
