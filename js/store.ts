@@ -66,15 +66,74 @@ class Mutex {
 // instance per directory: the coordinator's and each worktree's).
 const mutexes = new Map<string, Mutex>();
 
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** How long a writer waits for another process's lock before giving up with an error. */
+const LOCK_WAIT_MS = 30_000;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * The lock between processes: a file created with O_EXCL beside the log, holding the owner's
+ * pid. Node and Bun have no flock, so a lock whose owner died (kill -9 mid-append) is taken over
+ * once the owner's pid is gone; writers hold it for one append, milliseconds.
+ */
+async function lockFile(lock: string): Promise<void> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await fs.writeFile(lock, `${process.pid} ${Date.now()}\n`, { flag: "wx" });
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") {
+        await fs.mkdir(path.dirname(lock), { recursive: true });
+        continue;
+      }
+      if (code !== "EEXIST") throw e;
+    }
+    const holder = await fs.readFile(lock, "utf8").catch(() => "");
+    const pid = Number.parseInt(holder, 10);
+    if (holder && Number.isInteger(pid) && pid !== process.pid && !alive(pid)) {
+      await fs.rm(lock, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`the event log is locked by process ${holder.trim() || "?"} (${lock}) for over ${LOCK_WAIT_MS / 1000} s`);
+    }
+    await sleep(Math.min(1 + attempt, 10));
+  }
+}
+
 /** The log file at `file`, created on first append. */
 export function openFileStore(file: string): LogStore {
   const mutex = mutexes.get(file) ?? new Mutex();
   mutexes.set(file, mutex);
+  const lock = `${file}.lock`;
   return {
     path: file,
-    lock: () => mutex.lock(),
+    async lock() {
+      await mutex.lock();
+      try {
+        await lockFile(lock);
+      } catch (e) {
+        mutex.unlock();
+        throw e;
+      }
+    },
     async unlock() {
-      mutex.unlock();
+      try {
+        await fs.rm(lock, { force: true });
+      } finally {
+        mutex.unlock();
+      }
     },
     async readFrom(offset) {
       const handle = await fs.open(file, fsc.O_RDONLY).catch((e: NodeJS.ErrnoException) => {

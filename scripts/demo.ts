@@ -128,7 +128,9 @@ async function main(): Promise<void> {
     for (const r of rows) console.log(`  ${r.bead.padEnd(9)} ${`${(r.ms / 1000).toFixed(2)}s`.padStart(9)}`);
     console.log(`  ${"sum".padEnd(9)} ${`${(sum / 1000).toFixed(2)}s`.padStart(9)}   (one after another, as the Task tool runs them)`);
     console.log(`  ${"wall".padEnd(9)} ${`${(wall / 1000).toFixed(2)}s`.padStart(9)}   (first spawn to last completion, in parallel)`);
-    console.log(`  speed-up  ${(sum / wall).toFixed(1)}x; ${events.length} events in ${await findLogPath(fx.repo)}`);
+    console.log(`  speed-up  ${(sum / wall).toFixed(1)}x, ${events.length} events in the log`);
+    if (process.env.APIARY_KEEP_E2E === "1") console.log(`  the log: ${await findLogPath(fx.repo)}`);
+    else console.log("  (the scratch repository is removed on exit; APIARY_KEEP_E2E=1 keeps it)");
     console.log("");
     console.log(
       [

@@ -47,10 +47,12 @@ fi
 stamp=node_modules/.apiary-lock-hash
 lock_hash=$(sha256sum package-lock.json | cut -c1-64)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
-  log "installing npm packages (npm ci)"
-  # --ignore-scripts: opencode-ai's postinstall would run the binary under the real HOME; the
-  # tests and the demo call the platform binaries directly instead.
-  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+  log "installing npm packages from package-lock.json"
+  # `npm install --no-save` rather than `npm ci`: the lock file this npm writes lists only this
+  # platform's optional packages, which `npm ci` rejects. --ignore-scripts: opencode-ai's
+  # postinstall would run the binary under the real HOME; the tests and the demo call the
+  # platform binaries directly instead.
+  npm install --ignore-scripts --no-save --no-audit --no-fund --loglevel=error
   echo "$lock_hash" >"$stamp"
 fi
 

@@ -1,7 +1,8 @@
 // The log's storage: where the file is found, and the byte operations the core relies on.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { realpathSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { findLogPath, memoryStore, openFileStore } from "../../dist/npm/store.js";
 import { addWorktree, removeTempDirs, scratchRepo, tempDir } from "./repo.js";
@@ -62,3 +63,36 @@ for (const [name, make] of [
     assert.deepEqual(order, [0, 1, 2, 3]);
   });
 }
+
+test("a file store's lock excludes another process until released", async () => {
+  const file = path.join(tempDir("apiary-lock-"), "events.jsonl");
+  const store = openFileStore(file);
+  await store.lock();
+  // Another process tries to take the same lock, reports when it has it, and releases it.
+  const other = spawn(process.execPath, [
+    "--input-type=module",
+    "-e",
+    `import { openFileStore } from ${JSON.stringify(new URL("../../dist/npm/store.js", import.meta.url).href)};
+     const s = openFileStore(${JSON.stringify(file)}); await s.lock(); console.log("got " + Date.now()); await s.unlock();`,
+  ]);
+  let out = "";
+  other.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(out, "", "the other process waits while the lock is held");
+  const released = Date.now();
+  await store.unlock();
+  await new Promise((r) => other.once("exit", r));
+  assert.match(out, /^got \d+/);
+  assert.ok(Number(out.slice(4)) >= released, "it got the lock only after release");
+});
+
+test("a lock left by a dead process is taken over", async () => {
+  const file = path.join(tempDir("apiary-lock-"), "events.jsonl");
+  const dead = spawnSync(process.execPath, ["-e", "process.exit(0)"]).pid!;
+  writeFileSync(`${file}.lock`, `${dead} ${Date.now()}\n`);
+  const store = openFileStore(file);
+  await store.lock();
+  assert.match(readFileSync(`${file}.lock`, "utf8"), new RegExp(`^${process.pid} `));
+  await store.unlock();
+  assert.equal(existsSync(`${file}.lock`), false);
+});
