@@ -1,0 +1,30 @@
+// A log writer for the multi-writer tests: spawns `count` workers with bead ids `prefix-i`
+// through its own core, over a fake client. Run as a program: `writer <repo> <prefix> <count>`.
+import { loadCore } from "../../dist/npm/core.js";
+import { makeHost } from "../../dist/npm/host.js";
+import { findLogPath, openFileStore } from "../../dist/npm/store.js";
+import type { PluginInput } from "@opencode-ai/plugin";
+
+export async function spawnMany(repo: string, prefix: string, count: number): Promise<void> {
+  let n = 0;
+  const ok = <T>(data: T) => ({ data });
+  const client = {
+    session: {
+      create: async () => ok({ id: `ses_${prefix}_${++n}` }),
+      promptAsync: async () => ok(undefined),
+      status: async () => ok({}),
+      messages: async () => ok([]),
+    },
+  } as unknown as PluginInput["client"];
+  const Core = loadCore();
+  const core = new Core(makeHost(client, openFileStore(await findLogPath(repo))));
+  const ctx = { session_id: "ses_coord", directory: repo };
+  await Promise.all(
+    Array.from({ length: count }, (_, i) => core.spawnAsync(ctx, { bead_id: `${prefix}-${i}`, epic_id: "ep", title: "t", files: [] })),
+  );
+}
+
+const [, script, repo, prefix, count] = process.argv;
+if (script && /writer\.(js|ts)$/.test(script) && repo && prefix && count) {
+  await spawnMany(repo, prefix, Number(count));
+}
