@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createOpencodeClient } from "@opencode-ai/sdk";
+import { watchConnections } from "./connections.js";
 import { startScriptedModel, type ScriptedModel } from "./scripted-model.js";
 
 export type OpencodeClient = ReturnType<typeof createOpencodeClient>;
@@ -26,6 +27,8 @@ export interface Fixture {
   client: OpencodeClient;
   /** The server's output. */
   logFile: string;
+  /** Every remote address off loopback the server connected to (should stay empty). */
+  offLoopback: Set<string>;
   /** SIGTERM, then start again on the same port with the same folders. */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -70,11 +73,17 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** The config folder scripts/setup.sh prepared: @opencode-ai/plugin installed with npm. */
+const preparedConfig = path.join(workspace, "build", "opencode-config");
+
 /** Gives a config folder what OpenCode would otherwise install from the registry. */
 function prepareConfigFolder(dir: string): void {
+  if (readFileSync(path.join(preparedConfig, ".version"), "utf8").trim() !== pluginVersion) {
+    throw new Error(`${preparedConfig} is not for @opencode-ai/plugin ${pluginVersion}: run scripts/setup.sh`);
+  }
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, "package.json"), JSON.stringify({ dependencies: { "@opencode-ai/plugin": pluginVersion } }));
-  symlinkSync(path.join(workspace, "node_modules"), path.join(dir, "node_modules"), "dir");
+  for (const f of ["package.json", "package-lock.json"]) cpSync(path.join(preparedConfig, f), path.join(dir, f));
+  symlinkSync(path.join(preparedConfig, "node_modules"), path.join(dir, "node_modules"), "dir");
 }
 
 function config(modelUrl: string, extra: Record<string, unknown>): string {
@@ -148,6 +157,7 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
   };
 
   let server: ChildProcess | undefined;
+  const connections = watchConnections(() => server?.pid);
   async function start(): Promise<void> {
     const out = createWriteStream(logFile, { flags: "a" });
     const child = spawn(opencodeBin, ["serve", "--port", String(port), "--hostname", "127.0.0.1", "--print-logs"], {
@@ -191,6 +201,7 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
   try {
     await start();
   } catch (e) {
+    connections.stop();
     await halt();
     if (ownModel) await model.close();
     throw e;
@@ -202,11 +213,13 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
     model,
     client: createOpencodeClient({ baseUrl }),
     logFile,
+    offLoopback: connections.foreign,
     async restart() {
       await halt();
       await start();
     },
     async stop() {
+      connections.stop();
       await halt();
       if (ownModel) await model.close();
       if (!opts.keep && process.env.APIARY_KEEP_E2E !== "1") rmSync(root, { recursive: true, force: true });

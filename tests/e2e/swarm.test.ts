@@ -101,6 +101,7 @@ test("three spawned workers run in parallel and poll reports them running, then 
   const children = ((await fx.client.session.children({ path: { id: coordinator.id } })).data ?? []).map((s) => s.id);
   assert.deepEqual([...children].sort(), spawned.map((e) => String(e.session_id)).sort());
   assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => i + 1), "sequence numbers run 1..n");
+  assert.deepEqual([...fx.offLoopback], [], "the server made no connection off loopback");
 
   // Figures for the record (spawn tool latency as OpenCode measured it).
   const latencies = spawns.map((s) => s.state.time!.end! - s.state.time!.start);
