@@ -75,6 +75,17 @@ pub fn check_text(
     Ok(())
 }
 
+/// Checks the length of a list argument.
+pub fn check_count(field: &'static str, len: usize, max: usize) -> Result<(), ToolError> {
+    if len > max {
+        return Err(ToolError::invalid(
+            field,
+            format!("has {len} entries; the limit is {max}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a file path or glob a worker owns: relative to the repository, inside it.
 pub fn check_file_pattern(value: &str) -> Result<(), ToolError> {
     const FIELD: &str = "files";

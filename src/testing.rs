@@ -3,6 +3,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
@@ -176,15 +177,45 @@ impl Clock for FakeClock {
     }
 }
 
-/// The three fakes together, as one host.
+/// A store shared by several hosts, as plugin instances share one log file.
+impl<S: Storage> Storage for Rc<S> {
+    async fn lock(&self) -> Result<(), HostError> {
+        (**self).lock().await
+    }
+    async fn unlock(&self) -> Result<(), HostError> {
+        (**self).unlock().await
+    }
+    async fn read_from(&self, offset: u64) -> Result<Vec<u8>, HostError> {
+        (**self).read_from(offset).await
+    }
+    async fn append(&self, bytes: &[u8]) -> Result<(), HostError> {
+        (**self).append(bytes).await
+    }
+    async fn truncate(&self, len: u64) -> Result<(), HostError> {
+        (**self).truncate(len).await
+    }
+}
+
+/// The three fakes together, as one host. `S` is the store: a `MemoryStore` of its own, or an
+/// `Rc<MemoryStore>` shared with other hosts.
 #[derive(Debug, Default)]
-pub struct FakeHost {
+pub struct FakeHost<S = MemoryStore> {
     pub sessions: FakeSessions,
-    pub store: MemoryStore,
+    pub store: S,
     pub clock: FakeClock,
 }
 
-impl Sessions for FakeHost {
+impl<S> FakeHost<S> {
+    pub fn with_store(store: S) -> Self {
+        Self {
+            sessions: FakeSessions::default(),
+            store,
+            clock: FakeClock::default(),
+        }
+    }
+}
+
+impl<S> Sessions for FakeHost<S> {
     async fn create_session(&self, request: &CreateSession) -> Result<String, HostError> {
         self.sessions.create_session(request).await
     }
@@ -199,7 +230,7 @@ impl Sessions for FakeHost {
     }
 }
 
-impl Storage for FakeHost {
+impl<S: Storage> Storage for FakeHost<S> {
     async fn lock(&self) -> Result<(), HostError> {
         self.store.lock().await
     }
@@ -217,7 +248,7 @@ impl Storage for FakeHost {
     }
 }
 
-impl Clock for FakeHost {
+impl<S> Clock for FakeHost<S> {
     fn now_ms(&self) -> u64 {
         self.clock.now_ms()
     }

@@ -4,7 +4,7 @@ use crate::api::{CallContext, CompleteArgs, ProgressArgs, Reply};
 use crate::error::ToolError;
 use crate::event::{CompletionStatus, EventBody, WorkerCompleted, WorkerProgress};
 use crate::host::Host;
-use crate::ids::{check_file_pattern, check_id, check_text};
+use crate::ids::{check_count, check_file_pattern, check_id, check_text};
 use crate::projection::Worker;
 use crate::text::duration;
 
@@ -106,15 +106,6 @@ impl<H: Host> Apiary<H> {
 }
 
 fn check_files(files: &[String]) -> Result<(), ToolError> {
-    if files.len() > limits::FILES {
-        return Err(ToolError::invalid(
-            "files_touched",
-            format!(
-                "has {} entries; the limit is {}",
-                files.len(),
-                limits::FILES
-            ),
-        ));
-    }
+    check_count("files_touched", files.len(), limits::FILES)?;
     files.iter().try_for_each(|f| check_file_pattern(f))
 }
