@@ -39,6 +39,9 @@ export function makeHost(client: OpencodeClient, store: LogStore): ApiaryHost {
       const session = unwrap(await client.session.create({ body: { parentID: parentId, title } }));
       return session.id;
     },
+    async deleteSession(id) {
+      unwrap(await client.session.delete({ path: { id } }));
+    },
     async promptAsync(id, text) {
       unwrap(await client.session.promptAsync({ path: { id }, body: { parts: [{ type: "text", text }] } }));
     },
@@ -51,8 +54,11 @@ export function makeHost(client: OpencodeClient, store: LogStore): ApiaryHost {
     lock: () => store.lock(),
     unlock: () => store.unlock(),
     readFrom: (offset) => store.readFrom(offset),
-    append: (bytes) => store.append(bytes),
+    write: (bytes) => store.write(bytes),
+    sync: () => store.sync(),
     truncate: (length) => store.truncate(length),
+    loadSnapshot: () => store.loadSnapshot(),
+    saveSnapshot: (bytes) => store.saveSnapshot(bytes),
     now: () => Date.now(),
   };
 }

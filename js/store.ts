@@ -4,6 +4,7 @@
 // every worktree of the repository shares: a worker running in a worktree writes to the same
 // log as its coordinator, and the log is never committed by accident.
 import { promises as fs, constants as fsc } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import * as path from "node:path";
 
 /** The storage half of `ApiaryHost`. */
@@ -12,8 +13,13 @@ export interface LogStore {
   lock(): Promise<void>;
   unlock(): Promise<void>;
   readFrom(offset: number): Promise<Uint8Array>;
-  append(bytes: Uint8Array): Promise<void>;
+  /** Appends, with the lock held; durable only after `sync`. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Resolves once everything written before the call is on disk. */
+  sync(): Promise<void>;
   truncate(length: number): Promise<void>;
+  loadSnapshot(): Promise<Uint8Array | undefined>;
+  saveSnapshot(bytes: Uint8Array): Promise<void>;
 }
 
 /** Finds the log file for a directory inside a git repository or one of its worktrees. */
@@ -112,12 +118,68 @@ async function lockFile(lock: string): Promise<void> {
   }
 }
 
-/** The log file at `file`, created on first append. */
+/**
+ * Group commit: `sync` waits for one fdatasync that started after the caller's write. While a
+ * flush is in progress, later writers queue behind it and share the next one.
+ */
+class Flusher {
+  private written = 0;
+  private synced = 0;
+  private flushing: Promise<void> | undefined;
+
+  constructor(private readonly flush: () => Promise<void>) {}
+
+  wrote(): void {
+    this.written += 1;
+  }
+
+  async sync(): Promise<void> {
+    const target = this.written;
+    while (this.synced < target) {
+      if (!this.flushing) {
+        const upTo = this.written;
+        this.flushing = this.flush()
+          .then(() => {
+            this.synced = Math.max(this.synced, upTo);
+          })
+          .finally(() => {
+            this.flushing = undefined;
+          });
+      }
+      await this.flushing;
+    }
+  }
+}
+
+async function readAll(handle: FileHandle, offset: number): Promise<Uint8Array> {
+  const { size } = await handle.stat();
+  if (size <= offset) return new Uint8Array(0);
+  const buffer = new Uint8Array(size - offset);
+  let read = 0;
+  while (read < buffer.length) {
+    const { bytesRead } = await handle.read(buffer, read, buffer.length - read, offset + read);
+    if (bytesRead === 0) break;
+    read += bytesRead;
+  }
+  return buffer.subarray(0, read);
+}
+
+// One store per log file per process: plugin instances of one process share its lock, its
+// file handle and its flushes.
+const fileStores = new Map<string, LogStore>();
+
+/** The log file at `file`, created on first write. */
 export function openFileStore(file: string): LogStore {
-  const mutex = mutexes.get(file) ?? new Mutex();
-  mutexes.set(file, mutex);
+  const existing = fileStores.get(file);
+  if (existing) return existing;
+  const mutex = new Mutex();
   const lock = `${file}.lock`;
-  return {
+  const snapshot = `${file}.snapshot`;
+  let handle: Promise<FileHandle> | undefined;
+  const appendHandle = () =>
+    (handle ??= fs.mkdir(path.dirname(file), { recursive: true }).then(() => fs.open(file, "a")));
+  const flusher = new Flusher(async () => (await appendHandle()).datasync());
+  const store: LogStore = {
     path: file,
     async lock() {
       await mutex.lock();
@@ -136,46 +198,48 @@ export function openFileStore(file: string): LogStore {
       }
     },
     async readFrom(offset) {
-      const handle = await fs.open(file, fsc.O_RDONLY).catch((e: NodeJS.ErrnoException) => {
+      const reader = await fs.open(file, fsc.O_RDONLY).catch((e: NodeJS.ErrnoException) => {
         if (e.code === "ENOENT") return undefined;
         throw e;
       });
-      if (!handle) return new Uint8Array(0);
+      if (!reader) return new Uint8Array(0);
       try {
-        const { size } = await handle.stat();
-        if (size <= offset) return new Uint8Array(0);
-        const buffer = new Uint8Array(size - offset);
-        let read = 0;
-        while (read < buffer.length) {
-          const { bytesRead } = await handle.read(buffer, read, buffer.length - read, offset + read);
-          if (bytesRead === 0) break;
-          read += bytesRead;
-        }
-        return buffer.subarray(0, read);
+        return await readAll(reader, offset);
       } finally {
-        await handle.close();
+        await reader.close();
       }
     },
-    async append(bytes) {
-      await fs.mkdir(path.dirname(file), { recursive: true });
-      const handle = await fs.open(file, "a");
-      try {
-        await handle.write(bytes);
-        // Acknowledged only once on disk.
-        await handle.datasync();
-      } finally {
-        await handle.close();
-      }
+    async write(bytes) {
+      const h = await appendHandle();
+      let done = 0;
+      while (done < bytes.length) done += (await h.write(bytes, done)).bytesWritten;
+      flusher.wrote();
     },
+    sync: () => flusher.sync(),
     async truncate(length) {
       await fs.truncate(file, length);
     },
+    async loadSnapshot() {
+      return fs.readFile(snapshot).then(
+        (b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength),
+        () => undefined,
+      );
+    },
+    async saveSnapshot(bytes) {
+      const tmp = `${snapshot}.${process.pid}.tmp`;
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      await fs.writeFile(tmp, bytes);
+      await fs.rename(tmp, snapshot);
+    },
   };
+  fileStores.set(file, store);
+  return store;
 }
 
 /** A log in memory, for tests and for browsers. */
 export function memoryStore(initial: Uint8Array = new Uint8Array(0)): LogStore & { bytes(): Uint8Array } {
   let data = initial.slice();
+  let snap: Uint8Array | undefined;
   const mutex = new Mutex();
   return {
     path: ":memory:",
@@ -187,14 +251,21 @@ export function memoryStore(initial: Uint8Array = new Uint8Array(0)): LogStore &
     async readFrom(offset) {
       return data.slice(Math.min(offset, data.length));
     },
-    async append(bytes) {
+    async write(bytes) {
       const next = new Uint8Array(data.length + bytes.length);
       next.set(data);
       next.set(bytes, data.length);
       data = next;
     },
+    async sync() {},
     async truncate(length) {
       data = data.slice(0, length);
+    },
+    async loadSnapshot() {
+      return snap?.slice();
+    },
+    async saveSnapshot(bytes) {
+      snap = bytes.slice();
     },
   };
 }

@@ -1,12 +1,14 @@
 //! The events of the log and their one-line JSON encoding.
 //!
 //! A line is an envelope (`seq`, schema version `v`, `timestamp`) flattened together with the
-//! event's `type` and fields, so the file stays readable with `grep` and `jq`. Adding an event
-//! type is one variant here plus its arm in the projection.
+//! event's `type` and fields, so the file stays readable with `grep` and `jq`; the integrity
+//! chain adds `h` as the last field (see `chain`). Adding an event type is its struct, one line
+//! in `event_types!` below, and its arm in the projection.
 use serde::{Deserialize, Serialize};
 
-/// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema version this build writes. v1 lines (no `h`) are read as they are: their events
+/// have the same fields, and the chain runs through them unchecked.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerSpawned {
@@ -84,29 +86,105 @@ pub struct WorkerFailed {
     pub stack: Option<String>,
 }
 
-/// Every event type this build knows. Decoding dispatches on `type` by hand (see `decode`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum EventBody {
-    WorkerSpawned(WorkerSpawned),
-    WorkerStarted(WorkerObserved),
-    WorkerIdle(WorkerObserved),
-    WorkerProgress(WorkerProgress),
-    WorkerCompleted(WorkerCompleted),
-    WorkerFailed(WorkerFailed),
+/// A worker was stopped on purpose (by `swarm_cancel`, or with its coordinator).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerCancelled {
+    pub session_id: String,
+    pub bead_id: String,
+    pub epic_id: String,
+    pub reason: String,
 }
 
-impl EventBody {
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Self::WorkerSpawned(_) => "worker_spawned",
-            Self::WorkerStarted(_) => "worker_started",
-            Self::WorkerIdle(_) => "worker_idle",
-            Self::WorkerProgress(_) => "worker_progress",
-            Self::WorkerCompleted(_) => "worker_completed",
-            Self::WorkerFailed(_) => "worker_failed",
+/// A spawn waits in the queue (concurrency limit, dependencies, load) before its session exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerQueued {
+    pub bead_id: String,
+    pub epic_id: String,
+    pub title: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
+}
+
+/// A failed worker's bead starts again in a new session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerRetried {
+    pub bead_id: String,
+    pub epic_id: String,
+    pub attempt: u32,
+    pub previous_session_id: String,
+    pub reason: String,
+}
+
+/// A message between agents (`coordinator` or bead ids).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageSent {
+    pub message_id: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub importance: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_id: Option<String>,
+}
+
+/// Paths (or globs) a worker owns, or gives back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilesChanged {
+    pub session_id: String,
+    pub bead_id: String,
+    pub paths: Vec<String>,
+}
+
+/// Declares every event type once: the enum, its `type` names and the decoder come from here.
+macro_rules! event_types {
+    ($($variant:ident($body:ty) = $name:literal,)+) => {
+        /// Every event type this build knows.
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+        #[serde(tag = "type", rename_all = "snake_case")]
+        pub enum EventBody {
+            $($variant($body),)+
         }
-    }
+
+        impl EventBody {
+            pub fn type_name(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => $name,)+
+                }
+            }
+
+            /// Every `type` name this build knows.
+            pub const TYPE_NAMES: &'static [&'static str] = &[$($name,)+];
+
+            /// Decodes the fields of an event of type `name` from its whole line; `None` for a
+            /// type this build does not know.
+            fn decode_body(name: &str, line: &str) -> Option<Result<Self, String>> {
+                match name {
+                    $($name => Some(
+                        serde_json::from_str::<$body>(line).map(Self::$variant).map_err(|e| e.to_string()),
+                    ),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+event_types! {
+    WorkerSpawned(WorkerSpawned) = "worker_spawned",
+    WorkerStarted(WorkerObserved) = "worker_started",
+    WorkerIdle(WorkerObserved) = "worker_idle",
+    WorkerProgress(WorkerProgress) = "worker_progress",
+    WorkerCompleted(WorkerCompleted) = "worker_completed",
+    WorkerFailed(WorkerFailed) = "worker_failed",
+    WorkerCancelled(WorkerCancelled) = "worker_cancelled",
+    WorkerQueued(WorkerQueued) = "worker_queued",
+    WorkerRetried(WorkerRetried) = "worker_retried",
+    MessageSent(MessageSent) = "message_sent",
+    FilesReserved(FilesChanged) = "files_reserved",
+    FilesReleased(FilesChanged) = "files_released",
 }
 
 /// An event's payload as read back: a known event, or one this build does not know (written
@@ -160,31 +238,15 @@ struct Envelope {
 pub fn decode(line: &str) -> Result<Event, String> {
     let envelope: Envelope =
         serde_json::from_str(line).map_err(|e| format!("not an event envelope: {e}"))?;
-    fn body<'a, T: Deserialize<'a>>(
-        line: &'a str,
-        wrap: fn(T) -> EventBody,
-    ) -> Result<EventBody, String> {
-        serde_json::from_str(line)
-            .map(wrap)
-            .map_err(|e| e.to_string())
-    }
-    let known = match envelope.type_name.as_str() {
-        "worker_spawned" => body(line, EventBody::WorkerSpawned),
-        "worker_started" => body(line, EventBody::WorkerStarted),
-        "worker_idle" => body(line, EventBody::WorkerIdle),
-        "worker_progress" => body(line, EventBody::WorkerProgress),
-        "worker_completed" => body(line, EventBody::WorkerCompleted),
-        "worker_failed" => body(line, EventBody::WorkerFailed),
-        _ => {
-            return Ok(Event {
-                seq: envelope.seq,
-                version: envelope.v,
-                timestamp: envelope.timestamp,
-                payload: Payload::Unknown {
-                    type_name: envelope.type_name,
-                },
-            })
-        }
+    let Some(known) = EventBody::decode_body(&envelope.type_name, line) else {
+        return Ok(Event {
+            seq: envelope.seq,
+            version: envelope.v,
+            timestamp: envelope.timestamp,
+            payload: Payload::Unknown {
+                type_name: envelope.type_name,
+            },
+        });
     };
     let body = known.map_err(|e| format!("malformed {} event: {e}", envelope.type_name))?;
     Ok(Event {
@@ -227,7 +289,7 @@ mod tests {
     fn a_line_starts_with_the_envelope_and_names_its_type() {
         let line = encode(1, 5, &spawned()).unwrap();
         assert!(
-            line.starts_with(r#"{"seq":1,"v":1,"timestamp":5,"type":"worker_spawned","#),
+            line.starts_with(r#"{"seq":1,"v":2,"timestamp":5,"type":"worker_spawned","#),
             "{line}"
         );
         assert!(!line.contains('\n'));

@@ -211,6 +211,8 @@ impl ServerEvent {
 pub trait Sessions {
     /// Creates a session and returns its id.
     async fn create_session(&self, request: &CreateSession) -> Result<String, HostError>;
+    /// Deletes a session (and its children).
+    async fn delete_session(&self, session_id: &str) -> Result<(), HostError>;
     /// Sends a prompt without waiting for the model (`prompt_async`).
     async fn prompt_async(&self, session_id: &str, text: &str) -> Result<(), HostError>;
     /// The server's status map. Idle sessions are absent.
@@ -221,15 +223,23 @@ pub trait Sessions {
 
 /// The byte store behind the event log: one append-only file, or memory.
 pub trait Storage {
-    /// Takes the exclusive write lock (shared by every writer of the same log).
+    /// Takes the exclusive write lock (shared by every writer of the same log, in every
+    /// process).
     async fn lock(&self) -> Result<(), HostError>;
     async fn unlock(&self) -> Result<(), HostError>;
     /// Bytes from `offset` to the current end.
     async fn read_from(&self, offset: u64) -> Result<Vec<u8>, HostError>;
-    /// Appends bytes and returns once they are durable.
-    async fn append(&self, bytes: &[u8]) -> Result<(), HostError>;
+    /// Appends bytes, with the lock held. Not yet durable: see `sync`.
+    async fn write(&self, bytes: &[u8]) -> Result<(), HostError>;
+    /// Returns once everything written before the call is durable. Called after the lock is
+    /// released, so that concurrent writers can share one flush (group commit).
+    async fn sync(&self) -> Result<(), HostError>;
     /// Cuts the store to `len` bytes; only called with the lock held, to drop a torn last line.
     async fn truncate(&self, len: u64) -> Result<(), HostError>;
+    /// The snapshot saved beside the log, if any. A snapshot is only a cache of the log.
+    async fn load_snapshot(&self) -> Result<Option<Vec<u8>>, HostError>;
+    /// Replaces the snapshot atomically (a reader sees the old one or the new one).
+    async fn save_snapshot(&self, bytes: &[u8]) -> Result<(), HostError>;
 }
 
 pub trait Clock {

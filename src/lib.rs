@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod chain;
 pub mod error;
 pub mod event;
 pub mod host;

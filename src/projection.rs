@@ -4,9 +4,12 @@
 //! since the last one. Replaying the same events always gives the same state.
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::event::{CompletionStatus, Event, EventBody, Payload};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum WorkerState {
     /// Spawned; the server has not shown the session busy yet.
     Starting,
@@ -18,6 +21,8 @@ pub enum WorkerState {
     Completed(CompletionStatus),
     /// The session failed (provider error, deleted session, failed prompt).
     Failed,
+    /// Stopped on purpose.
+    Cancelled,
 }
 
 impl WorkerState {
@@ -28,11 +33,11 @@ impl WorkerState {
 
     /// Nothing will change this worker's state by itself any more.
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Completed(_) | Self::Failed)
+        matches!(self, Self::Completed(_) | Self::Failed | Self::Cancelled)
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Worker {
     pub bead_id: String,
     pub epic_id: String,
@@ -54,7 +59,8 @@ pub struct Worker {
     pub duration_ms: Option<u64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Serializable, so a snapshot of it can be kept beside the log for fast opening.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Swarm {
     workers: Vec<Worker>,
     /// The latest worker of each bead.
@@ -143,6 +149,21 @@ impl Swarm {
                     w.duration_ms = Some(at.saturating_sub(w.spawned_at));
                 }
             }),
+            EventBody::WorkerCancelled(e) => self.update(&e.session_id, at, |w| {
+                if !w.state.is_final() {
+                    w.state = WorkerState::Cancelled;
+                    w.error = Some(e.reason.clone());
+                    w.ended_at = Some(at);
+                    w.duration_ms = Some(at.saturating_sub(w.spawned_at));
+                }
+            }),
+            // Folded by the features that produce them (queue, retries, messages,
+            // reservations); recorded and replayed already.
+            EventBody::WorkerQueued(_)
+            | EventBody::WorkerRetried(_)
+            | EventBody::MessageSent(_)
+            | EventBody::FilesReserved(_)
+            | EventBody::FilesReleased(_) => {}
         }
     }
 

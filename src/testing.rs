@@ -31,11 +31,15 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 }
 
 /// A byte store in memory. Its lock refuses a second holder, which exposes a writer that
-/// forgets to unlock.
+/// forgets to unlock. `synced` is how many bytes a `sync` has made "durable"; `crash` drops
+/// the rest, as a power cut would.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     bytes: RefCell<Vec<u8>>,
     locked: Cell<bool>,
+    synced: Cell<usize>,
+    snapshot: RefCell<Option<Vec<u8>>>,
+    pub syncs: Cell<u32>,
 }
 
 impl MemoryStore {
@@ -48,8 +52,28 @@ impl MemoryStore {
         self.bytes.borrow_mut().extend_from_slice(bytes);
     }
 
+    /// Replaces the whole content, as damage on disk would.
+    pub fn set_raw(&self, bytes: &[u8]) {
+        *self.bytes.borrow_mut() = bytes.to_vec();
+    }
+
     pub fn is_locked(&self) -> bool {
         self.locked.get()
+    }
+
+    /// Drops what was written but never synced.
+    pub fn crash(&self) {
+        let synced = self.synced.get();
+        self.bytes.borrow_mut().truncate(synced);
+        self.locked.set(false);
+    }
+
+    pub fn snapshot(&self) -> Option<Vec<u8>> {
+        self.snapshot.borrow().clone()
+    }
+
+    pub fn set_snapshot(&self, bytes: Option<&[u8]>) {
+        *self.snapshot.borrow_mut() = bytes.map(<[u8]>::to_vec);
     }
 }
 
@@ -68,22 +92,35 @@ impl Storage for MemoryStore {
         let bytes = self.bytes.borrow();
         Ok(bytes.get(offset as usize..).unwrap_or_default().to_vec())
     }
-    async fn append(&self, bytes: &[u8]) -> Result<(), HostError> {
+    async fn write(&self, bytes: &[u8]) -> Result<(), HostError> {
         self.push_raw(bytes);
+        Ok(())
+    }
+    async fn sync(&self) -> Result<(), HostError> {
+        self.synced.set(self.bytes.borrow().len());
+        self.syncs.set(self.syncs.get() + 1);
         Ok(())
     }
     async fn truncate(&self, len: u64) -> Result<(), HostError> {
         self.bytes.borrow_mut().truncate(len as usize);
         Ok(())
     }
+    async fn load_snapshot(&self) -> Result<Option<Vec<u8>>, HostError> {
+        Ok(self.snapshot())
+    }
+    async fn save_snapshot(&self, bytes: &[u8]) -> Result<(), HostError> {
+        self.set_snapshot(Some(bytes));
+        Ok(())
+    }
 }
 
 /// A scriptable stand-in for the OpenCode server.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct FakeSessions {
     next_id: Cell<u32>,
     pub created: RefCell<Vec<CreateSession>>,
     pub prompts: RefCell<Vec<(String, String)>>,
+    pub deletions: RefCell<Vec<String>>,
     pub status: RefCell<BTreeMap<String, SessionStatus>>,
     pub messages: RefCell<BTreeMap<String, Vec<Message>>>,
     pub fail_create: RefCell<Option<String>>,
@@ -91,6 +128,17 @@ pub struct FakeSessions {
     pub fail_status: RefCell<Option<String>>,
     /// Sessions the server no longer knows: `messages` fails for them.
     pub deleted: RefCell<Vec<String>>,
+    /// Runs inside `create_session`, before it answers: lets a test interleave another call.
+    pub before_create: RefCell<Option<Box<dyn FnMut()>>>,
+}
+
+impl std::fmt::Debug for FakeSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeSessions")
+            .field("created", &self.created.borrow().len())
+            .field("prompts", &self.prompts.borrow().len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl FakeSessions {
@@ -123,9 +171,17 @@ impl Sessions for FakeSessions {
         if let Some(msg) = self.fail_create.borrow().clone() {
             return Err(HostError::new("session.create", msg));
         }
+        let hook = self.before_create.borrow_mut().take();
+        if let Some(mut hook) = hook {
+            hook();
+        }
         self.next_id.set(self.next_id.get() + 1);
         self.created.borrow_mut().push(request.clone());
         Ok(format!("ses_{}", self.next_id.get()))
+    }
+    async fn delete_session(&self, session_id: &str) -> Result<(), HostError> {
+        self.deletions.borrow_mut().push(session_id.to_string());
+        Ok(())
     }
     async fn prompt_async(&self, session_id: &str, text: &str) -> Result<(), HostError> {
         if let Some(msg) = self.fail_prompt.borrow().clone() {
@@ -188,11 +244,20 @@ impl<S: Storage> Storage for Rc<S> {
     async fn read_from(&self, offset: u64) -> Result<Vec<u8>, HostError> {
         (**self).read_from(offset).await
     }
-    async fn append(&self, bytes: &[u8]) -> Result<(), HostError> {
-        (**self).append(bytes).await
+    async fn write(&self, bytes: &[u8]) -> Result<(), HostError> {
+        (**self).write(bytes).await
+    }
+    async fn sync(&self) -> Result<(), HostError> {
+        (**self).sync().await
     }
     async fn truncate(&self, len: u64) -> Result<(), HostError> {
         (**self).truncate(len).await
+    }
+    async fn load_snapshot(&self) -> Result<Option<Vec<u8>>, HostError> {
+        (**self).load_snapshot().await
+    }
+    async fn save_snapshot(&self, bytes: &[u8]) -> Result<(), HostError> {
+        (**self).save_snapshot(bytes).await
     }
 }
 
@@ -219,6 +284,9 @@ impl<S> Sessions for FakeHost<S> {
     async fn create_session(&self, request: &CreateSession) -> Result<String, HostError> {
         self.sessions.create_session(request).await
     }
+    async fn delete_session(&self, session_id: &str) -> Result<(), HostError> {
+        self.sessions.delete_session(session_id).await
+    }
     async fn prompt_async(&self, session_id: &str, text: &str) -> Result<(), HostError> {
         self.sessions.prompt_async(session_id, text).await
     }
@@ -240,11 +308,20 @@ impl<S: Storage> Storage for FakeHost<S> {
     async fn read_from(&self, offset: u64) -> Result<Vec<u8>, HostError> {
         self.store.read_from(offset).await
     }
-    async fn append(&self, bytes: &[u8]) -> Result<(), HostError> {
-        self.store.append(bytes).await
+    async fn write(&self, bytes: &[u8]) -> Result<(), HostError> {
+        self.store.write(bytes).await
+    }
+    async fn sync(&self) -> Result<(), HostError> {
+        self.store.sync().await
     }
     async fn truncate(&self, len: u64) -> Result<(), HostError> {
         self.store.truncate(len).await
+    }
+    async fn load_snapshot(&self) -> Result<Option<Vec<u8>>, HostError> {
+        self.store.load_snapshot().await
+    }
+    async fn save_snapshot(&self, bytes: &[u8]) -> Result<(), HostError> {
+        self.store.save_snapshot(bytes).await
     }
 }
 

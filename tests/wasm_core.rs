@@ -14,21 +14,25 @@ use wasm_bindgen_test::*;
 const FAKE_HOST: &str = r#"
   let data = new Uint8Array(0), next = 0;
   const host = {
-    prompts: [], status: {}, failCreate: null,
+    prompts: [], deleted: [], status: {}, failCreate: null, snapshot: undefined,
     async createSession(parent, title) {
       if (host.failCreate) throw new Error(host.failCreate);
       next += 1; host.lastParent = parent; return "ses_" + next;
     },
+    async deleteSession(id) { host.deleted.push(id); },
     async promptAsync(id, text) { host.prompts.push([id, text]); },
     async sessionStatus() { return host.status; },
     async sessionMessages(id, limit) { return []; },
     async lock() {}, async unlock() {},
     async readFrom(offset) { return data.slice(offset); },
-    async append(bytes) {
+    async write(bytes) {
       const d = new Uint8Array(data.length + bytes.length);
       d.set(data); d.set(bytes, data.length); data = d;
     },
+    async sync() {},
     async truncate(length) { data = data.slice(0, length); },
+    async loadSnapshot() { return host.snapshot; },
+    async saveSnapshot(bytes) { host.snapshot = bytes.slice(); },
     now() { return 1700000000000; },
     text() { return new TextDecoder().decode(data); },
   };
@@ -99,7 +103,7 @@ async fn spawn_through_a_js_host_prompts_a_child_session_and_records_the_worker(
     let log = log_text(&host);
     assert!(
         log.starts_with(
-            "{\"seq\":1,\"v\":1,\"timestamp\":1700000000000,\"type\":\"worker_spawned\""
+            "{\"seq\":1,\"v\":2,\"timestamp\":1700000000000,\"type\":\"worker_spawned\""
         ),
         "{log}"
     );

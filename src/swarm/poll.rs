@@ -53,6 +53,7 @@ impl<H: Host> Apiary<H> {
             }
             self.record(&seen).await?;
         }
+        let warning = warning.or_else(|| self.log_warning());
         let mut report = self.build_report(&args.epic_id, &seen, warning);
         if args.include_messages.unwrap_or(false) {
             self.attach_last_messages(&mut report).await;
@@ -97,6 +98,24 @@ impl<H: Host> Apiary<H> {
             .append_with(&self.host, self.host.now_ms(), wanted)
             .await?;
         Ok(())
+    }
+
+    /// Damage or a recovery the coordinator should know about.
+    fn log_warning(&self) -> Option<String> {
+        let health = self.log.health();
+        if let Some(damage) = health.damage {
+            return Some(format!(
+                "{damage}; showing the {} events before it; nothing more is recorded until \
+                 the log is repaired",
+                health.events
+            ));
+        }
+        (health.recovered_bytes > 0).then(|| {
+            format!(
+                "a torn last line ({} bytes) left by a crashed writer was cut off",
+                health.recovered_bytes
+            )
+        })
     }
 
     fn build_report(

@@ -17,6 +17,7 @@ pub(crate) fn state_name(state: WorkerState) -> &'static str {
         WorkerState::Idle => "needs_review",
         WorkerState::Completed(s) => s.as_str(),
         WorkerState::Failed => "failed",
+        WorkerState::Cancelled => "cancelled",
     }
 }
 
@@ -33,7 +34,7 @@ pub(crate) fn group(state: WorkerState) -> Group {
         WorkerState::Starting => Group::Pending,
         WorkerState::Running => Group::InProgress,
         WorkerState::Idle | WorkerState::Completed(CompletionStatus::Success) => Group::Completed,
-        WorkerState::Completed(_) | WorkerState::Failed => Group::Failed,
+        WorkerState::Completed(_) | WorkerState::Failed | WorkerState::Cancelled => Group::Failed,
     }
 }
 
@@ -41,7 +42,7 @@ pub(crate) fn view(w: &Worker, now: u64) -> WorkerView {
     let note = match w.state {
         // Explained once in a footer rather than on every line.
         WorkerState::Idle => None,
-        WorkerState::Failed => w.error.clone(),
+        WorkerState::Failed | WorkerState::Cancelled => w.error.clone(),
         _ => w.summary.clone().or_else(|| w.progress_message.clone()),
     };
     WorkerView {

@@ -96,7 +96,9 @@ impl<H: Host> Apiary<H> {
                 title: format!("{}: {}", args.bead_id, args.title.trim()),
             })
             .await?;
-        // Recorded before the prompt is sent: a worker must never run untracked.
+        // Recorded before the prompt is sent: a worker must never run untracked. Recorded only
+        // if, under the log's lock, the bead still has no running worker: another instance
+        // may have spawned it meanwhile, and then its worker is the one.
         let spawned = EventBody::WorkerSpawned(WorkerSpawned {
             session_id: session_id.clone(),
             bead_id: args.bead_id.clone(),
@@ -108,9 +110,22 @@ impl<H: Host> Apiary<H> {
             worktree_path: None,
             parent_session_id: Some(ctx.session_id.clone()).filter(|s| !s.is_empty()),
         });
-        self.log
-            .append(&self.host, self.host.now_ms(), &[spawned])
+        let recorded = self
+            .log
+            .append_with(&self.host, self.host.now_ms(), |swarm| {
+                match swarm.bead(&args.bead_id) {
+                    Some(w) if w.state.is_active() => Vec::new(),
+                    _ => vec![spawned],
+                }
+            })
             .await?;
+        if recorded.is_empty() {
+            // Lost the race: drop our session and answer with the winner's worker.
+            let _ = self.host.delete_session(&session_id).await;
+            return self
+                .existing_worker(args)?
+                .ok_or_else(|| ToolError::Refused(format!("a spawn of {} raced", args.bead_id)));
+        }
         if let Err(e) = self.host.prompt_async(&session_id, &prompt).await {
             let failed = EventBody::WorkerFailed(WorkerFailed {
                 session_id: session_id.clone(),

@@ -19,6 +19,8 @@ const HOST_TS: &str = r#"
 export interface ApiaryHost {
   /** `client.session.create`; resolves to the new session's id. */
   createSession(parentId: string | undefined, title: string): Promise<string>;
+  /** `client.session.delete`. */
+  deleteSession(sessionId: string): Promise<void>;
   /** `client.session.promptAsync` with one text part; resolves once the server accepted it. */
   promptAsync(sessionId: string, text: string): Promise<void>;
   /** `client.session.status` data: session id -> { type: "busy" | "retry" | "idle", ... }. */
@@ -30,10 +32,17 @@ export interface ApiaryHost {
   unlock(): Promise<void>;
   /** The log's bytes from `offset` to its end (empty when there is no log yet). */
   readFrom(offset: number): Promise<Uint8Array>;
-  /** Appends to the log; resolves once the bytes are durable. */
-  append(bytes: Uint8Array): Promise<void>;
+  /** Appends to the log, with the lock held; not yet durable. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Resolves once everything written before the call is durable (fdatasync); concurrent
+   * calls may share one flush. */
+  sync(): Promise<void>;
   /** Cuts the log to `length` bytes (only with the lock held). */
   truncate(length: number): Promise<void>;
+  /** The snapshot kept beside the log, if any (a cache of the projection). */
+  loadSnapshot(): Promise<Uint8Array | undefined>;
+  /** Replaces the snapshot atomically. */
+  saveSnapshot(bytes: Uint8Array): Promise<void>;
   /** Milliseconds since the Unix epoch. */
   now(): number;
 }
@@ -50,6 +59,8 @@ extern "C" {
         parent: Option<String>,
         title: &str,
     ) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = deleteSession)]
+    fn delete_session(this: &JsHost, session: &str) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = promptAsync)]
     fn prompt_async(this: &JsHost, session: &str, text: &str) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = sessionStatus)]
@@ -63,9 +74,15 @@ extern "C" {
     #[wasm_bindgen(method, catch, js_name = readFrom)]
     fn read_from(this: &JsHost, offset: f64) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch)]
-    fn append(this: &JsHost, bytes: &[u8]) -> Result<Promise, JsValue>;
+    fn write(this: &JsHost, bytes: &[u8]) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn sync(this: &JsHost) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn truncate(this: &JsHost, length: f64) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = loadSnapshot)]
+    fn load_snapshot(this: &JsHost) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = saveSnapshot)]
+    fn save_snapshot(this: &JsHost, bytes: &[u8]) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method)]
     fn now(this: &JsHost) -> f64;
 }
@@ -109,6 +126,12 @@ impl Sessions for JsHost {
             .ok_or_else(|| HostError::new(OP, "the server returned no session id"))
     }
 
+    async fn delete_session(&self, session_id: &str) -> Result<(), HostError> {
+        call("session.delete", self.delete_session(session_id))
+            .await
+            .map(drop)
+    }
+
     async fn prompt_async(&self, session_id: &str, text: &str) -> Result<(), HostError> {
         call("session.promptAsync", self.prompt_async(session_id, text)).await?;
         Ok(())
@@ -146,12 +169,30 @@ impl Storage for JsHost {
         Ok(Uint8Array::new(&bytes).to_vec())
     }
 
-    async fn append(&self, bytes: &[u8]) -> Result<(), HostError> {
-        call("log append", self.append(bytes)).await.map(drop)
+    async fn write(&self, bytes: &[u8]) -> Result<(), HostError> {
+        call("log write", self.write(bytes)).await.map(drop)
+    }
+
+    async fn sync(&self) -> Result<(), HostError> {
+        call("log sync", self.sync()).await.map(drop)
     }
 
     async fn truncate(&self, len: u64) -> Result<(), HostError> {
         call("log truncate", self.truncate(len as f64))
+            .await
+            .map(drop)
+    }
+
+    async fn load_snapshot(&self) -> Result<Option<Vec<u8>>, HostError> {
+        let bytes = call("snapshot load", self.load_snapshot()).await?;
+        if bytes.is_undefined() || bytes.is_null() {
+            return Ok(None);
+        }
+        Ok(Some(Uint8Array::new(&bytes).to_vec()))
+    }
+
+    async fn save_snapshot(&self, bytes: &[u8]) -> Result<(), HostError> {
+        call("snapshot save", self.save_snapshot(bytes))
             .await
             .map(drop)
     }

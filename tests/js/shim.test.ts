@@ -73,7 +73,7 @@ test("spawn creates a child session, prompts it and writes the log in the git di
   assert.deepEqual(client.created[0], { parentID: "ses_coord", title: "bd-1: task bd-1" });
   assert.match(client.prompts[0]!.text, /# Apiary worker: bd-1 \(epic ep\)/);
   const log = readFileSync(path.join(repo, ".git", "apiary", "events.jsonl"), "utf8");
-  assert.match(log, /^\{"seq":1,"v":1,"timestamp":\d+,"type":"worker_spawned"/);
+  assert.match(log, /^\{"seq":1,"v":2,"timestamp":\d+,"type":"worker_spawned"/);
 });
 
 test("a plugin instance in a worktree shares the main repository's log", async () => {

@@ -35,16 +35,36 @@ for (const [name, make] of [
   ["file", () => openFileStore(path.join(tempDir("apiary-store-"), "sub", "events.jsonl"))],
   ["memory", () => memoryStore()],
 ] as const) {
-  test(`a ${name} store reads from an offset, appends and truncates`, async () => {
+  test(`a ${name} store reads from an offset, writes, syncs and truncates`, async () => {
     const store = make();
     assert.equal((await store.readFrom(0)).length, 0, "a missing log reads as empty");
-    await store.append(bytes("one\n"));
-    await store.append(bytes("two\n"));
+    await store.write(bytes("one\n"));
+    await store.write(bytes("two\n"));
+    await store.sync();
     assert.equal(text(await store.readFrom(0)), "one\ntwo\n");
     assert.equal(text(await store.readFrom(4)), "two\n");
     assert.equal((await store.readFrom(100)).length, 0);
     await store.truncate(4);
     assert.equal(text(await store.readFrom(0)), "one\n");
+  });
+
+  test(`a ${name} store keeps a snapshot beside the log and replaces it whole`, async () => {
+    const store = make();
+    assert.equal(await store.loadSnapshot(), undefined);
+    await store.saveSnapshot(bytes("first"));
+    await store.saveSnapshot(bytes("second"));
+    assert.equal(text((await store.loadSnapshot())!), "second");
+  });
+
+  test(`a ${name} store's concurrent syncs share flushes and all resolve`, async () => {
+    const store = make();
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        await store.write(bytes(`${i}\n`));
+        await store.sync();
+      }),
+    );
+    assert.equal(text(await store.readFrom(0)).split("\n").filter(Boolean).length, 20);
   });
 
   test(`a ${name} store's lock serves waiters in order`, async () => {
