@@ -91,7 +91,7 @@ run tsc-tests none node_modules/.bin/tsc -p tests/tsconfig.json
 # Compiled tests import ../../dist as their sources do.
 ln -sfn ../../dist build/tests-js/dist
 run shim-node node node --test build/tests-js/tests/js/
-run shim-bun bun "$BUN" test ./tests/js/
+run shim-bun bun "$BUN" test --timeout 180000 ./tests/js/
 
 echo "== 5. e2e (real opencode serve, scripted model)"
 run e2e node node --test --test-concurrency=1 build/tests-js/tests/e2e/

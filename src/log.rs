@@ -152,11 +152,26 @@ impl EventLog {
         let start = self.state.borrow().offset;
         let bytes = store.read_from(start).await?;
         let torn = self.ingest(start, &bytes);
-        if torn > 0 && self.state.borrow().damage.is_none() {
-            let end = self.state.borrow().offset;
-            store.truncate(end).await?;
-            self.state.borrow_mut().recovered_bytes += torn;
+        if torn == 0 || self.state.borrow().damage.is_some() {
+            return Ok(());
         }
+        let tail = &bytes[bytes.len() - torn as usize..];
+        let mut state = self.state.borrow_mut();
+        if !looks_torn(tail) {
+            // Not what a writer of this log leaves: keep it, and say where it is.
+            state.damage = Some(LogError::Corrupt {
+                line: state.lines + 1,
+                reason: format!(
+                    "the last {torn} bytes are not a complete line and do not look like a \
+                     torn event; not cut off"
+                ),
+            });
+            return Ok(());
+        }
+        let end = state.offset;
+        drop(state);
+        store.truncate(end).await?;
+        self.state.borrow_mut().recovered_bytes += torn;
         Ok(())
     }
 
@@ -338,6 +353,13 @@ impl EventLog {
     }
 }
 
+/// Whether an incomplete last line is what a writer killed mid-write leaves: the beginning of
+/// an event line, no longer than a line may be.
+fn looks_torn(tail: &[u8]) -> bool {
+    const START: &[u8] = b"{\"seq\":";
+    tail.len() < MAX_LINE && START.starts_with(&tail[..tail.len().min(START.len())])
+}
+
 /// Decodes, checks and applies one complete line.
 fn apply_line(state: &mut LogState, raw: &[u8]) -> Result<(), String> {
     if raw.len() > MAX_LINE {
@@ -450,6 +472,23 @@ mod tests {
         let events = block_on(log.append(&store, 2, &[started("y")])).unwrap();
         assert_eq!(events[0].seq, 2);
         assert!(!store.is_locked());
+    }
+
+    #[test]
+    fn an_incomplete_tail_that_is_not_a_torn_event_is_reported_not_cut() {
+        let store = MemoryStore::default();
+        block_on(EventLog::new().append(&store, 1, &[started("x")])).unwrap();
+        store.push_raw(b"something else entirely");
+        let before = store.text();
+        let log = EventLog::new();
+        block_on(log.refresh(&store)).unwrap();
+        assert_eq!(store.text(), before);
+        assert!(
+            damage(&log).starts_with("event log line 2: the last 23 bytes"),
+            "{}",
+            damage(&log)
+        );
+        assert_eq!(log.swarm().last_seq(), 1);
     }
 
     #[test]

@@ -139,7 +139,7 @@ impl<H: Host> Apiary<H> {
             summary: String::new(),
             warning,
         };
-        if workers.is_empty() {
+        if workers.is_empty() && report.warning.is_none() {
             let known: Vec<&str> = swarm.epic_ids().take(10).collect();
             report.warning = Some(if known.is_empty() {
                 "no worker has been spawned yet".to_string()

@@ -5,19 +5,30 @@ import { makeHost } from "../../dist/npm/host.js";
 import { findLogPath, openFileStore } from "../../dist/npm/store.js";
 import type { PluginInput } from "@opencode-ai/plugin";
 
-export async function spawnMany(repo: string, prefix: string, count: number): Promise<void> {
+/** A core over the repository's log with a fake client, and a poll helper. */
+export async function openCore(repo: string) {
+  const Core = loadCore();
+  const core = new Core(makeHost(fakeClient("poll"), openFileStore(await findLogPath(repo))));
+  return { core, poll: (epic_id: string) => core.pollWorkers({ epic_id }) };
+}
+
+function fakeClient(prefix: string): PluginInput["client"] {
   let n = 0;
   const ok = <T>(data: T) => ({ data });
-  const client = {
+  return {
     session: {
       create: async () => ok({ id: `ses_${prefix}_${++n}` }),
       promptAsync: async () => ok(undefined),
+      delete: async () => ok(true),
       status: async () => ok({}),
       messages: async () => ok([]),
     },
   } as unknown as PluginInput["client"];
+}
+
+export async function spawnMany(repo: string, prefix: string, count: number): Promise<void> {
   const Core = loadCore();
-  const core = new Core(makeHost(client, openFileStore(await findLogPath(repo))));
+  const core = new Core(makeHost(fakeClient(prefix), openFileStore(await findLogPath(repo))));
   const ctx = { session_id: "ses_coord", directory: repo };
   await Promise.all(
     Array.from({ length: count }, (_, i) => core.spawnAsync(ctx, { bead_id: `${prefix}-${i}`, epic_id: "ep", title: "t", files: [] })),

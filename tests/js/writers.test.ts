@@ -23,15 +23,20 @@ function writerProcess(repo: string, prefix: string, count: number): Promise<voi
   });
 }
 
-test("two processes and this one appending at once lose nothing and never reuse a number", async () => {
+test("two processes and two in-process instances appending 1,000 events each lose nothing and never reuse a number", async () => {
   const repo = scratchRepo();
-  await Promise.all([writerProcess(repo, "a", 40), writerProcess(repo, "b", 40), spawnMany(repo, "c", 40)]);
+  await Promise.all([
+    writerProcess(repo, "a", 1000),
+    writerProcess(repo, "b", 1000),
+    spawnMany(repo, "c", 1000),
+    spawnMany(repo, "d", 1000),
+  ]);
   const lines = readFileSync(path.join(repo, ".git", "apiary", "events.jsonl"), "utf8").trim().split("\n");
   const events = lines.map((l) => JSON.parse(l) as { seq: number; bead_id: string });
-  assert.equal(events.length, 120);
+  assert.equal(events.length, 4000);
   assert.deepEqual(
     events.map((e) => e.seq),
-    Array.from({ length: 120 }, (_, i) => i + 1),
+    Array.from({ length: 4000 }, (_, i) => i + 1),
   );
-  assert.equal(new Set(events.map((e) => e.bead_id)).size, 120);
+  assert.equal(new Set(events.map((e) => e.bead_id)).size, 4000, "every event once");
 });
