@@ -3,7 +3,7 @@
 // The file lives in the repository's common git directory (`.git/apiary/events.jsonl`), which
 // every worktree of the repository shares: a worker running in a worktree writes to the same
 // log as its coordinator, and the log is never committed by accident.
-import { promises as fs, constants as fsc } from "node:fs";
+import { promises as fs, constants as fsc, rmSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import * as path from "node:path";
 
@@ -51,8 +51,11 @@ async function gitCommonDir(start: string): Promise<string | undefined> {
 class Mutex {
   private tail: Promise<void> = Promise.resolve();
   private release: (() => void) | undefined;
+  /** Callers holding or waiting for the mutex. */
+  queued = 0;
 
   async lock(): Promise<void> {
+    this.queued += 1;
     let release!: () => void;
     const next = new Promise<void>((resolve) => (release = resolve));
     const previous = this.tail;
@@ -62,6 +65,7 @@ class Mutex {
   }
 
   unlock(): void {
+    this.queued -= 1;
     const release = this.release;
     this.release = undefined;
     release?.();
@@ -87,36 +91,80 @@ function alive(pid: number): boolean {
 }
 
 /**
- * The lock between processes: a file created with O_EXCL beside the log, holding the owner's
- * pid. Node and Bun have no flock, so a lock whose owner died (kill -9 mid-append) is taken over
- * once the owner's pid is gone; writers hold it for one append, milliseconds.
+ * The lock between processes: the lock file beside the log, made by hard-linking a file that
+ * holds this process's pid onto its name (one atomic syscall that fails if the name exists).
+ * Node and Bun have no flock, so a lock whose owner died (kill -9 mid-append) is taken over once
+ * the owner's pid is gone; writers hold it for one append, milliseconds.
  */
-async function lockFile(lock: string): Promise<void> {
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await fs.writeFile(lock, `${process.pid} ${Date.now()}\n`, { flag: "wx" });
-      return;
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") {
-        await fs.mkdir(path.dirname(lock), { recursive: true });
+class FileLock {
+  private pidFile: string | undefined;
+
+  constructor(private readonly lock: string) {}
+
+  private async ownPidFile(): Promise<string> {
+    if (!this.pidFile) {
+      const name = `${this.lock}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+      await fs.mkdir(path.dirname(name), { recursive: true });
+      await this.sweepDeadPidFiles();
+      await fs.writeFile(name, `${process.pid} ${Date.now()}\n`);
+      this.pidFile = name;
+      process.once("exit", () => rmSync(name, { force: true }));
+    }
+    return this.pidFile;
+  }
+
+  /** Removes the pid files of processes that died without cleaning up (kill -9). */
+  private async sweepDeadPidFiles(): Promise<void> {
+    const prefix = `${path.basename(this.lock)}.`;
+    const names = await fs.readdir(path.dirname(this.lock)).catch(() => [] as string[]);
+    for (const name of names) {
+      const pid = name.startsWith(prefix) ? Number.parseInt(name.slice(prefix.length), 10) : NaN;
+      if (Number.isInteger(pid) && pid !== process.pid && !alive(pid)) {
+        await fs.rm(path.join(path.dirname(this.lock), name), { force: true });
+      }
+    }
+  }
+
+  async acquire(): Promise<void> {
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    for (let attempt = 0; ; attempt++) {
+      const mine = await this.ownPidFile();
+      try {
+        await fs.link(mine, this.lock);
+        return;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === "ENOENT") {
+          // Our pid file was removed under us: make a new one.
+          this.pidFile = undefined;
+          continue;
+        }
+        if (code !== "EEXIST") throw e;
+      }
+      const holder = await fs.readFile(this.lock, "utf8").catch(() => "");
+      const pid = Number.parseInt(holder, 10);
+      if (holder && Number.isInteger(pid) && pid !== process.pid && !alive(pid)) {
+        await fs.rm(this.lock, { force: true });
         continue;
       }
-      if (code !== "EEXIST") throw e;
+      if (Date.now() > deadline) {
+        throw new Error(`the event log is locked by process ${holder.trim() || "?"} (${this.lock}) for over ${LOCK_WAIT_MS / 1000} s`);
+      }
+      await sleep(Math.min(1 + attempt, 10));
     }
-    const holder = await fs.readFile(lock, "utf8").catch(() => "");
-    const pid = Number.parseInt(holder, 10);
-    if (holder && Number.isInteger(pid) && pid !== process.pid && !alive(pid)) {
-      await fs.rm(lock, { force: true });
-      continue;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`the event log is locked by process ${holder.trim() || "?"} (${lock}) for over ${LOCK_WAIT_MS / 1000} s`);
-    }
-    await sleep(Math.min(1 + attempt, 10));
+  }
+
+  async release(): Promise<void> {
+    await fs.unlink(this.lock).catch(() => undefined);
   }
 }
+
+/**
+ * Writers of one process share the file lock: while more of them are waiting, the lock is
+ * handed from one to the next without being released, up to a bound so that writers in other
+ * processes get their turn.
+ */
+const HANDOFF_LIMIT = 32;
 
 /**
  * Group commit: `sync` waits for one fdatasync that started after the caller's write. While a
@@ -151,17 +199,26 @@ class Flusher {
   }
 }
 
+/** Everything from `offset` to the end, without a stat: reads until a read comes back short. */
 async function readAll(handle: FileHandle, offset: number): Promise<Uint8Array> {
-  const { size } = await handle.stat();
-  if (size <= offset) return new Uint8Array(0);
-  const buffer = new Uint8Array(size - offset);
-  let read = 0;
-  while (read < buffer.length) {
-    const { bytesRead } = await handle.read(buffer, read, buffer.length - read, offset + read);
-    if (bytesRead === 0) break;
-    read += bytesRead;
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  // Most catch-ups find nothing or a few lines: start small, grow for long reads.
+  for (let size = 4096; ; size = Math.min(size * 4, 16 * 1024 * 1024)) {
+    const chunk = new Uint8Array(size);
+    const { bytesRead } = await handle.read(chunk, 0, size, offset + total);
+    if (bytesRead > 0) chunks.push(chunk.subarray(0, bytesRead));
+    total += bytesRead;
+    if (bytesRead < size) break;
   }
-  return buffer.subarray(0, read);
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 // One store per log file per process: plugin instances of one process share its lock, its
@@ -173,18 +230,23 @@ export function openFileStore(file: string): LogStore {
   const existing = fileStores.get(file);
   if (existing) return existing;
   const mutex = new Mutex();
-  const lock = `${file}.lock`;
+  const fileLock = new FileLock(`${file}.lock`);
+  let holdingFileLock = false;
+  let handoffs = 0;
   const snapshot = `${file}.snapshot`;
   let handle: Promise<FileHandle> | undefined;
   const appendHandle = () =>
     (handle ??= fs.mkdir(path.dirname(file), { recursive: true }).then(() => fs.open(file, "a")));
+  let reader: FileHandle | undefined;
   const flusher = new Flusher(async () => (await appendHandle()).datasync());
   const store: LogStore = {
     path: file,
     async lock() {
       await mutex.lock();
+      if (holdingFileLock) return;
       try {
-        await lockFile(lock);
+        await fileLock.acquire();
+        holdingFileLock = true;
       } catch (e) {
         mutex.unlock();
         throw e;
@@ -192,22 +254,26 @@ export function openFileStore(file: string): LogStore {
     },
     async unlock() {
       try {
-        await fs.rm(lock, { force: true });
+        if (mutex.queued > 1 && handoffs < HANDOFF_LIMIT) {
+          handoffs += 1;
+        } else {
+          handoffs = 0;
+          holdingFileLock = false;
+          await fileLock.release();
+        }
       } finally {
         mutex.unlock();
       }
     },
     async readFrom(offset) {
-      const reader = await fs.open(file, fsc.O_RDONLY).catch((e: NodeJS.ErrnoException) => {
-        if (e.code === "ENOENT") return undefined;
-        throw e;
-      });
-      if (!reader) return new Uint8Array(0);
-      try {
-        return await readAll(reader, offset);
-      } finally {
-        await reader.close();
+      if (!reader) {
+        reader = await fs.open(file, fsc.O_RDONLY).catch((e: NodeJS.ErrnoException) => {
+          if (e.code === "ENOENT") return undefined;
+          throw e;
+        });
+        if (!reader) return new Uint8Array(0);
       }
+      return readAll(reader, offset);
     },
     async write(bytes) {
       const h = await appendHandle();

@@ -11,7 +11,12 @@
 //! it stay readable, the damage is reported with its line number, and nothing more is written
 //! until the file is repaired. A torn last line (a writer killed mid-write) is cut off on
 //! open, under the lock, and reported.
-use std::cell::{Ref, RefCell};
+use std::cell::{Cell, Ref, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 
 use serde::{Deserialize, Serialize};
 
@@ -70,9 +75,72 @@ pub struct LogHealth {
     pub from_snapshot: bool,
 }
 
-#[derive(Debug)]
+type Decide = Box<dyn FnOnce(&Swarm) -> Vec<EventBody>>;
+type Outcome = Result<Vec<Event>, LogError>;
+
+/// An append waiting in the queue, and where its outcome goes.
+struct Pending {
+    timestamp: u64,
+    decide: RefCell<Option<Decide>>,
+    slot: Rc<Slot>,
+}
+
+impl Pending {
+    fn decide_take(&self) -> Decide {
+        self.decide
+            .borrow_mut()
+            .take()
+            .expect("each append decides once")
+    }
+}
+
+#[derive(Default)]
+struct Slot {
+    outcome: RefCell<Option<Outcome>>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Slot {
+    fn wake(&self) {
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+}
+
+/// Resolves after its slot was woken once (with an outcome, or to take the lead).
+struct Woken {
+    slot: Rc<Slot>,
+    polled: bool,
+}
+
+impl Future for Woken {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.polled || self.slot.outcome.borrow().is_some() {
+            return Poll::Ready(());
+        }
+        self.polled = true;
+        *self.slot.waker.borrow_mut() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
 pub struct EventLog {
     state: RefCell<LogState>,
+    /// Appends of this instance waiting for the current batch to finish.
+    queue: RefCell<VecDeque<Pending>>,
+    /// Whether an append of this instance is writing a batch right now.
+    leading: Cell<bool>,
+}
+
+impl std::fmt::Debug for EventLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLog")
+            .field("state", &self.state)
+            .field("queued", &self.queue.borrow().len())
+            .finish()
+    }
 }
 
 impl Default for EventLog {
@@ -81,14 +149,20 @@ impl Default for EventLog {
     }
 }
 
+fn fresh_state() -> LogState {
+    LogState {
+        next_seq: 1,
+        snapshot_seq: 1,
+        ..LogState::default()
+    }
+}
+
 impl EventLog {
     pub fn new() -> Self {
         Self {
-            state: RefCell::new(LogState {
-                next_seq: 1,
-                snapshot_seq: 1,
-                ..LogState::default()
-            }),
+            state: RefCell::new(fresh_state()),
+            queue: RefCell::default(),
+            leading: Cell::new(false),
         }
     }
 
@@ -156,9 +230,9 @@ impl EventLog {
             return Ok(());
         }
         let tail = &bytes[bytes.len() - torn as usize..];
-        let mut state = self.state.borrow_mut();
         if !looks_torn(tail) {
             // Not what a writer of this log leaves: keep it, and say where it is.
+            let mut state = self.state.borrow_mut();
             state.damage = Some(LogError::Corrupt {
                 line: state.lines + 1,
                 reason: format!(
@@ -168,8 +242,7 @@ impl EventLog {
             });
             return Ok(());
         }
-        let end = state.offset;
-        drop(state);
+        let end = self.state.borrow().offset;
         store.truncate(end).await?;
         self.state.borrow_mut().recovered_bytes += torn;
         Ok(())
@@ -255,73 +328,153 @@ impl EventLog {
         if bodies.is_empty() {
             return Ok(Vec::new());
         }
-        self.append_with(store, timestamp, |_| bodies.to_vec())
-            .await
+        let bodies = bodies.to_vec();
+        self.append_with(store, timestamp, move |_| bodies).await
     }
 
     /// Check-then-append as one step: `decide` sees the projection caught up under the write
     /// lock, so what it decides cannot be overtaken by another writer (an observation that
     /// another instance already recorded is not recorded twice).
+    ///
+    /// Appends of this instance that arrive while a batch is being written wait, and the next
+    /// batch takes them all under one lock, one write and one flush (group commit).
     pub async fn append_with(
         &self,
         store: &impl Storage,
         timestamp: u64,
-        decide: impl FnOnce(&Swarm) -> Vec<EventBody>,
+        decide: impl FnOnce(&Swarm) -> Vec<EventBody> + 'static,
     ) -> Result<Vec<Event>, LogError> {
         if !self.state.borrow().opened {
             self.open(store).await?;
         }
-        store.lock().await?;
-        let result = self.append_locked(store, timestamp, decide).await;
-        let unlocked = store.unlock().await;
-        let events = result?;
-        unlocked?;
-        if !events.is_empty() {
-            store.sync().await?;
+        let slot = Rc::new(Slot::default());
+        self.queue.borrow_mut().push_back(Pending {
+            timestamp,
+            decide: RefCell::new(Some(Box::new(decide))),
+            slot: slot.clone(),
+        });
+        loop {
+            if let Some(outcome) = slot.outcome.borrow_mut().take() {
+                return outcome;
+            }
+            if !self.leading.get() {
+                self.leading.set(true);
+                self.write_batch(store).await;
+                self.leading.set(false);
+                // Whoever is still queued (arrived during our batch) leads the next one.
+                if let Some(next) = self.queue.borrow().front() {
+                    next.slot.wake();
+                }
+                continue;
+            }
+            Woken {
+                slot: slot.clone(),
+                polled: false,
+            }
+            .await;
         }
-        self.save_snapshot_if_due(store).await;
-        Ok(events)
     }
 
-    async fn append_locked(
+    /// Writes every queued append as one batch and hands each its outcome. The queue is taken
+    /// only once the lock is held, so that appends arriving meanwhile join this batch.
+    async fn write_batch(&self, store: &impl Storage) {
+        let locked = store.lock().await;
+        let batch: Vec<Pending> = self.queue.borrow_mut().drain(..).collect();
+        if batch.is_empty() {
+            if locked.is_ok() {
+                let _ = store.unlock().await;
+            }
+            return;
+        }
+        let outcomes = match locked {
+            Err(e) => batch.iter().map(|_| Err(e.clone().into())).collect(),
+            Ok(()) => {
+                let written = self.write_locked(store, &batch).await;
+                let unlocked = store.unlock().await;
+                match (written, unlocked) {
+                    (Ok(outcomes), Ok(())) => outcomes,
+                    (Err(e), _) => batch.iter().map(|_| Err(e.clone())).collect(),
+                    (Ok(_), Err(e)) => batch.iter().map(|_| Err(e.clone().into())).collect(),
+                }
+            }
+        };
+        let wrote = outcomes
+            .iter()
+            .any(|o: &Outcome| o.as_ref().is_ok_and(|e| !e.is_empty()));
+        let synced = if wrote { store.sync().await } else { Ok(()) };
+        for (pending, outcome) in batch.into_iter().zip(outcomes) {
+            let outcome = match (&synced, outcome) {
+                (Err(e), Ok(_)) => Err(LogError::from(e.clone())),
+                (_, outcome) => outcome,
+            };
+            *pending.slot.outcome.borrow_mut() = Some(outcome);
+            pending.slot.wake();
+        }
+        self.save_snapshot_if_due(store).await;
+    }
+
+    /// With the lock held: catches up, lets each queued append decide in turn (seeing the
+    /// events of those before it), and writes all their lines at once. One outcome each.
+    async fn write_locked(
         &self,
         store: &impl Storage,
-        timestamp: u64,
-        decide: impl FnOnce(&Swarm) -> Vec<EventBody>,
-    ) -> Result<Vec<Event>, LogError> {
+        batch: &[Pending],
+    ) -> Result<Vec<Outcome>, LogError> {
         self.recover_torn_tail(store).await?;
         if let Some(damage) = self.state.borrow().damage.clone() {
             return Err(damage);
         }
-        let bodies = decide(&self.state.borrow().swarm);
-        if bodies.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (first_seq, offset, mut prev) = {
-            let s = self.state.borrow();
-            (s.next_seq, s.offset, s.chain.clone())
-        };
+        let start = self.state.borrow().offset;
         let mut text = String::new();
-        for (i, body) in bodies.iter().enumerate() {
-            let object =
-                event::encode(first_seq + i as u64, timestamp, body).map_err(LogError::Encode)?;
-            let (line, h) = chain::seal(&prev, &object);
-            prev = h;
-            text.push_str(&line);
-            text.push('\n');
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for pending in batch {
+            let decide = pending.decide_take();
+            let bodies = decide(&self.state.borrow().swarm);
+            let mut events = Vec::with_capacity(bodies.len());
+            for body in bodies {
+                let line = self.seal_and_apply(pending.timestamp, &body)?;
+                text.push_str(&line);
+                events.push(Event {
+                    seq: self.state.borrow().next_seq - 1,
+                    version: SCHEMA_VERSION,
+                    timestamp: pending.timestamp,
+                    payload: event::Payload::Known(body),
+                });
+            }
+            outcomes.push(Ok(events));
         }
-        store.write(text.as_bytes()).await?;
-        self.ingest(offset, text.as_bytes());
-        Ok(bodies
-            .iter()
-            .enumerate()
-            .map(|(i, body)| Event {
-                seq: first_seq + i as u64,
-                version: SCHEMA_VERSION,
-                timestamp,
-                payload: event::Payload::Known(body.clone()),
-            })
-            .collect())
+        if text.is_empty() {
+            return Ok(outcomes);
+        }
+        if let Err(e) = store.write(text.as_bytes()).await {
+            // The projection already holds events that may not be on disk: start over from
+            // the disk at the next catch-up.
+            *self.state.borrow_mut() = fresh_state();
+            return Err(e.into());
+        }
+        debug_assert_eq!(self.state.borrow().offset, start + text.len() as u64);
+        Ok(outcomes)
+    }
+
+    /// Numbers, encodes and seals one event after the last one, applies it, and returns its
+    /// line (with its newline).
+    fn seal_and_apply(&self, timestamp: u64, body: &EventBody) -> Result<String, LogError> {
+        let mut state = self.state.borrow_mut();
+        let object = event::encode(state.next_seq, timestamp, body).map_err(LogError::Encode)?;
+        let (mut line, h) = chain::seal(&state.chain, &object);
+        line.push('\n');
+        let seq = state.next_seq;
+        state.swarm.apply(&Event {
+            seq,
+            version: SCHEMA_VERSION,
+            timestamp,
+            payload: event::Payload::Known(body.clone()),
+        });
+        state.next_seq += 1;
+        state.chain = h;
+        state.offset += line.len() as u64;
+        state.lines += 1;
+        Ok(line)
     }
 
     /// Applies the complete lines of `bytes` (which start at byte `start` of the store) that
@@ -371,11 +524,15 @@ fn apply_line(state: &mut LogState, raw: &[u8]) -> Result<(), String> {
     let line = std::str::from_utf8(raw).map_err(|_| "not UTF-8".to_string())?;
     let event = event::decode(line)?;
     let h = chain::verify(&state.chain, line, event.version >= 2)?;
+    // Concurrent catch-ups are de-duplicated by byte offset, so every line read here must be
+    // the next event: anything else is a duplicated or missing line.
     if event.seq < state.next_seq {
-        // Already applied by a concurrent catch-up of this instance.
-        return Ok(());
+        return Err(format!(
+            "sequence number {} repeats (expected {}): a line is duplicated",
+            event.seq, state.next_seq
+        ));
     }
-    if event.seq != state.next_seq {
+    if event.seq > state.next_seq {
         return Err(format!(
             "sequence jumps from {} to {}: an event is missing",
             state.next_seq - 1,
@@ -505,6 +662,21 @@ mod tests {
         assert_eq!(log.swarm().last_seq(), 1);
         assert!(
             damage(&log).starts_with("event log line 2: checksum mismatch"),
+            "{}",
+            damage(&log)
+        );
+    }
+
+    #[test]
+    fn a_duplicated_v1_line_is_named() {
+        let store = MemoryStore::default();
+        let line = "{\"seq\":1,\"v\":1,\"timestamp\":5,\"type\":\"worker_started\",\"session_id\":\"s\",\"bead_id\":\"b\"}\n";
+        store.push_raw(line.as_bytes());
+        store.push_raw(line.as_bytes());
+        let log = EventLog::new();
+        block_on(log.refresh(&store)).unwrap();
+        assert!(
+            damage(&log).starts_with("event log line 2: sequence number 1 repeats"),
             "{}",
             damage(&log)
         );

@@ -20,9 +20,10 @@ impl<H: Host> Apiary<H> {
         if react(&self.log.swarm(), session, event).is_empty() {
             return Ok(());
         }
+        let (session, event) = (session.to_string(), event.clone());
         self.log
-            .append_with(&self.host, self.host.now_ms(), |swarm| {
-                react(swarm, session, event)
+            .append_with(&self.host, self.host.now_ms(), move |swarm| {
+                react(swarm, &session, &event)
             })
             .await?;
         Ok(())

@@ -85,17 +85,14 @@ impl<H: Host> Apiary<H> {
     /// Records what the poll learnt, re-checked under the write lock so that an observation
     /// another instance (or the event hook) already recorded is not recorded twice.
     async fn record(&self, seen: &BTreeMap<String, Seen>) -> Result<(), ToolError> {
-        let wanted = |swarm: &Swarm| -> Vec<EventBody> {
-            seen.iter()
-                .filter_map(|(session, s)| swarm.session(session).map(|w| (w, s)))
-                .flat_map(|(w, s)| observations(w, s))
-                .collect()
-        };
-        if wanted(&self.log.swarm()).is_empty() {
+        if wanted(seen, &self.log.swarm()).is_empty() {
             return Ok(());
         }
+        let seen = seen.clone();
         self.log
-            .append_with(&self.host, self.host.now_ms(), wanted)
+            .append_with(&self.host, self.host.now_ms(), move |swarm| {
+                wanted(&seen, swarm)
+            })
             .await?;
         Ok(())
     }
@@ -182,6 +179,14 @@ impl<H: Host> Apiary<H> {
             }
         }
     }
+}
+
+/// The observations still to record, judged against the projection `swarm`.
+fn wanted(seen: &BTreeMap<String, Seen>, swarm: &Swarm) -> Vec<EventBody> {
+    seen.iter()
+        .filter_map(|(session, s)| swarm.session(session).map(|w| (w, s)))
+        .flat_map(|(w, s)| observations(w, s))
+        .collect()
 }
 
 /// What the session's own messages say, for a worker never seen busy.

@@ -112,8 +112,9 @@ impl<H: Host> Apiary<H> {
         });
         let recorded = self
             .log
-            .append_with(&self.host, self.host.now_ms(), |swarm| {
-                match swarm.bead(&args.bead_id) {
+            .append_with(&self.host, self.host.now_ms(), {
+                let bead = args.bead_id.clone();
+                move |swarm| match swarm.bead(&bead) {
                     Some(w) if w.state.is_active() => Vec::new(),
                     _ => vec![spawned],
                 }

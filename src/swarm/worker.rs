@@ -26,8 +26,7 @@ impl<H: Host> Apiary<H> {
         }
         let files = args.files_touched.clone().unwrap_or_default();
         check_files(&files)?;
-        self.refresh().await?;
-        let session_id = self.own_worker(ctx, &args.bead_id)?.session_id;
+        let session_id = self.reporting_worker(ctx, &args.bead_id).await?.session_id;
         let body = EventBody::WorkerProgress(WorkerProgress {
             session_id,
             bead_id: args.bead_id.clone(),
@@ -35,8 +34,7 @@ impl<H: Host> Apiary<H> {
             message: args.message.clone().filter(|m| !m.trim().is_empty()),
             files_touched: files,
         });
-        self.log
-            .append(&self.host, self.host.now_ms(), &[body])
+        self.append_report(ctx, &args.bead_id, self.host.now_ms(), body)
             .await?;
         Ok(Reply {
             title: format!("{} {}%", args.bead_id, args.progress_percent),
@@ -55,8 +53,7 @@ impl<H: Host> Apiary<H> {
         check_id("bead_id", &args.bead_id)?;
         check_text("summary", &args.summary, limits::SUMMARY, true)?;
         check_files(&args.files_touched)?;
-        self.refresh().await?;
-        let worker = self.own_worker(ctx, &args.bead_id)?;
+        let worker = self.reporting_worker(ctx, &args.bead_id).await?;
         let status = args.status.unwrap_or(CompletionStatus::Success);
         let now = self.host.now_ms();
         let duration_ms = now.saturating_sub(worker.spawned_at);
@@ -69,7 +66,7 @@ impl<H: Host> Apiary<H> {
             files_touched: args.files_touched.clone(),
             duration_ms,
         });
-        self.log.append(&self.host, now, &[body]).await?;
+        self.append_report(ctx, &args.bead_id, now, body).await?;
         Ok(Reply {
             title: format!("{} {}", args.bead_id, status.as_str()),
             output: format!(
@@ -79,6 +76,47 @@ impl<H: Host> Apiary<H> {
                 duration(duration_ms)
             ),
         })
+    }
+
+    /// The bead's worker, for a report from `ctx`. A worker's reports are the hot path of the
+    /// log, so the catch-up read is skipped when the projection already shows the caller as
+    /// the bead's live worker; `append_report` checks again under the lock.
+    async fn reporting_worker(
+        &self,
+        ctx: &CallContext,
+        bead_id: &str,
+    ) -> Result<Worker, ToolError> {
+        if let Ok(w) = self.own_worker(ctx, bead_id) {
+            return Ok(w);
+        }
+        self.refresh().await?;
+        self.own_worker(ctx, bead_id)
+    }
+
+    /// Appends a worker's report if, under the lock, the caller is still the bead's live
+    /// worker; otherwise refuses with the reason.
+    async fn append_report(
+        &self,
+        ctx: &CallContext,
+        bead_id: &str,
+        now: u64,
+        body: EventBody,
+    ) -> Result<(), ToolError> {
+        let (bead, session) = (bead_id.to_string(), ctx.session_id.clone());
+        let recorded = self
+            .log
+            .append_with(&self.host, now, move |swarm| match swarm.bead(&bead) {
+                Some(w) if w.session_id == session && !w.state.is_final() => vec![body],
+                _ => Vec::new(),
+            })
+            .await?;
+        if recorded.is_empty() {
+            self.own_worker(ctx, bead_id)?;
+            return Err(ToolError::Refused(format!(
+                "bead {bead_id} changed while reporting; nothing was recorded"
+            )));
+        }
+        Ok(())
     }
 
     /// The bead's worker, which must be the calling session and must not have reported yet.

@@ -1,0 +1,129 @@
+// Apiary's side of the benchmark, in a fresh process: prints one JSON object of figures.
+// Appends go through the public tools (swarm_spawn_async, swarm_progress), each acknowledged
+// only once durable (fdatasync), exactly as a plugin instance makes them.
+import { mkdtempSync, rmSync, statSync, unlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+
+const t0 = performance.now();
+const { loadCore, wasmMemoryBytes } = await import("../dist/npm/core.js");
+const { makeHost } = await import("../dist/npm/host.js");
+const { openFileStore } = await import("../dist/npm/store.js");
+const Core = loadCore();
+
+type Core = InstanceType<typeof Core>;
+let sessions = 0;
+const ok = <T>(data: T) => ({ data });
+// A stand-in for the OpenCode client that answers at once: what is measured is the log.
+const client = {
+  session: {
+    create: async () => ok({ id: `ses_${++sessions}` }),
+    promptAsync: async () => ok(undefined),
+    delete: async () => ok(true),
+    status: async () => ok({}),
+    messages: async () => ok([]),
+  },
+} as never;
+
+function openCoreAt(file: string): Core {
+  return new Core(makeHost(client, openFileStore(file)));
+}
+const ctx = (s: string) => ({ session_id: s, directory: "/bench" });
+
+async function spawn(core: Core, epic: string, bead: string): Promise<string> {
+  const r = await core.spawnAsync(ctx("ses_coord"), { bead_id: bead, epic_id: epic, title: "bench task", files: ["src/lib.rs"] });
+  return r.session_id;
+}
+
+/** `lanes` workers, each making `perLane` progress reports in sequence; all lanes at once. */
+async function progressRun(core: Core, epic: string, lanes: number, perLane: number): Promise<number> {
+  const sessionsOf = await Promise.all(Array.from({ length: lanes }, (_, i) => spawn(core, epic, `${epic}-${i}`)));
+  const start = performance.now();
+  await Promise.all(
+    sessionsOf.map(async (session, i) => {
+      for (let k = 0; k < perLane; k++) {
+        await core.progress(ctx(session), { bead_id: `${epic}-${i}`, progress_percent: k % 100, message: "compiling" });
+      }
+    }),
+  );
+  return (lanes * perLane) / ((performance.now() - start) / 1000);
+}
+
+/** A log of `workers` workers of 10 events each (spawn, 8 progress, complete), in epics of 10. */
+async function fill(core: Core, workers: number, lanes = 32): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      for (let w = next++; w < workers; w = next++) {
+        const bead = `w${w}`;
+        const session = await spawn(core, `epic${Math.floor(w / 10)}`, bead);
+        for (let k = 1; k <= 8; k++) {
+          await core.progress(ctx(session), { bead_id: bead, progress_percent: k * 10, message: "step" });
+        }
+        await core.complete(ctx(session), { bead_id: bead, summary: "done", files_touched: ["src/lib.rs"] });
+      }
+    }),
+  );
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), "apiary-bench-"));
+try {
+  // Import and the first tool call, in this fresh process.
+  const firstCore = openCoreAt(path.join(dir, "first.jsonl"));
+  await firstCore.pollWorkers({ epic_id: "none" });
+  const importAndFirstCallMs = performance.now() - t0;
+
+  const single = await progressRun(openCoreAt(path.join(dir, "single.jsonl")), "one", 1, 2000);
+  const concurrent = await progressRun(openCoreAt(path.join(dir, "eight.jsonl")), "eight", 8, 500);
+
+  // 10,000 events: epic status, bytes per event, memory.
+  const file10k = path.join(dir, "10k.jsonl");
+  await fill(openCoreAt(file10k), 1000);
+  const reader = openCoreAt(file10k);
+  await reader.pollWorkers({ epic_id: "epic50" });
+  const samples: number[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const s = performance.now();
+    await reader.pollWorkers({ epic_id: `epic${i % 100}` });
+    samples.push(performance.now() - s);
+  }
+  const bytesPerEvent = statSync(file10k).size / 10_000;
+  const wasmBytesAt10k = wasmMemoryBytes();
+
+  // 100,000 events: opening, from the snapshot the writers keep, and from nothing.
+  const file100k = path.join(dir, "100k.jsonl");
+  await fill(openCoreAt(file100k), 10_000, 64);
+  const openMs = async () => {
+    const s = performance.now();
+    const report = await openCoreAt(file100k).pollWorkers({ epic_id: "epic7" });
+    if (report.total !== 10) throw new Error(`opened wrong: ${report.output}`);
+    return performance.now() - s;
+  };
+  const open100kSnapshotMs = median([await openMs(), await openMs(), await openMs()]);
+  unlinkSync(`${file100k}.snapshot`);
+  const open100kReplayMs = await openMs();
+
+  console.log(
+    JSON.stringify({
+      runtime: typeof Bun === "undefined" ? `node ${process.version}` : `bun ${Bun.version}`,
+      import_and_first_call_ms: importAndFirstCallMs,
+      appends_per_s_1_writer: single,
+      appends_per_s_8_concurrent: concurrent,
+      epic_status_ms_median_at_10k: median(samples),
+      bytes_per_event: bytesPerEvent,
+      wasm_memory_bytes_at_10k: wasmBytesAt10k,
+      rss_bytes_after_10k: process.memoryUsage().rss,
+      open_100k_with_snapshot_ms: open100kSnapshotMs,
+      open_100k_full_replay_ms: open100kReplayMs,
+    }),
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+declare const Bun: { version: string } | undefined;
