@@ -3,8 +3,17 @@
 // The file lives in the repository's common git directory (`.git/apiary/events.jsonl`), which
 // every worktree of the repository shares: a worker running in a worktree writes to the same
 // log as its coordinator, and the log is never committed by accident.
-import { promises as fs, constants as fsc, rmSync } from "node:fs";
-import type { FileHandle } from "node:fs/promises";
+import {
+  promises as fs,
+  fdatasync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import * as path from "node:path";
 
 /** The storage half of `ApiaryHost`. */
@@ -130,7 +139,8 @@ class FileLock {
     for (let attempt = 0; ; attempt++) {
       const mine = await this.ownPidFile();
       try {
-        await fs.link(mine, this.lock);
+        // Synchronous: a link is microseconds, a trip through the I/O thread pool is not.
+        linkSync(mine, this.lock);
         return;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
@@ -154,8 +164,12 @@ class FileLock {
     }
   }
 
-  async release(): Promise<void> {
-    await fs.unlink(this.lock).catch(() => undefined);
+  release(): void {
+    try {
+      unlinkSync(this.lock);
+    } catch {
+      // Already gone (taken over after we were presumed dead): nothing to release.
+    }
   }
 }
 
@@ -199,17 +213,20 @@ class Flusher {
   }
 }
 
-/** Everything from `offset` to the end, without a stat: reads until a read comes back short. */
-async function readAll(handle: FileHandle, offset: number): Promise<Uint8Array> {
+/**
+ * Everything from `offset` to the end, read synchronously (page-cache reads of what is new are
+ * microseconds) until a read comes back short.
+ */
+function readAll(fd: number, offset: number): Uint8Array {
   const chunks: Uint8Array[] = [];
   let total = 0;
   // Most catch-ups find nothing or a few lines: start small, grow for long reads.
   for (let size = 4096; ; size = Math.min(size * 4, 16 * 1024 * 1024)) {
     const chunk = new Uint8Array(size);
-    const { bytesRead } = await handle.read(chunk, 0, size, offset + total);
-    if (bytesRead > 0) chunks.push(chunk.subarray(0, bytesRead));
-    total += bytesRead;
-    if (bytesRead < size) break;
+    const read = readSync(fd, chunk, 0, size, offset + total);
+    if (read > 0) chunks.push(chunk.subarray(0, read));
+    total += read;
+    if (read < size) break;
   }
   if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(total);
@@ -234,11 +251,20 @@ export function openFileStore(file: string): LogStore {
   let holdingFileLock = false;
   let handoffs = 0;
   const snapshot = `${file}.snapshot`;
-  let handle: Promise<FileHandle> | undefined;
-  const appendHandle = () =>
-    (handle ??= fs.mkdir(path.dirname(file), { recursive: true }).then(() => fs.open(file, "a")));
-  let reader: FileHandle | undefined;
-  const flusher = new Flusher(async () => (await appendHandle()).datasync());
+  // Small writes and reads are synchronous; only the flush goes through the thread pool, so
+  // it never blocks the event loop on the disk and writers can share it.
+  let appendFd: number | undefined;
+  const appendTo = (): number => {
+    if (appendFd === undefined) {
+      mkdirSync(path.dirname(file), { recursive: true });
+      appendFd = openSync(file, "a");
+    }
+    return appendFd;
+  };
+  let readFd: number | undefined;
+  const flusher = new Flusher(
+    () => new Promise<void>((resolve, reject) => fdatasync(appendTo(), (e) => (e ? reject(e) : resolve()))),
+  );
   const store: LogStore = {
     path: file,
     async lock() {
@@ -259,26 +285,27 @@ export function openFileStore(file: string): LogStore {
         } else {
           handoffs = 0;
           holdingFileLock = false;
-          await fileLock.release();
+          fileLock.release();
         }
       } finally {
         mutex.unlock();
       }
     },
     async readFrom(offset) {
-      if (!reader) {
-        reader = await fs.open(file, fsc.O_RDONLY).catch((e: NodeJS.ErrnoException) => {
-          if (e.code === "ENOENT") return undefined;
+      if (readFd === undefined) {
+        try {
+          readFd = openSync(file, "r");
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === "ENOENT") return new Uint8Array(0);
           throw e;
-        });
-        if (!reader) return new Uint8Array(0);
+        }
       }
-      return readAll(reader, offset);
+      return readAll(readFd, offset);
     },
     async write(bytes) {
-      const h = await appendHandle();
+      const fd = appendTo();
       let done = 0;
-      while (done < bytes.length) done += (await h.write(bytes, done)).bytesWritten;
+      while (done < bytes.length) done += writeSync(fd, bytes, done);
       flusher.wrote();
     },
     sync: () => flusher.sync(),

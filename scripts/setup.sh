@@ -2,7 +2,7 @@
 # Installs what the build, the demo and the tests need. Idempotent: every step first checks
 # whether the pinned version is already there, so a second run costs a few seconds.
 #   scripts/setup.sh          toolchain + npm packages (enough for the build and the demo)
-#   scripts/setup.sh --test   also the browsers and their drivers for the test ladder
+#   scripts/setup.sh --test   also the browsers, their drivers and the fuzzer for the test ladder
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 WASM_BINDGEN=0.2.129
 WASM_PACK=0.15.1
 GECKODRIVER=0.37.1
+CARGO_FUZZ=0.13.2
 
 want_browsers=0
 [ "${1:-}" = "--test" ] && want_browsers=1
@@ -79,6 +80,15 @@ if [ "$want_browsers" = 1 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  # The fuzz layer needs a nightly toolchain (sanitizer flags) and cargo-fuzz.
+  if ! rustup toolchain list | grep -q '^nightly'; then
+    log "installing the nightly toolchain (for cargo fuzz)"
+    rustup toolchain install nightly --profile minimal
+  fi
+  if ! have_version cargo-fuzz "$CARGO_FUZZ"; then
+    log "installing cargo-fuzz $CARGO_FUZZ"
+    cargo install cargo-fuzz --version "$CARGO_FUZZ" --locked --force
   fi
   if ! have_version geckodriver "$GECKODRIVER"; then
     log "installing geckodriver $GECKODRIVER"

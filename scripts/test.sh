@@ -5,6 +5,7 @@
 #   3. wasm: wasm-bindgen tests in Node, headless Chromium and headless Firefox
 #   4. shim: tsc --strict --noEmit, the shim's tests in Node and in Bun
 #   5. e2e: a real `opencode serve` driven by the scripted model
+#   6. fuzz: the log's line decoder and reading path under cargo fuzz, for a fixed 30 s
 # Every layer must run at least one test: a layer that ran none fails the whole run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,9 @@ run() {
     bun)
       passed=$(grep -Eo '^ *[0-9]+ pass$' "$log" | awk '{s+=$1} END {print s+0}')
       failed=$(grep -Eo '^ *[0-9]+ fail$' "$log" | awk '{s+=$1} END {print s+0}') ;;
+    fuzz)
+      # One fuzz target that ran at least one input and found nothing counts as one test.
+      passed=$(grep -Eq '^Done [1-9][0-9]* runs' "$log" && echo 1 || echo 0) ;;
   esac
   local verdict=ok
   if [ "$rc" -ne 0 ] || [ "$failed" -gt 0 ]; then
@@ -95,6 +99,14 @@ run shim-bun bun "$BUN" test --timeout 180000 ./tests/js/
 
 echo "== 5. e2e (real opencode serve, scripted model)"
 run e2e node node --test --test-concurrency=1 build/tests-js/tests/e2e/
+
+echo "== 6. fuzz (cargo fuzz, 30 s)"
+fuzz_run() {
+  rm -rf build/fuzz-corpus && mkdir -p build/fuzz-corpus && cp fuzz/seeds/* build/fuzz-corpus/
+  cd fuzz && cargo +nightly fuzz run decode_line ../build/fuzz-corpus -- -max_total_time=30
+}
+run fuzz fuzz bash -c "$(declare -f fuzz_run); fuzz_run"
+grep -h '^Done' "$LOGS/fuzz.log" | sed 's/^/   /'
 
 elapsed=$(($(date +%s) - started))
 echo "== done in ${elapsed}s; logs in $LOGS/"

@@ -359,12 +359,14 @@ impl EventLog {
             }
             if !self.leading.get() {
                 self.leading.set(true);
-                self.write_batch(store).await;
+                let written = self.write_batch(store).await;
                 self.leading.set(false);
-                // Whoever is still queued (arrived during our batch) leads the next one.
+                // Whoever is still queued (arrived during our batch) leads the next one, and
+                // writes it while our flush is under way.
                 if let Some(next) = self.queue.borrow().front() {
                     next.slot.wake();
                 }
+                self.settle(store, written).await;
                 continue;
             }
             Woken {
@@ -375,18 +377,19 @@ impl EventLog {
         }
     }
 
-    /// Writes every queued append as one batch and hands each its outcome. The queue is taken
-    /// only once the lock is held, so that appends arriving meanwhile join this batch.
-    async fn write_batch(&self, store: &impl Storage) {
+    /// Writes every queued append as one batch (not yet flushed) and returns them with their
+    /// outcomes. The queue is taken only once the lock is held, so that appends arriving
+    /// meanwhile join this batch.
+    async fn write_batch(&self, store: &impl Storage) -> Vec<(Pending, Outcome)> {
         let locked = store.lock().await;
         let batch: Vec<Pending> = self.queue.borrow_mut().drain(..).collect();
         if batch.is_empty() {
             if locked.is_ok() {
                 let _ = store.unlock().await;
             }
-            return;
+            return Vec::new();
         }
-        let outcomes = match locked {
+        let outcomes: Vec<Outcome> = match locked {
             Err(e) => batch.iter().map(|_| Err(e.clone().into())).collect(),
             Ok(()) => {
                 let written = self.write_locked(store, &batch).await;
@@ -398,11 +401,17 @@ impl EventLog {
                 }
             }
         };
-        let wrote = outcomes
+        batch.into_iter().zip(outcomes).collect()
+    }
+
+    /// Flushes what a batch wrote, then hands each append its outcome: an append is
+    /// acknowledged only once durable.
+    async fn settle(&self, store: &impl Storage, written: Vec<(Pending, Outcome)>) {
+        let wrote = written
             .iter()
-            .any(|o: &Outcome| o.as_ref().is_ok_and(|e| !e.is_empty()));
+            .any(|(_, o)| o.as_ref().is_ok_and(|e| !e.is_empty()));
         let synced = if wrote { store.sync().await } else { Ok(()) };
-        for (pending, outcome) in batch.into_iter().zip(outcomes) {
+        for (pending, outcome) in written {
             let outcome = match (&synced, outcome) {
                 (Err(e), Ok(_)) => Err(LogError::from(e.clone())),
                 (_, outcome) => outcome,

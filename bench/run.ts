@@ -1,0 +1,77 @@
+// The benchmark: Apiary's event log against swarm-mail 1.11.2, on this machine, in one run,
+// each side in fresh processes under the same runtime (Bun, as OpenCode runs plugins).
+// Prints a table and writes BENCHMARKS.md. Run it with `bash scripts/bench.sh`.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "..");
+type Figures = Record<string, number | string>;
+
+function run(script: string, env: Record<string, string> = {}): Figures {
+  const out = execFileSync(process.execPath, [path.join(here, script)], {
+    cwd: here,
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    timeout: 600_000,
+  });
+  return JSON.parse(out.trim().split("\n").at(-1)!) as Figures;
+}
+
+function swarmMail(part: string): Figures {
+  const dir = mkdtempSync(path.join(tmpdir(), "swarm-mail-bench-"));
+  try {
+    mkdirSync(path.join(dir, "home"));
+    mkdirSync(path.join(dir, "project"));
+    return run("swarm-mail.ts", {
+      HOME: path.join(dir, "home"),
+      SWARM_DB_PATH: path.join(dir, "swarm.db"),
+      BENCH_PROJECT: path.join(dir, "project"),
+      BENCH_PART: part,
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+console.error("[bench] swarm-mail: append rates");
+const smRates = swarmMail("rates");
+console.error("[bench] swarm-mail: 10,000 events");
+const sm10k = swarmMail("10k");
+console.error("[bench] apiary");
+const ap = run("apiary.ts");
+
+const n = (v: number | string | undefined, digits = 0) => (typeof v === "number" ? v.toFixed(digits) : "n/a");
+const mb = (v: number | string | undefined) => (typeof v === "number" ? `${(v / 1048576).toFixed(1)} MB` : "n/a");
+const ratio = (a: unknown, b: unknown) => (typeof a === "number" && typeof b === "number" ? `${(a / b).toFixed(1)}x` : "");
+const rows: [string, string, string, string, string][] = [
+  ["durable appends/s, 1 writer", n(ap.appends_per_s_1_writer), n(smRates.appends_per_s_1_writer), ratio(ap.appends_per_s_1_writer, smRates.appends_per_s_1_writer), ">= 2x"],
+  ["durable appends/s, 8 concurrent appenders", n(ap.appends_per_s_8_concurrent), n(smRates.appends_per_s_8_concurrent), ratio(ap.appends_per_s_8_concurrent, smRates.appends_per_s_8_concurrent), ">= 10x"],
+  ["epic status at 10,000 events (median ms)", n(ap.epic_status_ms_median_at_10k, 3), n(sm10k.epic_status_ms_median_at_10k, 1), "", "< 0.05 ms"],
+  ["bytes per event on disk", n(ap.bytes_per_event), n(sm10k.bytes_per_event), "", "<= 250"],
+  ["import + first tool call (ms)", n(ap.import_and_first_call_ms, 1), n(smRates.import_and_first_call_ms, 1), "", "< 50 ms"],
+  ["wasm memory at 10,000 events", mb(ap.wasm_memory_bytes_at_10k), "(no wasm)", "", "< 16 MB"],
+  ["process RSS after opening", "", mb(smRates.rss_bytes_after_open), "", ""],
+  ["open a log of 100,000 events (ms), from its snapshot", n(ap.open_100k_with_snapshot_ms, 1), "", "", "< 200 ms"],
+  ["open a log of 100,000 events (ms), snapshot deleted", n(ap.open_100k_full_replay_ms, 1), "", "", ""],
+];
+const table = [
+  "| measure | Apiary | swarm-mail 1.11.2 | Apiary vs swarm-mail | target |",
+  "| --- | ---: | ---: | ---: | --- |",
+  ...rows.map((r) => `| ${r.join(" | ")} |`),
+].join("\n");
+console.log(table);
+
+const cpu = cpus()[0]?.model ?? "unknown CPU";
+const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
+const doc = readFileSync(path.join(root, "BENCHMARKS.md"), "utf8");
+const stamp = `Measured ${new Date().toISOString().slice(0, 10)} at commit ${commit} on ${cpus().length} cores (${cpu}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${ap.runtime}.`;
+const begin = "<!-- bench:begin -->";
+const end = "<!-- bench:end -->";
+const updated = doc.replace(new RegExp(`${begin}[\\s\\S]*${end}`), `${begin}\n${stamp}\n\n${table}\n${end}`);
+writeFileSync(path.join(root, "BENCHMARKS.md"), updated);
+console.error("[bench] BENCHMARKS.md updated");
