@@ -15,21 +15,13 @@ import {
   writeSync,
 } from "node:fs";
 import * as path from "node:path";
+import type { ApiaryHost } from "./wasm/apiary_core.js";
 
-/** The storage half of `ApiaryHost`. */
-export interface LogStore {
-  readonly path: string;
-  lock(): Promise<void>;
-  unlock(): Promise<void>;
-  readFrom(offset: number): Promise<Uint8Array>;
-  /** Appends, with the lock held; durable only after `sync`. */
-  write(bytes: Uint8Array): Promise<void>;
-  /** Resolves once everything written before the call is on disk. */
-  sync(): Promise<void>;
-  truncate(length: number): Promise<void>;
-  loadSnapshot(): Promise<Uint8Array | undefined>;
-  saveSnapshot(bytes: Uint8Array): Promise<void>;
-}
+/** The storage half of `ApiaryHost` (its methods are documented there), and where it lives. */
+export type LogStore = Pick<
+  ApiaryHost,
+  "lock" | "unlock" | "readFrom" | "write" | "sync" | "truncate" | "loadSnapshot" | "saveSnapshot"
+> & { readonly path: string };
 
 /** Finds the log file for a directory inside a git repository or one of its worktrees. */
 export async function findLogPath(directory: string): Promise<string> {

@@ -2,26 +2,15 @@
 // (several at a time) and prints each bead id once its spawn is acknowledged, which is only
 // after the event is on disk. Run as a program: `crash-writer <repo> <prefix>`.
 import { writeSync } from "node:fs";
-import type { PluginInput } from "@opencode-ai/plugin";
 import { loadCore } from "../../dist/npm/core.js";
 import { makeHost } from "../../dist/npm/host.js";
 import { findLogPath, openFileStore } from "../../dist/npm/store.js";
+import { fakeClient } from "./writer.js";
 
 const [, , repo, prefix] = process.argv;
 if (!repo || !prefix) throw new Error("usage: crash-writer <repo> <prefix>");
-let n = 0;
-const ok = <T>(data: T) => ({ data });
-const client = {
-  session: {
-    create: async () => ok({ id: `ses_${prefix}_${++n}` }),
-    promptAsync: async () => ok(undefined),
-    delete: async () => ok(true),
-    status: async () => ok({}),
-    messages: async () => ok([]),
-  },
-} as unknown as PluginInput["client"];
 const Core = loadCore();
-const core = new Core(makeHost(client, openFileStore(await findLogPath(repo))));
+const core = new Core(makeHost(fakeClient(prefix), openFileStore(await findLogPath(repo))));
 const ctx = { session_id: "ses_coord", directory: repo };
 let next = 0;
 async function lane(): Promise<never> {

@@ -12,7 +12,8 @@ export async function openCore(repo: string) {
   return { core, poll: (epic_id: string) => core.pollWorkers({ epic_id }) };
 }
 
-function fakeClient(prefix: string): PluginInput["client"] {
+/** An SDK client that answers every call Apiary makes at once, with ids `ses_<prefix>_<n>`. */
+export function fakeClient(prefix: string): PluginInput["client"] {
   let n = 0;
   const ok = <T>(data: T) => ({ data });
   return {
@@ -36,6 +37,6 @@ export async function spawnMany(repo: string, prefix: string, count: number): Pr
 }
 
 const [, script, repo, prefix, count] = process.argv;
-if (script && /writer\.(js|ts)$/.test(script) && repo && prefix && count) {
+if (script && /(^|\/)writer\.(js|ts)$/.test(script) && repo && prefix && count) {
   await spawnMany(repo, prefix, Number(count));
 }
