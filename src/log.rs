@@ -248,18 +248,23 @@ impl EventLog {
         Ok(())
     }
 
-    /// Loads the snapshot if it matches the log; returns the offset to read from.
+    /// Loads the snapshot if it matches the log and nothing was read yet; returns the offset
+    /// to read from.
     async fn restore_snapshot(&self, store: &impl Storage) -> u64 {
         let Ok(Some(bytes)) = store.load_snapshot().await else {
-            return 0;
+            return self.state.borrow().offset;
         };
         let Ok(snap) = serde_json::from_slice::<Snapshot>(&bytes) else {
-            return 0;
+            return self.state.borrow().offset;
         };
         if snap.format != SNAPSHOT_FORMAT || !self.matches_log(store, &snap).await {
-            return 0;
+            return self.state.borrow().offset;
         }
         let mut s = self.state.borrow_mut();
+        if s.offset != 0 || s.next_seq != 1 {
+            // A concurrent first call of this instance got further meanwhile: never go back.
+            return s.offset;
+        }
         s.offset = snap.offset;
         s.lines = snap.lines;
         s.next_seq = snap.next_seq;
