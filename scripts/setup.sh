@@ -57,19 +57,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
   echo "$lock_hash" >"$stamp"
 fi
 
-# OpenCode installs @opencode-ai/plugin into every config folder it starts with, from the
-# registry, unless the folder already holds that install. The end-to-end fixture copies this
-# one into its isolated folders, so a test run makes no registry traffic.
-oc_config=build/opencode-config
-oc_version=$(node -p 'require("./node_modules/@opencode-ai/plugin/package.json").version')
-if [ "$(cat "$oc_config/.version" 2>/dev/null)" != "$oc_version" ]; then
-  log "preparing an OpenCode config folder with @opencode-ai/plugin $oc_version"
-  rm -rf "$oc_config" && mkdir -p "$oc_config"
-  printf '{"dependencies":{"@opencode-ai/plugin":"%s"}}' "$oc_version" >"$oc_config/package.json"
-  (cd "$oc_config" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error)
-  echo "$oc_version" >"$oc_config/.version"
-fi
-
 if [ "$want_browsers" = 1 ]; then
   missing=()
   for pkg in chromium chromium-driver firefox-esr; do

@@ -1,14 +1,11 @@
 // A real, isolated `opencode serve` in a scratch git repository, driven by the scripted model:
 // the fixture every end-to-end scenario and the demo run on.
 //
-// Isolation: HOME and the XDG folders are the fixture's own, the only provider is the scripted
-// model on 127.0.0.1, and OpenCode's update, share, model-list and LSP downloads are off.
-// Start-up stall: at start OpenCode makes sure each config folder ($XDG_CONFIG_HOME/opencode and
-// <repo>/.opencode) has `@opencode-ai/plugin` installed, running an npm install otherwise, which
-// stalls about 70 s without a registry. Each folder gets a package.json naming the same version
-// and a `node_modules` link to this workspace's, where that version is installed.
+// Isolation: HOME and the XDG folders are the fixture's own, the environment is a short allow
+// list, the only provider is the scripted model on 127.0.0.1, and OpenCode's update, share,
+// model-list and LSP downloads are off.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { cpSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -25,12 +22,13 @@ export interface Fixture {
   baseUrl: string;
   model: ScriptedModel;
   client: OpencodeClient;
-  /** The server's output. */
+  /** The server's output (every start appends). */
   logFile: string;
   /** Every remote address off loopback the server connected to (should stay empty). */
   offLoopback: Set<string>;
-  /** SIGTERM, then start again on the same port with the same folders. */
+  /** SIGTERM, wait for the exit, then start again on the same port with the same folders. */
   restart(): Promise<void>;
+  /** Stops the server (and the model, if the fixture made it); removes `root` unless kept. */
   stop(): Promise<void>;
 }
 
@@ -39,27 +37,85 @@ export interface FixtureOptions {
   pluginDir?: string;
   /** Extra OpenCode config merged over the scripted provider's (e.g. `plugin`). */
   config?: Record<string, unknown>;
+  /** A model server to share; by default the fixture starts (and later closes) its own. */
   model?: ScriptedModel;
+  /** Leave `root` on disk after stop() (so does APIARY_KEEP_E2E=1). */
   keep?: boolean;
 }
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-/** The workspace root, from this file's place (tests/e2e/ or build/tests-js/tests/e2e/). */
-export const workspace = path.resolve(here, here.includes(`${path.sep}build${path.sep}`) ? "../../../.." : "../..");
-const opencodeBin = path.join(workspace, "node_modules", "opencode-linux-x64", "bin", "opencode");
-const pluginVersion = (
-  JSON.parse(readFileSync(path.join(workspace, "node_modules", "@opencode-ai", "plugin", "package.json"), "utf8")) as {
-    version: string;
+/** The workspace root: the nearest folder above this file (tests/e2e/ from source,
+ * build/tests-js/tests/e2e/ compiled) that holds the installed OpenCode binary. */
+export const workspace = ((): string => {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "node_modules", "opencode-linux-x64", "bin", "opencode"))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no node_modules/opencode-linux-x64 above ${here}: run scripts/setup.sh`);
   }
-).version;
+})();
+const opencodeBin = path.join(workspace, "node_modules", "opencode-linux-x64", "bin", "opencode");
+const pluginPackage = path.join(workspace, "node_modules", "@opencode-ai", "plugin");
+const pluginVersion = (JSON.parse(readFileSync(path.join(pluginPackage, "package.json"), "utf8")) as { version: string }).version;
 
+/**
+ * Stops OpenCode's dependency install in a config folder ($XDG_CONFIG_HOME/opencode, a
+ * project's .opencode/, a worktree's .opencode/).
+ *
+ * What 1.18.33 does (its `Npm.install`, read in the binary and checked by experiment): for each
+ * config folder it adds `@opencode-ai/plugin` and installs from the registry unless (a) the
+ * folder is not writable, or (b) `node_modules` exists AND every dependency named in
+ * package.json, plus `@opencode-ai/plugin`, is listed in package-lock.json's `packages[""]`.
+ * Versions and the contents of node_modules are not checked. Otherwise the install runs in the
+ * background: here it reached the registry (203.0.113.80:443); with no registry, the first
+ * prompt stalls about 70 s. An EMPTY node_modules passes (b), but then a plugin importing
+ * `@opencode-ai/plugin` (Apiary's does, for `tool`) fails to load and its tools are missing.
+ *
+ * So the folder gets its own node_modules holding one symlink to the workspace's installed
+ * package (whose own imports resolve from the link's real path) and a minimal lock. Measured:
+ * listening 1.1-2.5 s after spawn, no connection off loopback, Apiary's tools load. A private
+ * node_modules rather than a link to the workspace's whole node_modules: should OpenCode ever
+ * run npm here, it can only touch this folder, never the workspace's packages.
+ */
+export function prepareConfigFolder(dir: string): void {
+  mkdirSync(path.join(dir, "node_modules", "@opencode-ai"), { recursive: true });
+  const deps = { "@opencode-ai/plugin": pluginVersion };
+  writeFileSync(path.join(dir, "package.json"), JSON.stringify({ dependencies: deps }, null, 2) + "\n");
+  writeFileSync(
+    path.join(dir, "package-lock.json"),
+    JSON.stringify({ lockfileVersion: 3, requires: true, packages: { "": { dependencies: deps } } }, null, 2) + "\n",
+  );
+  const link = path.join(dir, "node_modules", "@opencode-ai", "plugin");
+  if (!existsSync(link)) symlinkSync(pluginPackage, link, "dir");
+}
+
+// Every server this process started, so none outlives it: each runs in its own process group
+// (OpenCode's children, e.g. the bash tool's shells, go with it), killed on exit and on the
+// usual termination signals, which otherwise end Node without running `exit` handlers. The
+// scratch folders of fixtures not stopped yet go too, unless kept.
 const live = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const p of live) p.kill("SIGKILL");
-});
-
-function git(cwd: string, ...args: string[]): void {
-  execFileSync("git", args, { cwd, stdio: "ignore" });
+const scratch = new Set<string>();
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // The group is gone already.
+  }
+}
+let reaperInstalled = false;
+function installReaper(): void {
+  if (reaperInstalled) return;
+  reaperInstalled = true;
+  const reap = () => {
+    for (const child of live) killGroup(child, "SIGKILL");
+    for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+  };
+  process.on("exit", reap);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(signal, () => {
+      reap();
+      process.kill(process.pid, signal); // our listener is gone: the default action follows
+    });
+  }
 }
 
 async function freePort(): Promise<number> {
@@ -73,22 +129,8 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** The config folder scripts/setup.sh prepared: @opencode-ai/plugin installed with npm. */
-const preparedConfig = path.join(workspace, "build", "opencode-config");
-
-/** Gives a config folder what OpenCode would otherwise install from the registry. */
-function prepareConfigFolder(dir: string): void {
-  if (readFileSync(path.join(preparedConfig, ".version"), "utf8").trim() !== pluginVersion) {
-    throw new Error(`${preparedConfig} is not for @opencode-ai/plugin ${pluginVersion}: run scripts/setup.sh`);
-  }
-  mkdirSync(dir, { recursive: true });
-  for (const f of ["package.json", "package-lock.json"]) cpSync(path.join(preparedConfig, f), path.join(dir, f));
-  symlinkSync(path.join(preparedConfig, "node_modules"), path.join(dir, "node_modules"), "dir");
-}
-
 function config(modelUrl: string, extra: Record<string, unknown>): string {
   return JSON.stringify({
-    $schema: "https://opencode.ai/config.json",
     autoupdate: false,
     share: "disabled",
     enabled_providers: ["scripted"],
@@ -106,16 +148,11 @@ function config(modelUrl: string, extra: Record<string, unknown>): string {
   });
 }
 
-function tail(file: string, lines = 30): string {
-  try {
-    return readFileSync(file, "utf8").split("\n").slice(-lines).join("\n");
-  } catch {
-    return "(no output)";
-  }
-}
-
 export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> {
+  installReaper();
   const root = mkdtempSync(path.join(tmpdir(), "apiary-e2e-"));
+  const keep = opts.keep === true || process.env.APIARY_KEEP_E2E === "1";
+  if (!keep) scratch.add(root);
   const home = path.join(root, "home");
   const repo = path.join(root, "repo");
   const xdg = {
@@ -125,16 +162,22 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
     XDG_CACHE_HOME: path.join(home, ".cache"),
   };
   for (const dir of Object.values(xdg)) mkdirSync(dir, { recursive: true });
-  prepareConfigFolder(path.join(xdg.XDG_CONFIG_HOME, "opencode"));
+  const baseEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8", HOME: home, ...xdg };
 
+  // git under the fixture's HOME, so the user's ~/.gitconfig (signing, hooks) stays out.
+  const git = (...args: string[]) =>
+    execFileSync("git", args, { cwd: repo, stdio: "ignore", env: { ...baseEnv, GIT_CONFIG_NOSYSTEM: "1" } });
   mkdirSync(repo);
-  git(repo, "init", "-q", "-b", "main");
-  git(repo, "config", "user.email", "e2e@apiary.local");
-  git(repo, "config", "user.name", "Apiary e2e");
+  git("init", "-q", "-b", "main");
+  git("config", "user.email", "e2e@apiary.local");
+  git("config", "user.name", "Apiary e2e");
   writeFileSync(path.join(repo, "README.md"), "# scratch repository\n");
+  // .opencode/ (plugin copy, config-folder files) stays out of `git status` and of worktrees.
   writeFileSync(path.join(repo, ".gitignore"), ".opencode/\n");
-  git(repo, "add", ".");
-  git(repo, "commit", "-q", "-m", "init");
+  git("add", ".");
+  git("commit", "-q", "-m", "init");
+
+  prepareConfigFolder(path.join(xdg.XDG_CONFIG_HOME, "opencode"));
   prepareConfigFolder(path.join(repo, ".opencode"));
   if (opts.pluginDir) cpSync(opts.pluginDir, path.join(repo, ".opencode", "plugin"), { recursive: true });
 
@@ -144,10 +187,7 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
   const baseUrl = `http://127.0.0.1:${port}`;
   const logFile = path.join(root, "opencode.log");
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    LANG: "C.UTF-8",
-    HOME: home,
-    ...xdg,
+    ...baseEnv,
     OPENCODE_CONFIG_CONTENT: config(model.url, opts.config ?? {}),
     OPENCODE_DISABLE_AUTOUPDATE: "1",
     OPENCODE_DISABLE_SHARE: "1",
@@ -157,34 +197,47 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
   };
 
   let server: ChildProcess | undefined;
+  let recent = ""; // the output's tail, for error messages (the log file may lag behind)
   const connections = watchConnections(() => server?.pid);
+
   async function start(): Promise<void> {
     const out = createWriteStream(logFile, { flags: "a" });
     const child = spawn(opencodeBin, ["serve", "--port", String(port), "--hostname", "127.0.0.1", "--print-logs"], {
       cwd: repo,
       env,
       stdio: ["ignore", "pipe", "pipe"],
+      detached: true, // its own process group, killed as a whole
     });
-    live.add(child);
     server = child;
-    child.on("exit", () => live.delete(child));
+    live.add(child);
+    child.once("exit", () => {
+      live.delete(child);
+      killGroup(child, "SIGKILL"); // whatever it left running
+      out.end();
+    });
+    const t0 = Date.now();
+    recent = "";
     await new Promise<void>((resolve, reject) => {
-      let seen = "";
-      const timer = setTimeout(() => reject(new Error(`opencode serve did not start in 60 s:\n${tail(logFile)}`)), 60_000);
+      const fail = (why: string) => {
+        clearTimeout(timer);
+        reject(new Error(`opencode serve ${why} (log ${logFile}); last output:\n${recent.split("\n").slice(-30).join("\n")}`));
+      };
+      const timer = setTimeout(() => {
+        fail("did not print 'opencode server listening' within 60 s");
+        killGroup(child, "SIGKILL");
+      }, 60_000);
       const onData = (d: Buffer) => {
         out.write(d);
-        seen = (seen + d.toString()).slice(-4096);
-        if (seen.includes("opencode server listening")) {
+        recent = (recent + d.toString("utf8")).slice(-16_384);
+        if (recent.includes("opencode server listening")) {
           clearTimeout(timer);
           resolve();
         }
       };
       child.stdout!.on("data", onData);
       child.stderr!.on("data", onData);
-      child.once("exit", (code) => {
-        clearTimeout(timer);
-        reject(new Error(`opencode serve exited with ${code}:\n${tail(logFile)}`));
-      });
+      child.once("error", (e) => fail(`could not start: ${e.message}`));
+      child.once("exit", (code, signal) => fail(`exited (code ${code}, signal ${signal}) ${Date.now() - t0} ms after start`));
     });
   }
 
@@ -193,17 +246,26 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    const timer = setTimeout(() => killGroup(child, "SIGKILL"), 5_000);
     await exited;
     clearTimeout(timer);
+  }
+
+  let stopped = false;
+  async function stop(keepFiles = keep): Promise<void> {
+    if (stopped) return;
+    stopped = true;
+    scratch.delete(root);
+    connections.stop();
+    await halt();
+    if (ownModel) await model.close();
+    if (!keepFiles) rmSync(root, { recursive: true, force: true });
   }
 
   try {
     await start();
   } catch (e) {
-    connections.stop();
-    await halt();
-    if (ownModel) await model.close();
+    await stop(true); // a failed start keeps its folders: the error names the log file
     throw e;
   }
   return {
@@ -218,11 +280,6 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
       await halt();
       await start();
     },
-    async stop() {
-      connections.stop();
-      await halt();
-      if (ownModel) await model.close();
-      if (!opts.keep && process.env.APIARY_KEEP_E2E !== "1") rmSync(root, { recursive: true, force: true });
-    },
+    stop: () => stop(),
   };
 }

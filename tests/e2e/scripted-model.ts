@@ -3,8 +3,14 @@
 // coordinator and all its workers at once, and logs every request for the tests' assertions.
 //
 // A script is `<apiary-script>{"id": "...", "steps": [...]}</apiary-script>` in a user message.
-// Step k answers the k-th model request that follows that message: wait `delay_ms`, then reply
-// with `text` and/or `tool_calls`. Past the last step the reply is "done".
+// Step k answers the k-th model request that follows that message: send the role chunk, wait
+// `delay_ms`, then reply with `text` and/or `tool_calls`. Past the last step the reply is "done".
+//
+// What OpenCode 1.18.33 sends (captured): always `stream: true` with
+// `stream_options.include_usage`; content is a plain string; the title request has no `tools`
+// key at all, a system prompt, "Generate a title for this conversation:" and then the user's
+// message itself (script included), which is why it must never run a script; after a tool
+// call the conversation ends `assistant {content: "", tool_calls}` + one `tool` message per call.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { appendFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
@@ -15,12 +21,18 @@ export interface ScriptStep {
   tool_calls?: { name: string; args: Record<string, unknown> }[];
 }
 
+export interface Script {
+  id: string;
+  steps: ScriptStep[];
+}
+
 export interface RequestRecord {
   script_id: string | null;
   step: number;
   started_at: number;
   ended_at: number | null;
   aborted: boolean;
+  /** No tools offered: OpenCode's title request, answered without looking for a script. */
   title_request: boolean;
   /** Outputs of the tool calls the previous step made (the request's trailing tool messages). */
   tool_results: string[];
@@ -28,8 +40,10 @@ export interface RequestRecord {
 }
 
 export interface ScriptedModel {
+  /** The OpenAI base URL, `http://127.0.0.1:PORT/v1`. */
   url: string;
   port: number;
+  /** Every chat-completions request, in arrival order; a record is completed when its reply ends. */
   requests: RequestRecord[];
   close(): Promise<void>;
   waitFor(pred: (r: RequestRecord[]) => boolean, timeoutMs: number): Promise<void>;
@@ -42,20 +56,24 @@ interface ChatMessage {
 
 const OPEN = "<apiary-script>";
 const CLOSE = "</apiary-script>";
+const TITLE = "Scripted session";
 
+/** Message content is a string or an array of parts; only text parts count. */
 function textOf(content: unknown): string {
   if (typeof content === "string") return content;
-  if (Array.isArray(content)) {
-    return content
-      .map((p: { type?: string; text?: string }) => (p && p.type === "text" && typeof p.text === "string" ? p.text : ""))
-      .join("\n");
-  }
-  return "";
+  if (!Array.isArray(content)) return "";
+  return content
+    .map((p: unknown) => {
+      const part = p as { type?: unknown; text?: unknown } | null;
+      return part && part.type === "text" && typeof part.text === "string" ? part.text : "";
+    })
+    .join("\n");
 }
 
 /** The first script block in `text`. Scripts nest (a coordinator's tool arguments hold whole
- * worker scripts), so each closing tag is tried in turn until the JSON between parses. */
-export function findScript(text: string): { id: string; steps: ScriptStep[] } | null {
+ * worker scripts, closing tags included), so each later closing tag is tried in turn until the
+ * text between parses as a script. */
+export function findScript(text: string): Script | null {
   const start = text.indexOf(OPEN);
   if (start < 0) return null;
   for (let end = text.indexOf(CLOSE, start); end >= 0; end = text.indexOf(CLOSE, end + 1)) {
@@ -65,15 +83,17 @@ export function findScript(text: string): { id: string; steps: ScriptStep[] } | 
         return { id: parsed.id, steps: parsed.steps as ScriptStep[] };
       }
     } catch {
-      // A closing tag inside a nested script: try the next one.
+      // This closing tag belongs to a nested script: try the next one.
     }
   }
   return null;
 }
 
-/** The script that governs this request: the last user message holding one (so a later prompt
- * with a new script starts over), and the step = assistant messages after that message. */
-function plan(messages: ChatMessage[]): { id: string; steps: ScriptStep[]; step: number } | null {
+/** The script that governs a request and the step it is at. The script comes from the LAST
+ * user message that holds one, so prompting a session again with a new script starts that
+ * script at step 0 (swarm.test.ts re-prompts its coordinator); user messages without a script
+ * are passed over. The step is the number of assistant messages after that user message. */
+function plan(messages: ChatMessage[]): (Script & { step: number }) | null {
   for (let i = messages.length - 1; i >= 0; i--) {
     const m = messages[i]!;
     if (m.role !== "user") continue;
@@ -85,6 +105,7 @@ function plan(messages: ChatMessage[]): { id: string; steps: ScriptStep[]; step:
   return null;
 }
 
+/** The contents of the `tool` messages at the end of the conversation, in order. */
 function trailingToolResults(messages: ChatMessage[]): string[] {
   const out: string[] = [];
   for (let i = messages.length - 1; i >= 0 && messages[i]!.role === "tool"; i--) {
@@ -93,15 +114,13 @@ function trailingToolResults(messages: ChatMessage[]): string[] {
   return out;
 }
 
-function chunk(res: ServerResponse, id: string, delta: object, finish: string | null = null): void {
-  const frame = {
-    id,
-    object: "chat.completion.chunk",
-    created: Math.floor(Date.now() / 1000),
-    model: "scripted-model",
-    choices: [{ index: 0, delta, finish_reason: finish }],
-  };
-  res.write(`data: ${JSON.stringify(frame)}\n\n`);
+function frame(id: string, choices: unknown[], extra: object = {}): string {
+  const body = { id, object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model: "scripted-model", choices, ...extra };
+  return `data: ${JSON.stringify(body)}\n\n`;
+}
+
+function delta(id: string, d: object, finish: string | null = null): string {
+  return frame(id, [{ index: 0, delta: d, finish_reason: finish }]);
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -112,27 +131,27 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 export async function startScriptedModel(opts: { logFile?: string } = {}): Promise<ScriptedModel> {
   const requests: RequestRecord[] = [];
-  let calls = 0;
+  let serial = 0;
 
-  const server = createServer(async (req, res) => {
-    if (req.method === "GET" && req.url?.endsWith("/models")) {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ object: "list", data: [{ id: "scripted-model", object: "model", owned_by: "apiary" }] }));
+  const finish = (record: RequestRecord): void => {
+    record.ended_at = Date.now();
+    if (opts.logFile) appendFileSync(opts.logFile, JSON.stringify(record) + "\n");
+  };
+
+  async function complete(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let body: { messages?: ChatMessage[]; tools?: unknown[] };
+    try {
+      body = JSON.parse(await readBody(req)) as typeof body;
+    } catch (e) {
+      // OpenCode retries even a 400 for about 70 s: say why here, in the test's output.
+      console.error(`scripted model: unreadable request body: ${String(e)}`);
+      res.writeHead(400, { "content-type": "application/json" }).end('{"error":{"message":"bad json"}}');
       return;
     }
-    if (req.method !== "POST" || !req.url?.endsWith("/chat/completions")) {
-      res.writeHead(404).end();
-      return;
-    }
-    const body = JSON.parse(await readBody(req)) as { messages?: ChatMessage[]; tools?: unknown[] };
-    const messages = body.messages ?? [];
-    const titleRequest = !body.tools || body.tools.length === 0;
+    const messages = Array.isArray(body.messages) ? body.messages : [];
+    const titleRequest = !Array.isArray(body.tools) || body.tools.length === 0;
     const p = titleRequest ? null : plan(messages);
-    const reply: ScriptStep | null = titleRequest
-      ? { text: "Scripted session" }
-      : p
-        ? (p.steps[p.step] ?? { text: "done" })
-        : { text: "no script" };
+    const reply: ScriptStep = titleRequest ? { text: TITLE } : p ? (p.steps[p.step] ?? { text: "done" }) : { text: "no script" };
     const record: RequestRecord = {
       script_id: p?.id ?? null,
       step: p?.step ?? 0,
@@ -145,47 +164,55 @@ export async function startScriptedModel(opts: { logFile?: string } = {}): Promi
     };
     requests.push(record);
 
-    const id = `chatcmpl-${++calls}`;
-    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
-    chunk(res, id, { role: "assistant", content: "" });
+    // The client going away (a turn aborted, the server stopped) ends the reply early.
     let gone = false;
-    res.on("close", () => (gone = !res.writableFinished));
-    const delay = reply?.delay_ms ?? 0;
-    for (let waited = 0; waited < delay && !gone; waited += 25) {
-      await new Promise((r) => setTimeout(r, Math.min(25, delay - waited)));
+    res.on("close", () => {
+      if (!res.writableFinished) gone = true;
+    });
+    const id = `chatcmpl-${++serial}`;
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+    res.write(delta(id, { role: "assistant", content: "" }));
+    const delay = reply.delay_ms ?? 0;
+    for (const until = Date.now() + delay; !gone && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, Math.min(25, until - Date.now())));
     }
     if (gone) {
       record.aborted = true;
-      record.ended_at = Date.now();
+      finish(record);
       return;
     }
-    if (reply?.text) chunk(res, id, { content: reply.text });
-    const calls_ = reply?.tool_calls ?? [];
-    calls_.forEach((c, index) =>
-      chunk(res, id, {
-        tool_calls: [
-          { index, id: `call_${calls}_${index}`, type: "function", function: { name: c.name, arguments: JSON.stringify(c.args) } },
-        ],
-      }),
-    );
-    chunk(res, id, {}, calls_.length ? "tool_calls" : "stop");
-    res.write(
-      `data: ${JSON.stringify({
-        id,
-        object: "chat.completion.chunk",
-        created: Math.floor(Date.now() / 1000),
-        model: "scripted-model",
-        choices: [],
-        usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
-      })}\n\n`,
-    );
-    res.write("data: [DONE]\n\n");
-    res.end();
-    record.ended_at = Date.now();
-    if (opts.logFile) appendFileSync(opts.logFile, JSON.stringify(record) + "\n");
+    if (reply.text) res.write(delta(id, { content: reply.text }));
+    const calls = reply.tool_calls ?? [];
+    calls.forEach((c, index) => {
+      const call = { index, id: `call_${serial}_${index}`, type: "function", function: { name: c.name, arguments: JSON.stringify(c.args ?? {}) } };
+      res.write(delta(id, { tool_calls: [call] }));
+    });
+    res.write(delta(id, {}, calls.length ? "tool_calls" : "stop"));
+    res.write(frame(id, [], { usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } }));
+    res.end("data: [DONE]\n\n");
+    finish(record);
+  }
+
+  const server = createServer((req, res) => {
+    const url = req.url ?? "";
+    if (req.method === "GET" && url.endsWith("/models")) {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ object: "list", data: [{ id: "scripted-model", object: "model", owned_by: "apiary" }] }));
+    } else if (req.method === "POST" && url.endsWith("/chat/completions")) {
+      complete(req, res).catch((e: unknown) => {
+        console.error(`scripted model: ${String(e)}`);
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      });
+    } else {
+      res.writeHead(404).end();
+    }
   });
 
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}/v1`,
