@@ -60,5 +60,6 @@ export function makeHost(client: OpencodeClient, store: LogStore): ApiaryHost {
     loadSnapshot: () => store.loadSnapshot(),
     saveSnapshot: (bytes) => store.saveSnapshot(bytes),
     now: () => Date.now(),
+    logChanged: () => store.logChanged(),
   };
 }

@@ -12,6 +12,7 @@ import {
   readSync,
   rmSync,
   unlinkSync,
+  watch,
   writeSync,
 } from "node:fs";
 import * as path from "node:path";
@@ -20,8 +21,21 @@ import type { ApiaryHost } from "./wasm/apiary_core.js";
 /** The storage half of `ApiaryHost` (its methods are documented there), and where it lives. */
 export type LogStore = Pick<
   ApiaryHost,
-  "lock" | "unlock" | "readFrom" | "write" | "sync" | "truncate" | "loadSnapshot" | "saveSnapshot"
+  "lock" | "unlock" | "readFrom" | "write" | "sync" | "truncate" | "loadSnapshot" | "saveSnapshot" | "logChanged"
 > & { readonly path: string };
+
+/** Wakes every caller of `next()` at the next `fire()`. */
+class Signal {
+  private waiters: (() => void)[] = [];
+  next(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+  fire(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
 
 /** Finds the log file for a directory inside a git repository or one of its worktrees. */
 export async function findLogPath(directory: string): Promise<string> {
@@ -257,6 +271,24 @@ export function openFileStore(file: string): LogStore {
   const flusher = new Flusher(
     () => new Promise<void>((resolve, reject) => fdatasync(appendTo(), (e) => (e ? reject(e) : resolve()))),
   );
+  // Appends by any instance in this process (they share this store) wake waiters at once;
+  // a watch on the folder catches appends by other processes.
+  const changes = new Signal();
+  let watching = false;
+  const watchOtherProcesses = () => {
+    if (watching) return;
+    watching = true;
+    try {
+      mkdirSync(path.dirname(file), { recursive: true });
+      const base = path.basename(file);
+      const watcher = watch(path.dirname(file), { persistent: false }, (_event, name) => {
+        if (name === null || name === base) changes.fire();
+      });
+      watcher.on("error", () => undefined);
+    } catch {
+      // No watch here: waits fall back on their poll interval.
+    }
+  };
   const store: LogStore = {
     path: file,
     async lock() {
@@ -299,6 +331,11 @@ export function openFileStore(file: string): LogStore {
       let done = 0;
       while (done < bytes.length) done += writeSync(fd, bytes, done);
       flusher.wrote();
+      changes.fire();
+    },
+    logChanged() {
+      watchOtherProcesses();
+      return changes.next();
     },
     sync: () => flusher.sync(),
     async truncate(length) {
@@ -326,8 +363,10 @@ export function memoryStore(initial: Uint8Array = new Uint8Array(0)): LogStore &
   let data = initial.slice();
   let snap: Uint8Array | undefined;
   const mutex = new Mutex();
+  const changes = new Signal();
   return {
     path: ":memory:",
+    logChanged: () => changes.next(),
     bytes: () => data.slice(),
     lock: () => mutex.lock(),
     async unlock() {
@@ -341,6 +380,7 @@ export function memoryStore(initial: Uint8Array = new Uint8Array(0)): LogStore &
       next.set(data);
       next.set(bytes, data.length);
       data = next;
+      changes.fire();
     },
     async sync() {},
     async truncate(length) {

@@ -11,6 +11,12 @@ function caller(ctx: ToolContext): CallContext {
   return { session_id: ctx.sessionID, directory: ctx.directory };
 }
 
+/** The abort signal as a promise, which the core races against its wait. */
+function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+}
+
 /** OpenCode shows `title` and gives `output` to the model; the rest is metadata. */
 function result<T extends { title: string; output: string }>(reply: T) {
   const { title, output, ...metadata } = reply;
@@ -45,6 +51,19 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
         include_messages: z.boolean().optional().describe("Add a short excerpt of each worker's last message"),
       },
       execute: async (args) => result(await core.pollWorkers(args)),
+    }),
+    swarm_await_workers: tool({
+      description:
+        "Wait until no worker of the epic is running, then report them as swarm_poll_workers " +
+        "does. Wakes on workers' completions and session events, not on a timer. On timeout " +
+        "(default 10 min) it reports what it knows and says so; call it again to keep waiting.",
+      args: {
+        epic_id: z.string().describe("Epic id given to swarm_spawn_async"),
+        timeout_ms: z.number().int().min(0).optional().describe("Longest wait in ms (default 600000)"),
+        poll_interval_ms: z.number().int().min(50).optional().describe("Safety-net recheck in ms (default 5000)"),
+        include_messages: z.boolean().optional().describe("Add a short excerpt of each worker's last message"),
+      },
+      execute: async (args, ctx) => result(await core.awaitWorkers(args, aborted(ctx.abort))),
     }),
     swarm_progress: tool({
       description: "Worker only: report progress on your bead to the coordinator.",

@@ -101,6 +101,37 @@ pub struct PollReport {
     /// The server's status map could not be read: states come from the log alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
+    /// `swarm_await_workers` only: how the wait ended, and how long it took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<AwaitOutcome>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waited_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+#[serde(rename_all = "snake_case")]
+pub enum AwaitOutcome {
+    /// No worker of the epic is running any more.
+    Done,
+    /// The timeout passed first; some workers still run.
+    TimedOut,
+    /// The coordinator was interrupted; the workers go on in the background.
+    Interrupted,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+pub struct AwaitArgs {
+    pub epic_id: String,
+    /// Default 10 minutes.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// How often to look even when nothing signals a change; default 5 s.
+    #[serde(default)]
+    pub poll_interval_ms: Option<u64>,
+    #[serde(default)]
+    pub include_messages: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

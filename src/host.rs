@@ -6,6 +6,7 @@
 #![allow(async_fn_in_trait)]
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use serde::Deserialize;
 
@@ -66,18 +67,21 @@ pub struct MessageError {
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
-    pub data: Option<serde_json::Value>,
+    pub data: Option<ErrorData>,
+}
+
+/// The part of an error's `data` the core reads; other fields are passed over.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ErrorData {
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 impl MessageError {
     /// `ProviderAuthError: invalid key`, or as much of that as the server gave.
     pub fn describe(&self) -> String {
         let name = self.name.as_deref().unwrap_or("error");
-        let message = self
-            .data
-            .as_ref()
-            .and_then(|d| d.get("message"))
-            .and_then(|m| m.as_str());
+        let message = self.data.as_ref().and_then(|d| d.message.as_deref());
         match message {
             Some(m) => format!("{name}: {m}"),
             None => name.to_string(),
@@ -247,9 +251,20 @@ pub trait Clock {
     fn now_ms(&self) -> u64;
 }
 
+/// What lets the core wait for something to happen instead of looping.
+pub trait Waits {
+    /// Resolves when the log may have changed since the call: an append by any instance in
+    /// this process, or (where the host can tell) by another process. It is created at once,
+    /// so a change between the call and the first poll is not missed.
+    type Changed: Future<Output = ()>;
+    fn log_changed(&self) -> Self::Changed;
+    /// Resolves after `ms` milliseconds.
+    async fn sleep(&self, ms: u64);
+}
+
 /// Everything the core needs, in one bound.
-pub trait Host: Sessions + Storage + Clock {}
-impl<T: Sessions + Storage + Clock> Host for T {}
+pub trait Host: Sessions + Storage + Clock + Waits {}
+impl<T: Sessions + Storage + Clock + Waits> Host for T {}
 
 #[cfg(test)]
 mod tests {

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 
 use crate::error::HostError;
-use crate::host::{Clock, CreateSession, Message, SessionStatus, Sessions, Storage};
+use crate::host::{Clock, CreateSession, Message, SessionStatus, Sessions, Storage, Waits};
 
 /// Runs a future to completion on this thread. The fakes never pend, so this rarely parks.
 pub fn block_on<F: Future>(future: F) -> F::Output {
@@ -35,6 +35,8 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 /// the rest, as a power cut would.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
+    /// Bumped by every write, as the file store signals its appends.
+    pub changes: Rc<ChangeSignal>,
     bytes: RefCell<Vec<u8>>,
     locked: Cell<bool>,
     synced: Cell<usize>,
@@ -94,6 +96,7 @@ impl Storage for MemoryStore {
     }
     async fn write(&self, bytes: &[u8]) -> Result<(), HostError> {
         self.push_raw(bytes);
+        self.changes.bump();
         Ok(())
     }
     async fn sync(&self) -> Result<(), HostError> {
@@ -114,6 +117,91 @@ impl Storage for MemoryStore {
     }
 }
 
+impl AsRef<MemoryStore> for MemoryStore {
+    fn as_ref(&self) -> &MemoryStore {
+        self
+    }
+}
+
+/// A counter of changes that wakes whoever waits for the next one.
+#[derive(Debug, Default)]
+pub struct ChangeSignal {
+    version: Cell<u64>,
+    wakers: RefCell<Vec<Waker>>,
+}
+
+impl ChangeSignal {
+    pub fn bump(&self) {
+        self.version.set(self.version.get() + 1);
+        for waker in self.wakers.take() {
+            waker.wake();
+        }
+    }
+
+    /// A future that resolves at the next `bump` after this call.
+    pub fn changed(self: &Rc<Self>) -> Changed {
+        Changed {
+            signal: self.clone(),
+            seen: self.version.get(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Changed {
+    signal: Rc<ChangeSignal>,
+    seen: u64,
+}
+
+impl Future for Changed {
+    type Output = ();
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.signal.version.get() != self.seen {
+            return Poll::Ready(());
+        }
+        self.signal.wakers.borrow_mut().push(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// Yields to the executor once, so that futures joined with the caller get a turn.
+pub async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if std::mem::replace(&mut yielded, true) {
+            Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// Runs two futures on one thread, each polled in turn, and returns both outputs.
+pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    let (mut out_a, mut out_b) = (None, None);
+    std::future::poll_fn(|cx| {
+        if out_a.is_none() {
+            if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                out_a = Some(v);
+            }
+        }
+        if out_b.is_none() {
+            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                out_b = Some(v);
+            }
+        }
+        if out_a.is_some() && out_b.is_some() {
+            Poll::Ready((out_a.take().unwrap(), out_b.take().unwrap()))
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
 /// A scriptable stand-in for the OpenCode server.
 #[derive(Default)]
 pub struct FakeSessions {
@@ -126,6 +214,8 @@ pub struct FakeSessions {
     pub fail_create: RefCell<Option<String>>,
     pub fail_prompt: RefCell<Option<String>>,
     pub fail_status: RefCell<Option<String>>,
+    /// How many times the status map was read.
+    pub status_reads: Cell<u32>,
     /// Sessions the server no longer knows: `messages` fails for them.
     pub deleted: RefCell<Vec<String>>,
     /// Runs inside `create_session`, before it answers: lets a test interleave another call.
@@ -193,6 +283,7 @@ impl Sessions for FakeSessions {
         Ok(())
     }
     async fn status_map(&self) -> Result<BTreeMap<String, SessionStatus>, HostError> {
+        self.status_reads.set(self.status_reads.get() + 1);
         if let Some(msg) = self.fail_status.borrow().clone() {
             return Err(HostError::new("session.status", msg));
         }
@@ -328,5 +419,25 @@ impl<S: Storage> Storage for FakeHost<S> {
 impl<S> Clock for FakeHost<S> {
     fn now_ms(&self) -> u64 {
         self.clock.now_ms()
+    }
+}
+
+/// How many turns a fake sleep gives to other futures before its time passes.
+pub const SLEEP_YIELDS: usize = 8;
+
+/// Time passes only when someone sleeps: a sleep first yields a few times (so that futures
+/// joined with the sleeper, which stand for things happening meanwhile, get their turns), then
+/// moves the fake clock on and ends. A test of a wait is exact and instant, and a sleep that
+/// loses a race (dropped before it ends) leaves the clock where it was.
+impl<S: AsRef<MemoryStore>> Waits for FakeHost<S> {
+    type Changed = Changed;
+    fn log_changed(&self) -> Changed {
+        self.store.as_ref().changes.changed()
+    }
+    async fn sleep(&self, ms: u64) {
+        for _ in 0..SLEEP_YIELDS {
+            yield_now().await;
+        }
+        self.clock.advance(ms);
     }
 }

@@ -8,8 +8,10 @@ use crate::log::EventLog;
 
 mod observe;
 mod poll;
+mod race;
 mod report;
 mod spawn;
+mod wait;
 mod worker;
 
 /// Limits on what a coordinator may pass: generous for real work, small enough to keep the

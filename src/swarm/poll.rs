@@ -30,11 +30,25 @@ enum Seen {
 impl<H: Host> Apiary<H> {
     pub async fn poll(&self, args: &PollArgs) -> Result<PollReport, ToolError> {
         check_id("epic_id", &args.epic_id)?;
+        let mut report = self
+            .look(&args.epic_id, args.include_messages.unwrap_or(false))
+            .await?;
+        report::render(&mut report);
+        Ok(report)
+    }
+
+    /// The epic's workers as the log and the server show them now, with what was learnt
+    /// recorded; not yet rendered.
+    pub(super) async fn look(
+        &self,
+        epic_id: &str,
+        include_messages: bool,
+    ) -> Result<PollReport, ToolError> {
         self.refresh().await?;
         let live: Vec<(String, WorkerState)> = self
             .log
             .swarm()
-            .epic(&args.epic_id)
+            .epic(epic_id)
             .iter()
             .filter(|w| !w.state.is_final())
             .map(|w| (w.session_id.clone(), w.state))
@@ -54,11 +68,10 @@ impl<H: Host> Apiary<H> {
             self.record(&seen).await?;
         }
         let warning = warning.or_else(|| self.log_warning());
-        let mut report = self.build_report(&args.epic_id, &seen, warning);
-        if args.include_messages.unwrap_or(false) {
+        let mut report = self.build_report(epic_id, &seen, warning);
+        if include_messages {
             self.attach_last_messages(&mut report).await;
         }
-        report::render(&mut report);
         Ok(report)
     }
 
@@ -135,6 +148,8 @@ impl<H: Host> Apiary<H> {
             pending: Vec::new(),
             summary: String::new(),
             warning,
+            outcome: None,
+            waited_ms: None,
         };
         if workers.is_empty() && report.warning.is_none() {
             let known: Vec<&str> = swarm.epic_ids().take(10).collect();
@@ -163,7 +178,7 @@ impl<H: Host> Apiary<H> {
         report
     }
 
-    async fn attach_last_messages(&self, report: &mut PollReport) {
+    pub(super) async fn attach_last_messages(&self, report: &mut PollReport) {
         for group in [
             &mut report.completed,
             &mut report.in_progress,

@@ -1,7 +1,7 @@
 //! How a worker is shown to the coordinator: compact lines, one per worker.
 use std::fmt::Write;
 
-use crate::api::{PollReport, WorkerView};
+use crate::api::{AwaitOutcome, PollReport, WorkerView};
 use crate::event::CompletionStatus;
 use crate::projection::{Worker, WorkerState};
 use crate::text::{duration, excerpt};
@@ -69,8 +69,10 @@ pub(crate) fn render(report: &mut PollReport) {
         report.pending.len()
     );
     report.title = format!("epic {}: {counts}", report.epic_id);
-    let mut out = format!(
-        "epic {}: {} worker{}: {counts}\n",
+    let mut out = headline(report);
+    let _ = writeln!(
+        out,
+        "epic {}: {} worker{}: {counts}",
         report.epic_id,
         report.total,
         if report.total == 1 { "" } else { "s" }
@@ -97,6 +99,25 @@ pub(crate) fn render(report: &mut PollReport) {
     }
     report.summary = counts;
     report.output = out.trim_end().to_string();
+}
+
+/// What `swarm_await_workers` says before the groups: how the wait ended.
+fn headline(report: &PollReport) -> String {
+    let Some(outcome) = report.outcome else {
+        return String::new();
+    };
+    let waited = duration(report.waited_ms.unwrap_or(0));
+    let running = report.in_progress.len() + report.pending.len();
+    match outcome {
+        AwaitOutcome::Done => format!("done: no worker running (waited {waited})\n"),
+        AwaitOutcome::TimedOut => format!(
+            "timed out after {waited}: {running} still running; call swarm_await_workers again \
+             to keep waiting\n"
+        ),
+        AwaitOutcome::Interrupted => {
+            format!("interrupted after {waited}: {running} still running in the background\n")
+        }
+    }
 }
 
 fn line(out: &mut String, w: &WorkerView) {

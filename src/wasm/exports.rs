@@ -7,7 +7,8 @@ use wasm_bindgen::prelude::*;
 
 use super::host::JsHost;
 use crate::api::{
-    CallContext, CompleteArgs, PollArgs, PollReport, ProgressArgs, Reply, SpawnArgs, SpawnReply,
+    AwaitArgs, CallContext, CompleteArgs, PollArgs, PollReport, ProgressArgs, Reply, SpawnArgs,
+    SpawnReply,
 };
 use crate::host::ServerEvent;
 use crate::swarm::Apiary;
@@ -66,6 +67,23 @@ impl ApiaryCore {
         let input = args(input)?;
         let inner = self.inner.clone();
         reply(&inner.poll(&input).await.map_err(fail)?)
+    }
+
+    /// Waits until no worker of the epic runs, the timeout passes, or `aborted` resolves (the
+    /// tool call's abort signal, as a promise).
+    #[wasm_bindgen(js_name = awaitWorkers)]
+    pub async fn await_workers(
+        &self,
+        input: Ts<AwaitArgs>,
+        aborted: js_sys::Promise,
+    ) -> Result<Ts<PollReport>, JsError> {
+        let input = args(input)?;
+        let inner = self.inner.clone();
+        let aborted = wasm_bindgen_futures::JsFuture::from(aborted);
+        let aborted = async move {
+            let _ = aborted.await;
+        };
+        reply(&inner.await_workers(&input, aborted).await.map_err(fail)?)
     }
 
     pub async fn progress(

@@ -10,7 +10,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::error::HostError;
-use crate::host::{Clock, CreateSession, Message, SessionStatus, Sessions, Storage};
+use crate::host::{Clock, CreateSession, Message, SessionStatus, Sessions, Storage, Waits};
 
 #[wasm_bindgen(typescript_custom_section)]
 const HOST_TS: &str = r#"
@@ -45,6 +45,9 @@ export interface ApiaryHost {
   saveSnapshot(bytes: Uint8Array): Promise<void>;
   /** Milliseconds since the Unix epoch. */
   now(): number;
+  /** Resolves at the next append to the log after the call, by any writer this host can see
+   * (every instance in this process; other processes where the platform can watch files). */
+  logChanged(): Promise<void>;
 }
 "#;
 
@@ -85,6 +88,8 @@ extern "C" {
     fn save_snapshot(this: &JsHost, bytes: &[u8]) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method)]
     fn now(this: &JsHost) -> f64;
+    #[wasm_bindgen(method, catch, js_name = logChanged)]
+    fn log_changed_js(this: &JsHost) -> Result<Promise, JsValue>;
 }
 
 /// Awaits a host call, turning a throw or a rejection into a `HostError` that names the call.
@@ -201,5 +206,29 @@ impl Storage for JsHost {
 impl Clock for JsHost {
     fn now_ms(&self) -> u64 {
         self.now() as u64
+    }
+}
+
+impl Waits for JsHost {
+    type Changed = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+
+    /// The JS promise is made now, so a change before the first poll of the future counts.
+    /// A host whose `logChanged` fails never signals: the wait falls back on its timer.
+    fn log_changed(&self) -> Self::Changed {
+        match self.log_changed_js() {
+            Ok(promise) => {
+                let future = JsFuture::from(promise);
+                Box::pin(async move {
+                    if future.await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                })
+            }
+            Err(_) => Box::pin(std::future::pending()),
+        }
+    }
+
+    async fn sleep(&self, ms: u64) {
+        gloo_timers::future::TimeoutFuture::new(ms.min(u32::MAX as u64) as u32).await;
     }
 }
