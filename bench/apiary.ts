@@ -26,7 +26,7 @@ const client = {
 } as never;
 
 function openCoreAt(file: string): Core {
-  return new Core(makeHost(client, openFileStore(file)));
+  return new Core(makeHost(client, openFileStore(file)), { worktrees: false });
 }
 const ctx = (s: string) => ({ session_id: s, directory: "/bench" });
 

@@ -3,6 +3,7 @@
 import type { PluginInput } from "@opencode-ai/plugin";
 import type { ApiaryHost } from "./wasm/apiary_core.js";
 import type { LogStore } from "./store.js";
+import { prepareWorktree, runGit } from "./worktree.js";
 
 export type OpencodeClient = PluginInput["client"];
 
@@ -33,24 +34,40 @@ function describe(error: unknown, response: Response | undefined): string {
   return `${status}${String(error)}`;
 }
 
+/** `query.directory` selects the OpenCode instance a call is about; none is the plugin's own. */
+const at = (directory: string | undefined) => (directory === undefined ? {} : { directory });
+
 export function makeHost(client: OpencodeClient, store: LogStore): ApiaryHost {
   return {
-    async createSession(parentId, title) {
-      const session = unwrap(await client.session.create({ body: { parentID: parentId, title } }));
+    async createSession(parentId, title, directory) {
+      const session = unwrap(await client.session.create({ body: { parentID: parentId, title }, query: at(directory) }));
       return session.id;
     },
-    async deleteSession(id) {
-      unwrap(await client.session.delete({ path: { id } }));
+    async deleteSession(id, directory) {
+      unwrap(await client.session.delete({ path: { id }, query: at(directory) }));
     },
-    async promptAsync(id, text) {
-      unwrap(await client.session.promptAsync({ path: { id }, body: { parts: [{ type: "text", text }] } }));
+    async promptAsync(id, directory, text, agent, providerID, modelID) {
+      const model = providerID !== undefined && modelID !== undefined ? { providerID, modelID } : undefined;
+      unwrap(
+        await client.session.promptAsync({
+          path: { id },
+          query: at(directory),
+          body: { parts: [{ type: "text", text }], ...(agent === undefined ? {} : { agent }), ...(model ? { model } : {}) },
+        }),
+      );
     },
-    async sessionStatus() {
-      return unwrap(await client.session.status());
+    async sessionStatus(directory) {
+      return unwrap(await client.session.status({ query: at(directory) }));
     },
-    async sessionMessages(id, limit) {
-      return unwrap(await client.session.messages({ path: { id }, query: { limit } }));
+    async sessionMessages(id, directory, limit) {
+      return unwrap(await client.session.messages({ path: { id }, query: { ...at(directory), limit } }));
     },
+    async agents() {
+      const agents = unwrap(await client.app.agents());
+      return (agents ?? []).map((a) => a.name);
+    },
+    git: runGit,
+    prepareWorktree,
     lock: () => store.lock(),
     unlock: () => store.unlock(),
     readFrom: (offset) => store.readFrom(offset),

@@ -28,7 +28,8 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
     swarm_spawn_async: tool({
       description:
         "Start a worker agent on a subtask in a background session and return at once with its " +
-        "session id; the worker runs in parallel with you. Follow it with swarm_poll_workers. " +
+        "session id; the worker runs in parallel with you, in its own git worktree and branch. " +
+        "Follow it with swarm_await_workers, then swarm_worktree_merge. " +
         "Refused, with nothing started, if an id is invalid or a dependency has not completed. " +
         "A second spawn of a running bead returns the existing worker.",
       args: {
@@ -39,6 +40,8 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
         files: z.array(z.string()).describe("Paths or globs the worker owns, relative to the repository"),
         dependencies: z.array(z.string()).optional().describe("Bead ids that must have completed first"),
         shared_context: z.string().optional().describe("Context every worker of the epic should know"),
+        agent: z.string().optional().describe("OpenCode agent for the worker, e.g. build or one in .opencode/agent/"),
+        model: z.string().optional().describe("provider/model for the worker"),
       },
       execute: async (args, ctx) => result(await core.spawnAsync(caller(ctx), args)),
     }),
@@ -64,6 +67,23 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
         include_messages: z.boolean().optional().describe("Add a short excerpt of each worker's last message"),
       },
       execute: async (args, ctx) => result(await core.awaitWorkers(args, aborted(ctx.abort))),
+    }),
+    swarm_worktree_merge: tool({
+      description:
+        "Merge a finished worker's branch (its worktree's changes) into your branch. On a " +
+        "conflict nothing is merged and the files in conflict are listed.",
+      args: { bead_id: beadId },
+      execute: async (args) => result(await core.worktreeMerge(args)),
+    }),
+    swarm_worktree_cleanup: tool({
+      description:
+        "Remove the worktrees (and branches) of merged workers; include_unmerged also removes " +
+        "those of workers whose work was never merged.",
+      args: {
+        epic_id: z.string().optional().describe("Only this epic's workers"),
+        include_unmerged: z.boolean().optional().describe("Also discard unmerged worktrees"),
+      },
+      execute: async (args) => result(await core.worktreeCleanup(args)),
     }),
     swarm_progress: tool({
       description: "Worker only: report progress on your bead to the coordinator.",

@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
-WASM_GZIP_BUDGET=$((150 * 1024))
+# Raised from 150 KB when the worker lifecycle (await, worktrees, agents, interruptions) landed:
+# see BENCHMARKS.md, "Size of the core", for what each part costs and what was tried.
+WASM_GZIP_BUDGET=$((184 * 1024))
 log() { printf '[build] %s\n' "$*" >&2; }
 
 log "wasm-pack (release)"

@@ -30,6 +30,66 @@ pub struct SpawnArgs {
     pub dependencies: Option<Vec<String>>,
     #[serde(default)]
     pub shared_context: Option<String>,
+    /// An OpenCode agent for the worker (`build`, or one from `.opencode/agent/`).
+    #[serde(default)]
+    pub agent: Option<String>,
+    /// `provider/model` for the worker; the agent's or the server's default otherwise.
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+/// The plugin's options (`opencode.json`: `"plugin": [["opencode-apiary", { ... }]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+#[serde(default, deny_unknown_fields)]
+pub struct Options {
+    /// Each worker gets its own git worktree and branch (when the directory is a repository
+    /// with a commit).
+    pub worktrees: bool,
+    /// Workers whose turn a server restart cut off are prompted to continue.
+    pub resume_interrupted: bool,
+    /// An idle coordinator gets one short message when its workers finish.
+    pub wake_coordinator: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            worktrees: true,
+            resume_interrupted: true,
+            wake_coordinator: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+pub struct MergeArgs {
+    pub bead_id: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+pub struct CleanupArgs {
+    /// Only this epic's workers; all epics when absent.
+    #[serde(default)]
+    pub epic_id: Option<String>,
+    /// Also remove worktrees whose work was never merged (failed or abandoned workers).
+    #[serde(default)]
+    pub include_unmerged: Option<bool>,
+}
+
+/// The reply of the merge tool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+pub struct MergeReply {
+    pub title: String,
+    pub output: String,
+    pub merged: bool,
+    /// Files in conflict, when the merge was refused for them.
+    pub conflicts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +113,11 @@ pub struct SpawnReply {
     pub bead_id: String,
     pub epic_id: String,
     pub prompt_hash: String,
+    /// The worker's own checkout and branch, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// have the same fields, and the chain runs through them unchecked.
 pub const SCHEMA_VERSION: u32 = 2;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerSpawned {
     pub session_id: String,
     pub bead_id: String,
@@ -20,8 +20,22 @@ pub struct WorkerSpawned {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependencies: Vec<String>,
     pub prompt_hash: String,
+    /// The directory the worker's session runs in: its worktree, or the coordinator's own
+    /// directory when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worktree_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Links made in the worktree so OpenCode loads the same plugins there; never committed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config_links: Vec<String>,
+    /// The agent and model the worker was started with, when the coordinator chose them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// The coordinator's session, so a later cancel or cleanup can find its workers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_session_id: Option<String>,
@@ -138,6 +152,43 @@ pub struct FilesChanged {
     pub paths: Vec<String>,
 }
 
+/// A worker's branch was merged into the coordinator's branch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorktreeMerged {
+    pub session_id: String,
+    pub bead_id: String,
+    pub branch: String,
+    /// The commit the coordinator's branch points at after the merge.
+    pub commit: String,
+}
+
+/// A worker's worktree (and, when merged, its branch) was removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorktreeRemoved {
+    pub session_id: String,
+    pub bead_id: String,
+    pub path: String,
+}
+
+/// A worker's turn was cut off (the server restarted mid-turn) and nothing resumed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerInterrupted {
+    pub session_id: String,
+    pub bead_id: String,
+    /// Whether the worker's session was prompted to continue.
+    pub resumed: bool,
+}
+
+/// The coordinator was told, in one message, that these workers finished.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoordinatorNotified {
+    pub session_id: String,
+    /// `session_id` of each worker reported (a bead's later attempt is a new worker).
+    pub workers: Vec<String>,
+    /// `message` (a prompt to the idle coordinator) or `tool` (a poll or await showed them).
+    pub via: String,
+}
+
 /// Declares every event type once: the enum, its `type` names and the decoder come from here.
 macro_rules! event_types {
     ($($variant:ident($body:ty) = $name:literal,)+) => {
@@ -185,10 +236,17 @@ event_types! {
     MessageSent(MessageSent) = "message_sent",
     FilesReserved(FilesChanged) = "files_reserved",
     FilesReleased(FilesChanged) = "files_released",
+    WorktreeMerged(WorktreeMerged) = "worktree_merged",
+    WorktreeRemoved(WorktreeRemoved) = "worktree_removed",
+    WorkerInterrupted(WorkerInterrupted) = "worker_interrupted",
+    CoordinatorNotified(CoordinatorNotified) = "coordinator_notified",
 }
 
 /// An event's payload as read back: a known event, or one this build does not know (written
 /// by a newer version), which is kept in the log and passed over by the projections.
+// Events live briefly (decoded, applied, dropped); boxing the large variant would cost an
+// allocation per event for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payload {
     Known(EventBody),
@@ -270,8 +328,8 @@ mod tests {
             files: vec!["src/auth/**".into()],
             dependencies: vec![],
             prompt_hash: "ab".repeat(32),
-            worktree_path: None,
             parent_session_id: Some("ses_0".into()),
+            ..WorkerSpawned::default()
         })
     }
 

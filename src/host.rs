@@ -18,6 +18,37 @@ pub struct CreateSession {
     /// The coordinator's session: OpenCode shows the worker as its child.
     pub parent_id: Option<String>,
     pub title: String,
+    /// The directory the session works in (a worktree); `None` is the plugin's own. OpenCode
+    /// runs a session in the instance of its directory.
+    pub directory: Option<String>,
+}
+
+/// A prompt to a session, sent without waiting for the model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PromptRequest {
+    pub session_id: String,
+    pub directory: Option<String>,
+    pub text: String,
+    /// An OpenCode agent (`build`, or one from `.opencode/agent/`).
+    pub agent: Option<String>,
+    /// `provider/model`.
+    pub model: Option<ModelRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelRef {
+    pub provider_id: String,
+    pub model_id: String,
+}
+
+/// What a git command printed, and how it exited.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct GitOutput {
+    pub code: i32,
+    #[serde(default)]
+    pub stdout: String,
+    #[serde(default)]
+    pub stderr: String,
 }
 
 /// A session's state in the server's status map. Idle sessions are absent from the map.
@@ -211,18 +242,45 @@ impl ServerEvent {
     }
 }
 
-/// OpenCode sessions, through the SDK client the plugin was given.
+/// OpenCode sessions, through the SDK client the plugin was given. `directory` names the
+/// OpenCode instance a session belongs to (`None`: the plugin's own).
 pub trait Sessions {
     /// Creates a session and returns its id.
     async fn create_session(&self, request: &CreateSession) -> Result<String, HostError>;
     /// Deletes a session (and its children).
-    async fn delete_session(&self, session_id: &str) -> Result<(), HostError>;
+    async fn delete_session(
+        &self,
+        session_id: &str,
+        directory: Option<&str>,
+    ) -> Result<(), HostError>;
     /// Sends a prompt without waiting for the model (`prompt_async`).
-    async fn prompt_async(&self, session_id: &str, text: &str) -> Result<(), HostError>;
-    /// The server's status map. Idle sessions are absent.
-    async fn status_map(&self) -> Result<BTreeMap<String, SessionStatus>, HostError>;
+    async fn prompt_async(&self, request: &PromptRequest) -> Result<(), HostError>;
+    /// The status map of a directory's instance. Idle sessions are absent.
+    async fn status_map(
+        &self,
+        directory: Option<&str>,
+    ) -> Result<BTreeMap<String, SessionStatus>, HostError>;
     /// The last `limit` messages of a session, oldest first.
-    async fn messages(&self, session_id: &str, limit: u32) -> Result<Vec<Message>, HostError>;
+    async fn messages(
+        &self,
+        session_id: &str,
+        directory: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Message>, HostError>;
+    /// The names of the agents the server knows.
+    async fn agents(&self) -> Result<Vec<String>, HostError>;
+}
+
+/// The repository the workers' worktrees live in.
+pub trait Workspace {
+    /// Runs `git` with `args` in `cwd`. A non-zero exit is an `Ok` output; only a git that
+    /// could not run at all is an error.
+    async fn git(&self, cwd: &str, args: &[&str]) -> Result<GitOutput, HostError>;
+    /// Readies a new worktree at `worktree` of the repository at `root`: git ignores the
+    /// worktrees' folder, and OpenCode finds the same plugins in the worktree as in `root`
+    /// (its config folder is linked where the checkout lacks it). Returns the links made,
+    /// relative to the worktree, so that they are never committed.
+    async fn prepare_worktree(&self, root: &str, worktree: &str) -> Result<Vec<String>, HostError>;
 }
 
 /// The byte store behind the event log: one append-only file, or memory.
@@ -263,8 +321,8 @@ pub trait Waits {
 }
 
 /// Everything the core needs, in one bound.
-pub trait Host: Sessions + Storage + Clock + Waits {}
-impl<T: Sessions + Storage + Clock + Waits> Host for T {}
+pub trait Host: Sessions + Storage + Clock + Waits + Workspace {}
+impl<T: Sessions + Storage + Clock + Waits + Workspace> Host for T {}
 
 #[cfg(test)]
 mod tests {

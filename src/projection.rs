@@ -23,6 +23,8 @@ pub enum WorkerState {
     Failed,
     /// Stopped on purpose.
     Cancelled,
+    /// Its turn was cut off by a server restart and it was not resumed (policy off).
+    Interrupted,
 }
 
 impl WorkerState {
@@ -57,6 +59,29 @@ pub struct Worker {
     pub error: Option<String>,
     pub files_touched: Vec<String>,
     pub duration_ms: Option<u64>,
+    /// The coordinator's session.
+    #[serde(default)]
+    pub parent_session_id: Option<String>,
+    /// Where the session runs (its worktree, or the coordinator's directory).
+    #[serde(default)]
+    pub directory: Option<String>,
+    #[serde(default)]
+    pub worktree: Option<String>,
+    #[serde(default)]
+    pub branch: Option<String>,
+    #[serde(default)]
+    pub config_links: Vec<String>,
+    /// The coordinator's commit after this worker's branch was merged.
+    #[serde(default)]
+    pub merged_commit: Option<String>,
+    #[serde(default)]
+    pub worktree_removed: bool,
+    /// Times a server restart cut its turn off.
+    #[serde(default)]
+    pub interruptions: u32,
+    /// The coordinator was told this worker finished.
+    #[serde(default)]
+    pub notified: bool,
 }
 
 /// Serializable, so a snapshot of it can be kept beside the log for fast opening.
@@ -100,6 +125,15 @@ impl Swarm {
                     error: None,
                     files_touched: Vec::new(),
                     duration_ms: None,
+                    parent_session_id: e.parent_session_id.clone(),
+                    directory: e.directory.clone(),
+                    worktree: e.worktree_path.clone(),
+                    branch: e.branch.clone(),
+                    config_links: e.config_links.clone(),
+                    merged_commit: None,
+                    worktree_removed: false,
+                    interruptions: 0,
+                    notified: false,
                 });
                 if self.by_bead.insert(e.bead_id.clone(), index).is_none() {
                     self.epics
@@ -110,7 +144,10 @@ impl Swarm {
                 self.by_session.insert(e.session_id.clone(), index);
             }
             EventBody::WorkerStarted(e) => self.update(&e.session_id, at, |w| {
-                if matches!(w.state, WorkerState::Starting | WorkerState::Idle) {
+                if matches!(
+                    w.state,
+                    WorkerState::Starting | WorkerState::Idle | WorkerState::Interrupted
+                ) {
                     w.state = WorkerState::Running;
                     w.ended_at = None;
                 }
@@ -157,6 +194,32 @@ impl Swarm {
                     w.duration_ms = Some(at.saturating_sub(w.spawned_at));
                 }
             }),
+            EventBody::WorkerInterrupted(e) => self.update(&e.session_id, at, |w| {
+                if !w.state.is_final() {
+                    w.interruptions += 1;
+                    // Resumed: starting again until the server shows the new turn busy.
+                    w.state = if e.resumed {
+                        WorkerState::Starting
+                    } else {
+                        WorkerState::Interrupted
+                    };
+                    w.ended_at = (!e.resumed).then_some(at);
+                }
+            }),
+            EventBody::WorktreeMerged(e) => self.update(&e.session_id, at, |w| {
+                w.merged_commit = Some(e.commit.clone());
+            }),
+            EventBody::WorktreeRemoved(e) => self.update(&e.session_id, at, |w| {
+                w.worktree_removed = true;
+            }),
+            // Not the worker's own activity: `last_activity_at` stays.
+            EventBody::CoordinatorNotified(e) => {
+                for session in &e.workers {
+                    if let Some(&i) = self.by_session.get(session) {
+                        self.workers[i].notified = true;
+                    }
+                }
+            }
             // Folded by the features that produce them (queue, retries, messages,
             // reservations); recorded and replayed already.
             EventBody::WorkerQueued(_)
@@ -235,8 +298,7 @@ mod tests {
             files: vec![],
             dependencies: vec![],
             prompt_hash: String::new(),
-            worktree_path: None,
-            parent_session_id: None,
+            ..WorkerSpawned::default()
         })
     }
 

@@ -14,6 +14,8 @@ pub struct WorkerPrompt<'a> {
     pub description: Option<&'a str>,
     pub files: &'a [String],
     pub working_directory: &'a str,
+    /// The worker's own branch, when it works in a git worktree.
+    pub branch: Option<&'a str>,
     pub shared_context: Option<&'a str>,
 }
 
@@ -78,10 +80,18 @@ impl WorkerPrompt<'_> {
     }
 
     fn working_directory(&self) -> String {
-        format!(
+        let mut s = format!(
             "## Working directory\n`{}`\n",
             self.working_directory.trim()
-        )
+        );
+        if let Some(branch) = self.branch {
+            let _ = writeln!(
+                s,
+                "It is your own git worktree, on branch `{branch}`: work only there. Do not \
+                 commit, push or switch branches; the coordinator merges your changes."
+            );
+        }
+        s
     }
 
     fn shared_context(&self) -> String {
@@ -117,6 +127,7 @@ mod tests {
 
     fn prompt(files: &[String]) -> WorkerPrompt<'_> {
         WorkerPrompt {
+            branch: None,
             bead_id: "bd-7",
             epic_id: "ep-auth",
             title: "Add login",

@@ -9,7 +9,10 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 
 use crate::error::HostError;
-use crate::host::{Clock, CreateSession, Message, SessionStatus, Sessions, Storage, Waits};
+use crate::host::{
+    Clock, CreateSession, GitOutput, Message, PromptRequest, SessionStatus, Sessions, Storage,
+    Waits, Workspace,
+};
 
 /// Runs a future to completion on this thread. The fakes never pend, so this rarely parks.
 pub fn block_on<F: Future>(future: F) -> F::Output {
@@ -207,7 +210,13 @@ pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
 pub struct FakeSessions {
     next_id: Cell<u32>,
     pub created: RefCell<Vec<CreateSession>>,
+    /// (session, text) of every prompt, and the whole requests.
     pub prompts: RefCell<Vec<(String, String)>>,
+    pub prompt_requests: RefCell<Vec<PromptRequest>>,
+    /// The directories whose status maps were read.
+    pub status_directories: RefCell<Vec<Option<String>>>,
+    /// The agents the server knows; `build` and `plan` unless a test says otherwise.
+    pub agents: RefCell<Option<Vec<String>>>,
     pub deletions: RefCell<Vec<String>>,
     pub status: RefCell<BTreeMap<String, SessionStatus>>,
     pub messages: RefCell<BTreeMap<String, Vec<Message>>>,
@@ -269,27 +278,46 @@ impl Sessions for FakeSessions {
         self.created.borrow_mut().push(request.clone());
         Ok(format!("ses_{}", self.next_id.get()))
     }
-    async fn delete_session(&self, session_id: &str) -> Result<(), HostError> {
+    async fn delete_session(&self, session_id: &str, _: Option<&str>) -> Result<(), HostError> {
         self.deletions.borrow_mut().push(session_id.to_string());
         Ok(())
     }
-    async fn prompt_async(&self, session_id: &str, text: &str) -> Result<(), HostError> {
+    async fn prompt_async(&self, request: &PromptRequest) -> Result<(), HostError> {
         if let Some(msg) = self.fail_prompt.borrow().clone() {
             return Err(HostError::new("session.promptAsync", msg));
         }
         self.prompts
             .borrow_mut()
-            .push((session_id.to_string(), text.to_string()));
+            .push((request.session_id.clone(), request.text.clone()));
+        self.prompt_requests.borrow_mut().push(request.clone());
         Ok(())
     }
-    async fn status_map(&self) -> Result<BTreeMap<String, SessionStatus>, HostError> {
+    async fn status_map(
+        &self,
+        directory: Option<&str>,
+    ) -> Result<BTreeMap<String, SessionStatus>, HostError> {
         self.status_reads.set(self.status_reads.get() + 1);
+        self.status_directories
+            .borrow_mut()
+            .push(directory.map(str::to_string));
         if let Some(msg) = self.fail_status.borrow().clone() {
             return Err(HostError::new("session.status", msg));
         }
         Ok(self.status.borrow().clone())
     }
-    async fn messages(&self, session_id: &str, limit: u32) -> Result<Vec<Message>, HostError> {
+    async fn agents(&self) -> Result<Vec<String>, HostError> {
+        Ok(self
+            .agents
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| vec!["build".into(), "plan".into()]))
+    }
+    async fn messages(
+        &self,
+        session_id: &str,
+        _: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Message>, HostError> {
         if self.deleted.borrow().iter().any(|s| s == session_id) {
             return Err(HostError::new(
                 "session.messages",
@@ -359,6 +387,8 @@ pub struct FakeHost<S = MemoryStore> {
     pub sessions: FakeSessions,
     pub store: S,
     pub clock: FakeClock,
+    /// What `prepare_worktree` reports as linked.
+    pub config_links: RefCell<Vec<String>>,
 }
 
 impl<S> FakeHost<S> {
@@ -367,6 +397,7 @@ impl<S> FakeHost<S> {
             sessions: FakeSessions::default(),
             store,
             clock: FakeClock::default(),
+            config_links: RefCell::default(),
         }
     }
 }
@@ -375,18 +406,68 @@ impl<S> Sessions for FakeHost<S> {
     async fn create_session(&self, request: &CreateSession) -> Result<String, HostError> {
         self.sessions.create_session(request).await
     }
-    async fn delete_session(&self, session_id: &str) -> Result<(), HostError> {
-        self.sessions.delete_session(session_id).await
+    async fn delete_session(&self, session_id: &str, dir: Option<&str>) -> Result<(), HostError> {
+        self.sessions.delete_session(session_id, dir).await
     }
-    async fn prompt_async(&self, session_id: &str, text: &str) -> Result<(), HostError> {
-        self.sessions.prompt_async(session_id, text).await
+    async fn prompt_async(&self, request: &PromptRequest) -> Result<(), HostError> {
+        self.sessions.prompt_async(request).await
     }
-    async fn status_map(&self) -> Result<BTreeMap<String, SessionStatus>, HostError> {
-        self.sessions.status_map().await
+    async fn status_map(
+        &self,
+        directory: Option<&str>,
+    ) -> Result<BTreeMap<String, SessionStatus>, HostError> {
+        self.sessions.status_map(directory).await
     }
-    async fn messages(&self, session_id: &str, limit: u32) -> Result<Vec<Message>, HostError> {
-        self.sessions.messages(session_id, limit).await
+    async fn messages(
+        &self,
+        session_id: &str,
+        directory: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Message>, HostError> {
+        self.sessions.messages(session_id, directory, limit).await
     }
+    async fn agents(&self) -> Result<Vec<String>, HostError> {
+        self.sessions.agents().await
+    }
+}
+
+/// Real git, run as a child process (native builds only); `prepare_worktree` writes the
+/// ignore line as the plugin does and makes no links.
+impl<S> Workspace for FakeHost<S> {
+    async fn git(&self, cwd: &str, args: &[&str]) -> Result<GitOutput, HostError> {
+        run_git(cwd, args)
+    }
+    async fn prepare_worktree(&self, root: &str, _: &str) -> Result<Vec<String>, HostError> {
+        let exclude = run_git(root, &["rev-parse", "--git-path", "info/exclude"])?;
+        let path = std::path::Path::new(root).join(exclude.stdout.trim());
+        let old = std::fs::read_to_string(&path).unwrap_or_default();
+        if !old.lines().any(|l| l == "/.apiary/") {
+            let _ = std::fs::create_dir_all(path.parent().expect("a parent"));
+            std::fs::write(&path, format!("{old}/.apiary/\n"))
+                .map_err(|e| HostError::new("exclude", e.to_string()))?;
+        }
+        Ok(self.config_links.borrow().clone())
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn run_git(cwd: &str, args: &[&str]) -> Result<GitOutput, HostError> {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(cwd)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .map_err(|e| HostError::new("git", e.to_string()))?;
+    Ok(GitOutput {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+#[cfg(target_arch = "wasm32")]
+fn run_git(_: &str, _: &[&str]) -> Result<GitOutput, HostError> {
+    Err(HostError::new("git", "not available in this build"))
 }
 
 impl<S: Storage> Storage for FakeHost<S> {

@@ -87,8 +87,7 @@ fn random_event(rng: &mut Rng, sessions: &mut Vec<(String, String)>) -> EventBod
             files: vec![],
             dependencies: vec![],
             prompt_hash: String::new(),
-            worktree_path: None,
-            parent_session_id: None,
+            ..WorkerSpawned::default()
         });
     }
     let (session_id, bead_id) = pick(rng, sessions);

@@ -15,14 +15,18 @@ const FAKE_HOST: &str = r#"
   let data = new Uint8Array(0), next = 0;
   const host = {
     prompts: [], deleted: [], status: {}, failCreate: null, snapshot: undefined,
-    async createSession(parent, title) {
+    async createSession(parent, title, directory) {
       if (host.failCreate) throw new Error(host.failCreate);
       next += 1; host.lastParent = parent; return "ses_" + next;
     },
     async deleteSession(id) { host.deleted.push(id); },
-    async promptAsync(id, text) { host.prompts.push([id, text]); },
-    async sessionStatus() { return host.status; },
-    async sessionMessages(id, limit) { return []; },
+    async promptAsync(id, directory, text) { host.prompts.push([id, text]); },
+    async sessionStatus(directory) { return host.status; },
+    async sessionMessages(id, directory, limit) { return []; },
+    async agents() { return ["build", "plan"]; },
+    async git(cwd, args) { throw new Error("git is not installed"); },
+    async prepareWorktree(root, worktree) { return []; },
+    logChanged() { return new Promise(() => {}); },
     async lock() {}, async unlock() {},
     async readFrom(offset) { return data.slice(offset); },
     async write(bytes) {
@@ -46,7 +50,7 @@ fn fake_host() -> JsValue {
 }
 
 fn core(host: &JsValue) -> ApiaryCore {
-    ApiaryCore::new(host.clone().unchecked_into::<JsHost>())
+    ApiaryCore::new(host.clone().unchecked_into::<JsHost>(), None).unwrap()
 }
 
 fn get(obj: &JsValue, key: &str) -> JsValue {
@@ -75,6 +79,8 @@ fn spawn_args(bead: &str) -> Ts<SpawnArgs> {
         files: vec!["src/a.rs".into()],
         dependencies: None,
         shared_context: None,
+        agent: None,
+        model: None,
     })
     .unwrap()
 }

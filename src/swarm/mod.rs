@@ -2,10 +2,12 @@
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
+use crate::api::Options;
 use crate::error::ToolError;
 use crate::host::Host;
 use crate::log::EventLog;
 
+mod gate;
 mod observe;
 mod poll;
 mod race;
@@ -13,6 +15,7 @@ mod report;
 mod spawn;
 mod wait;
 mod worker;
+mod worktree;
 
 /// Limits on what a coordinator may pass: generous for real work, small enough to keep the
 /// prompt and the log sane.
@@ -23,22 +26,33 @@ pub(crate) mod limits {
     pub const SUMMARY: usize = 8 * 1024;
     pub const FILES: usize = 200;
     pub const DEPENDENCIES: usize = 100;
+    pub const AGENT: usize = 64;
+    pub const MODEL: usize = 128;
 }
 
 pub struct Apiary<H: Host> {
     host: H,
+    options: Options,
     log: EventLog,
     /// Beads whose spawn is under way in this instance, so two concurrent calls for the same
     /// bead cannot both create a session.
     spawning: RefCell<BTreeSet<String>>,
+    /// Worktree changes of this instance take turns: git cannot add two at once.
+    git_gate: gate::Gate,
 }
 
 impl<H: Host> Apiary<H> {
     pub fn new(host: H) -> Self {
+        Self::with_options(host, Options::default())
+    }
+
+    pub fn with_options(host: H, options: Options) -> Self {
         Self {
             host,
+            options,
             log: EventLog::new(),
             spawning: RefCell::default(),
+            git_gate: gate::Gate::default(),
         }
     }
 

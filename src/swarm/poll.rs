@@ -45,25 +45,32 @@ impl<H: Host> Apiary<H> {
         include_messages: bool,
     ) -> Result<PollReport, ToolError> {
         self.refresh().await?;
-        let live: Vec<(String, WorkerState)> = self
+        let live: Vec<(String, WorkerState, Option<String>)> = self
             .log
             .swarm()
             .epic(epic_id)
             .iter()
             .filter(|w| !w.state.is_final())
-            .map(|w| (w.session_id.clone(), w.state))
+            .map(|w| (w.session_id.clone(), w.state, w.directory.clone()))
             .collect();
         let mut warning = None;
         let mut seen = BTreeMap::new();
         if !live.is_empty() {
-            match self.host.status_map().await {
-                Ok(map) => {
-                    for (session, state) in &live {
-                        let s = self.see(session, *state, map.get(session)).await;
-                        seen.insert(session.clone(), s);
-                    }
+            // OpenCode keeps a status map per instance, that is per directory: one read each.
+            let mut maps = BTreeMap::new();
+            for (_, _, dir) in &live {
+                if !maps.contains_key(dir) {
+                    maps.insert(dir.clone(), self.host.status_map(dir.as_deref()).await);
                 }
-                Err(e) => warning = Some(format!("{e}; states are from the log alone")),
+            }
+            for (session, state, dir) in &live {
+                match &maps[dir] {
+                    Ok(map) => {
+                        let s = self.see(session, dir.as_deref(), *state, map.get(session));
+                        seen.insert(session.clone(), s.await);
+                    }
+                    Err(e) => warning = Some(format!("{e}; states are from the log alone")),
+                }
             }
             self.record(&seen).await?;
         }
@@ -75,7 +82,13 @@ impl<H: Host> Apiary<H> {
         Ok(report)
     }
 
-    async fn see(&self, session: &str, state: WorkerState, status: Option<&SessionStatus>) -> Seen {
+    async fn see(
+        &self,
+        session: &str,
+        directory: Option<&str>,
+        state: WorkerState,
+        status: Option<&SessionStatus>,
+    ) -> Seen {
         match status {
             Some(SessionStatus::Busy) => return Seen::Busy,
             Some(SessionStatus::Retry { attempt, message }) => {
@@ -85,7 +98,7 @@ impl<H: Host> Apiary<H> {
         }
         match state {
             WorkerState::Running | WorkerState::Idle => Seen::TurnEnded,
-            _ => match self.host.messages(session, 4).await {
+            _ => match self.host.messages(session, directory, 4).await {
                 Ok(messages) => from_messages(&messages),
                 Err(e) if e.message.contains("NotFound") || e.message.contains("not found") => {
                     Seen::Failed(format!("session {session} no longer exists on the server"))
@@ -185,7 +198,12 @@ impl<H: Host> Apiary<H> {
             &mut report.failed,
         ] {
             for v in group.iter_mut() {
-                if let Ok(messages) = self.host.messages(&v.session_id, 1).await {
+                let dir = self
+                    .log
+                    .swarm()
+                    .session(&v.session_id)
+                    .and_then(|w| w.directory.clone());
+                if let Ok(messages) = self.host.messages(&v.session_id, dir.as_deref(), 1).await {
                     v.last_message = messages
                         .last()
                         .map(|m| excerpt(&m.text(), MESSAGE_CHARS))

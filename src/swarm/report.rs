@@ -18,6 +18,7 @@ pub(crate) fn state_name(state: WorkerState) -> &'static str {
         WorkerState::Completed(s) => s.as_str(),
         WorkerState::Failed => "failed",
         WorkerState::Cancelled => "cancelled",
+        WorkerState::Interrupted => "interrupted",
     }
 }
 
@@ -34,7 +35,10 @@ pub(crate) fn group(state: WorkerState) -> Group {
         WorkerState::Starting => Group::Pending,
         WorkerState::Running => Group::InProgress,
         WorkerState::Idle | WorkerState::Completed(CompletionStatus::Success) => Group::Completed,
-        WorkerState::Completed(_) | WorkerState::Failed | WorkerState::Cancelled => Group::Failed,
+        WorkerState::Completed(_)
+        | WorkerState::Failed
+        | WorkerState::Cancelled
+        | WorkerState::Interrupted => Group::Failed,
     }
 }
 
@@ -43,6 +47,9 @@ pub(crate) fn view(w: &Worker, now: u64) -> WorkerView {
         // Explained once in a footer rather than on every line.
         WorkerState::Idle => None,
         WorkerState::Failed | WorkerState::Cancelled => w.error.clone(),
+        WorkerState::Interrupted => {
+            Some("turn cut off by a server restart; not resumed (policy off)".into())
+        }
         _ => w.summary.clone().or_else(|| w.progress_message.clone()),
     };
     WorkerView {

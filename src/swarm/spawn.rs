@@ -5,7 +5,7 @@ use super::{limits, Apiary};
 use crate::api::{CallContext, SpawnArgs, SpawnReply, SpawnStatus};
 use crate::error::ToolError;
 use crate::event::{CompletionStatus, EventBody, WorkerFailed, WorkerSpawned};
-use crate::host::{CreateSession, Host};
+use crate::host::{CreateSession, Host, ModelRef, PromptRequest};
 use crate::ids::{check_file_pattern, check_id, check_text};
 use crate::projection::{Swarm, WorkerState};
 use crate::prompt::WorkerPrompt;
@@ -65,6 +65,8 @@ impl<H: Host> Apiary<H> {
                     session_id: w.session_id.clone(),
                     bead_id: w.bead_id.clone(),
                     epic_id: w.epic_id.clone(),
+                    worktree: w.worktree.clone(),
+                    branch: w.branch.clone(),
                     prompt_hash: String::new(),
                 }))
             }
@@ -78,22 +80,30 @@ impl<H: Host> Apiary<H> {
         ctx: &CallContext,
         args: &SpawnArgs,
     ) -> Result<SpawnReply, ToolError> {
+        if let Some(agent) = &args.agent {
+            self.check_agent(agent).await?;
+        }
+        let model = args.model.as_deref().map(parse_model).transpose()?;
+        let place = self.place(&ctx.directory, &args.bead_id).await?;
         let prompt = WorkerPrompt {
             bead_id: &args.bead_id,
             epic_id: &args.epic_id,
             title: &args.title,
             description: args.description.as_deref(),
             files: &args.files,
-            working_directory: &ctx.directory,
+            working_directory: &place.directory,
+            branch: place.branch.as_deref(),
             shared_context: args.shared_context.as_deref(),
         }
         .format();
         let prompt_hash = hex(&Sha256::digest(prompt.as_bytes()));
+        let in_worktree = place.worktree.as_ref().map(|_| place.directory.clone());
         let session_id = self
             .host
             .create_session(&CreateSession {
                 parent_id: Some(ctx.session_id.clone()).filter(|s| !s.is_empty()),
                 title: format!("{}: {}", args.bead_id, args.title.trim()),
+                directory: in_worktree.clone(),
             })
             .await?;
         // Recorded before the prompt is sent: a worker must never run untracked. Recorded only
@@ -107,7 +117,12 @@ impl<H: Host> Apiary<H> {
             files: args.files.clone(),
             dependencies: args.dependencies.clone().unwrap_or_default(),
             prompt_hash: prompt_hash.clone(),
-            worktree_path: None,
+            directory: Some(place.directory.clone()),
+            worktree_path: place.worktree.clone(),
+            branch: place.branch.clone(),
+            config_links: place.links.clone(),
+            agent: args.agent.clone(),
+            model: args.model.clone(),
             parent_session_id: Some(ctx.session_id.clone()).filter(|s| !s.is_empty()),
         });
         let recorded = self
@@ -122,12 +137,22 @@ impl<H: Host> Apiary<H> {
             .await?;
         if recorded.is_empty() {
             // Lost the race: drop our session and answer with the winner's worker.
-            let _ = self.host.delete_session(&session_id).await;
+            let _ = self
+                .host
+                .delete_session(&session_id, in_worktree.as_deref())
+                .await;
             return self
                 .existing_worker(args)?
                 .ok_or_else(|| ToolError::Refused(format!("a spawn of {} raced", args.bead_id)));
         }
-        if let Err(e) = self.host.prompt_async(&session_id, &prompt).await {
+        let request = PromptRequest {
+            session_id: session_id.clone(),
+            directory: in_worktree,
+            text: prompt,
+            agent: args.agent.clone(),
+            model,
+        };
+        if let Err(e) = self.host.prompt_async(&request).await {
             let failed = EventBody::WorkerFailed(WorkerFailed {
                 session_id: session_id.clone(),
                 bead_id: args.bead_id.clone(),
@@ -140,19 +165,62 @@ impl<H: Host> Apiary<H> {
                 .await?;
             return Err(e.into());
         }
+        let mut output = format!(
+            "spawned {} (epic {}) in session {}",
+            args.bead_id, args.epic_id, session_id
+        );
+        match (&place.branch, &place.note) {
+            (Some(branch), _) => output.push_str(&format!(
+                ", in worktree {} (branch {branch})",
+                place.directory
+            )),
+            (None, Some(note)) => output.push_str(&format!("; {note}")),
+            (None, None) => {}
+        }
+        output.push_str(&format!(
+            "; it runs in the background. Wait with swarm_await_workers {{ epic_id: \"{}\" }}.",
+            args.epic_id
+        ));
         Ok(SpawnReply {
             title: format!("spawned {}", args.bead_id),
-            output: format!(
-                "spawned {} (epic {}) in session {}; it runs in the background. Check with \
-                 swarm_poll_workers {{ epic_id: \"{}\" }}.",
-                args.bead_id, args.epic_id, session_id, args.epic_id
-            ),
+            output,
             status: SpawnStatus::Spawned,
             session_id,
             bead_id: args.bead_id.clone(),
             epic_id: args.epic_id.clone(),
             prompt_hash,
+            worktree: place.worktree,
+            branch: place.branch,
         })
+    }
+
+    /// An unknown agent is refused before anything is created, with the names the server knows.
+    async fn check_agent(&self, agent: &str) -> Result<(), ToolError> {
+        let known = self.host.agents().await?;
+        if known.iter().any(|a| a == agent) {
+            return Ok(());
+        }
+        Err(ToolError::invalid(
+            "agent",
+            format!(
+                "no agent {agent:?} on this server; known agents: {}",
+                known.join(", ")
+            ),
+        ))
+    }
+}
+
+/// `provider/model`, both parts present.
+fn parse_model(model: &str) -> Result<ModelRef, ToolError> {
+    match model.split_once('/') {
+        Some((p, m)) if !p.trim().is_empty() && !m.trim().is_empty() => Ok(ModelRef {
+            provider_id: p.trim().to_string(),
+            model_id: m.trim().to_string(),
+        }),
+        _ => Err(ToolError::invalid(
+            "model",
+            format!("{model:?} is not `provider/model` (e.g. anthropic/claude-sonnet-4)"),
+        )),
     }
 }
 
@@ -165,6 +233,13 @@ fn validate(args: &SpawnArgs) -> Result<(), ToolError> {
     }
     if let Some(c) = &args.shared_context {
         check_text("shared_context", c, limits::SHARED_CONTEXT, false)?;
+    }
+    if let Some(a) = &args.agent {
+        check_text("agent", a, limits::AGENT, true)?;
+    }
+    if let Some(m) = &args.model {
+        check_text("model", m, limits::MODEL, true)?;
+        parse_model(m)?;
     }
     if args.files.len() > limits::FILES {
         return Err(ToolError::invalid(

@@ -6,9 +6,10 @@ use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
 use super::host::JsHost;
+use super::json;
 use crate::api::{
-    AwaitArgs, CallContext, CompleteArgs, PollArgs, PollReport, ProgressArgs, Reply, SpawnArgs,
-    SpawnReply,
+    AwaitArgs, CallContext, CleanupArgs, CompleteArgs, MergeArgs, MergeReply, Options, PollArgs,
+    PollReport, ProgressArgs, Reply, SpawnArgs, SpawnReply,
 };
 use crate::host::ServerEvent;
 use crate::swarm::Apiary;
@@ -18,18 +19,19 @@ pub struct ApiaryCore {
     inner: Rc<Apiary<JsHost>>,
 }
 
+/// Arguments cross as JSON text and are decoded by serde_json, the decoder the log already
+/// needs: one decoder for every type keeps the `.wasm` within its size budget.
 fn args<T>(value: Ts<T>) -> Result<T, JsError>
 where
     T: tsify::Tsify + serde::de::DeserializeOwned,
-    <T as tsify::Tsify>::JsType: Clone,
 {
-    value
-        .to_rust()
-        .map_err(|e| JsError::new(&format!("invalid arguments: {e}")))
+    json::from_js(&value.js_value()).map_err(|e| JsError::new(&format!("invalid arguments: {e}")))
 }
 
 fn reply<T: tsify::Tsify + serde::Serialize>(value: &T) -> Result<Ts<T>, JsError> {
-    Ts::from_rust(value).map_err(|e| JsError::new(&e.to_string()))
+    json::to_js(value)
+        .map(Ts::new_unchecked)
+        .map_err(|e| JsError::new(&e))
 }
 
 fn fail(e: impl std::fmt::Display) -> JsError {
@@ -38,11 +40,16 @@ fn fail(e: impl std::fmt::Display) -> JsError {
 
 #[wasm_bindgen]
 impl ApiaryCore {
+    /// `options` may be undefined (every option at its default).
     #[wasm_bindgen(constructor)]
-    pub fn new(host: JsHost) -> ApiaryCore {
-        ApiaryCore {
-            inner: Rc::new(Apiary::new(host)),
-        }
+    pub fn new(host: JsHost, options: Option<Ts<Options>>) -> Result<ApiaryCore, JsError> {
+        let options = match options {
+            Some(o) => args(o)?,
+            None => Options::default(),
+        };
+        Ok(ApiaryCore {
+            inner: Rc::new(Apiary::with_options(host, options)),
+        })
     }
 
     /// The version of the core, for diagnostics.
@@ -86,6 +93,20 @@ impl ApiaryCore {
         reply(&inner.await_workers(&input, aborted).await.map_err(fail)?)
     }
 
+    #[wasm_bindgen(js_name = worktreeMerge)]
+    pub async fn worktree_merge(&self, input: Ts<MergeArgs>) -> Result<Ts<MergeReply>, JsError> {
+        let input = args(input)?;
+        let inner = self.inner.clone();
+        reply(&inner.worktree_merge(&input).await.map_err(fail)?)
+    }
+
+    #[wasm_bindgen(js_name = worktreeCleanup)]
+    pub async fn worktree_cleanup(&self, input: Ts<CleanupArgs>) -> Result<Ts<Reply>, JsError> {
+        let input = args(input)?;
+        let inner = self.inner.clone();
+        reply(&inner.worktree_cleanup(&input).await.map_err(fail)?)
+    }
+
     pub async fn progress(
         &self,
         ctx: Ts<CallContext>,
@@ -112,8 +133,11 @@ impl ApiaryCore {
         if !ServerEvent::wanted(&event_type) {
             return Ok(());
         }
-        let de = serde_wasm_bindgen::Deserializer::from(properties);
-        let Some(event) = ServerEvent::decode(&event_type, de).map_err(fail)? else {
+        let text = json::stringify(&properties).map_err(fail)?;
+        let mut de = serde_json::Deserializer::from_str(&text);
+        let decoded =
+            ServerEvent::decode(&event_type, &mut de).map_err(|e| fail(json::plain(e)))?;
+        let Some(event) = decoded else {
             return Ok(());
         };
         let inner = self.inner.clone();

@@ -10,23 +10,45 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::error::HostError;
-use crate::host::{Clock, CreateSession, Message, SessionStatus, Sessions, Storage, Waits};
+use crate::host::{
+    Clock, CreateSession, GitOutput, Message, PromptRequest, SessionStatus, Sessions, Storage,
+    Waits, Workspace,
+};
 
 #[wasm_bindgen(typescript_custom_section)]
 const HOST_TS: &str = r#"
 /** What the core needs from its embedder. Every method may throw; the error's message is
  * shown to the caller. Offsets and lengths are byte counts of the log. */
 export interface ApiaryHost {
-  /** `client.session.create`; resolves to the new session's id. */
-  createSession(parentId: string | undefined, title: string): Promise<string>;
+  /** `client.session.create`; resolves to the new session's id. `directory` (a worktree)
+   * selects the OpenCode instance the session runs in; undefined is the plugin's own. */
+  createSession(parentId: string | undefined, title: string, directory: string | undefined): Promise<string>;
   /** `client.session.delete`. */
-  deleteSession(sessionId: string): Promise<void>;
-  /** `client.session.promptAsync` with one text part; resolves once the server accepted it. */
-  promptAsync(sessionId: string, text: string): Promise<void>;
-  /** `client.session.status` data: session id -> { type: "busy" | "retry" | "idle", ... }. */
-  sessionStatus(): Promise<unknown>;
+  deleteSession(sessionId: string, directory: string | undefined): Promise<void>;
+  /** `client.session.promptAsync` with one text part, and the agent and model when given;
+   * resolves once the server accepted it. */
+  promptAsync(
+    sessionId: string,
+    directory: string | undefined,
+    text: string,
+    agent: string | undefined,
+    providerId: string | undefined,
+    modelId: string | undefined,
+  ): Promise<void>;
+  /** `client.session.status` data of a directory's instance: session id -> { type: "busy" |
+   * "retry" | "idle", ... }. */
+  sessionStatus(directory: string | undefined): Promise<unknown>;
   /** `client.session.messages` data for the last `limit` messages. */
-  sessionMessages(sessionId: string, limit: number): Promise<unknown>;
+  sessionMessages(sessionId: string, directory: string | undefined, limit: number): Promise<unknown>;
+  /** The names of the server's agents (`client.app.agents`). */
+  agents(): Promise<string[]>;
+  /** Runs git in `cwd`; a non-zero exit resolves (with its code), only a git that cannot run
+   * rejects. */
+  git(cwd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Readies a new worktree for OpenCode: the worktrees' folder is git-ignored, and the
+   * worktree's `.opencode/` reaches the same plugins as `root`'s. Resolves to the links made,
+   * relative to the worktree. */
+  prepareWorktree(root: string, worktree: string): Promise<string[]>;
   /** Exclusive write lock on the log, shared by every writer of the same log. */
   lock(): Promise<void>;
   unlock(): Promise<void>;
@@ -61,15 +83,39 @@ extern "C" {
         this: &JsHost,
         parent: Option<String>,
         title: &str,
+        directory: Option<String>,
     ) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = deleteSession)]
-    fn delete_session(this: &JsHost, session: &str) -> Result<Promise, JsValue>;
+    fn delete_session(
+        this: &JsHost,
+        session: &str,
+        directory: Option<String>,
+    ) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = promptAsync)]
-    fn prompt_async(this: &JsHost, session: &str, text: &str) -> Result<Promise, JsValue>;
+    fn prompt_async(
+        this: &JsHost,
+        session: &str,
+        directory: Option<String>,
+        text: &str,
+        agent: Option<String>,
+        provider: Option<String>,
+        model: Option<String>,
+    ) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = sessionStatus)]
-    fn session_status(this: &JsHost) -> Result<Promise, JsValue>;
+    fn session_status(this: &JsHost, directory: Option<String>) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = sessionMessages)]
-    fn session_messages(this: &JsHost, session: &str, limit: u32) -> Result<Promise, JsValue>;
+    fn session_messages(
+        this: &JsHost,
+        session: &str,
+        directory: Option<String>,
+        limit: u32,
+    ) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = agents)]
+    fn agents_js(this: &JsHost) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = git)]
+    fn git_js(this: &JsHost, cwd: &str, args: Vec<String>) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = prepareWorktree)]
+    fn prepare_worktree_js(this: &JsHost, root: &str, worktree: &str) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn lock(this: &JsHost) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch)]
@@ -114,7 +160,7 @@ fn decode<T: serde::de::DeserializeOwned>(
     operation: &'static str,
     v: JsValue,
 ) -> Result<T, HostError> {
-    serde_wasm_bindgen::from_value(v)
+    super::json::from_js(&v)
         .map_err(|e| HostError::new(operation, format!("unexpected reply: {e}")))
 }
 
@@ -123,7 +169,11 @@ impl Sessions for JsHost {
         const OP: &str = "session.create";
         let id = call(
             OP,
-            self.create_session(request.parent_id.clone(), &request.title),
+            self.create_session(
+                request.parent_id.clone(),
+                &request.title,
+                request.directory.clone(),
+            ),
         )
         .await?;
         id.as_string()
@@ -131,31 +181,75 @@ impl Sessions for JsHost {
             .ok_or_else(|| HostError::new(OP, "the server returned no session id"))
     }
 
-    async fn delete_session(&self, session_id: &str) -> Result<(), HostError> {
-        call("session.delete", self.delete_session(session_id))
+    async fn delete_session(
+        &self,
+        session_id: &str,
+        directory: Option<&str>,
+    ) -> Result<(), HostError> {
+        let dir = directory.map(str::to_string);
+        call("session.delete", self.delete_session(session_id, dir))
             .await
             .map(drop)
     }
 
-    async fn prompt_async(&self, session_id: &str, text: &str) -> Result<(), HostError> {
-        call("session.promptAsync", self.prompt_async(session_id, text)).await?;
+    async fn prompt_async(&self, r: &PromptRequest) -> Result<(), HostError> {
+        let model = r.model.clone();
+        let started = self.prompt_async(
+            &r.session_id,
+            r.directory.clone(),
+            &r.text,
+            r.agent.clone(),
+            model.as_ref().map(|m| m.provider_id.clone()),
+            model.map(|m| m.model_id),
+        );
+        call("session.promptAsync", started).await?;
         Ok(())
     }
 
-    async fn status_map(&self) -> Result<BTreeMap<String, SessionStatus>, HostError> {
+    async fn status_map(
+        &self,
+        directory: Option<&str>,
+    ) -> Result<BTreeMap<String, SessionStatus>, HostError> {
         const OP: &str = "session.status";
-        let map = call(OP, self.session_status()).await?;
+        let map = call(OP, self.session_status(directory.map(str::to_string))).await?;
         if map.is_undefined() || map.is_null() {
             return Ok(BTreeMap::new());
         }
         decode(OP, map)
     }
 
-    async fn messages(&self, session_id: &str, limit: u32) -> Result<Vec<Message>, HostError> {
+    async fn messages(
+        &self,
+        session_id: &str,
+        directory: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Message>, HostError> {
         const OP: &str = "session.messages";
+        let dir = directory.map(str::to_string);
         decode(
             OP,
-            call(OP, self.session_messages(session_id, limit)).await?,
+            call(OP, self.session_messages(session_id, dir, limit)).await?,
+        )
+    }
+
+    async fn agents(&self) -> Result<Vec<String>, HostError> {
+        const OP: &str = "app.agents";
+        decode(OP, call(OP, self.agents_js()).await?)
+    }
+}
+
+impl Workspace for JsHost {
+    async fn git(&self, cwd: &str, args: &[&str]) -> Result<GitOutput, HostError> {
+        const OP: &str = "git";
+        let args = args.iter().map(|a| a.to_string()).collect();
+        decode(OP, call(OP, self.git_js(cwd, args)).await?)
+    }
+
+    async fn prepare_worktree(&self, root: &str, worktree: &str) -> Result<Vec<String>, HostError> {
+        const OP: &str = "worktree setup";
+        decode(
+            OP,
+            call(OP, self.prepare_worktree_js(root, worktree)).await?,
         )
     }
 }

@@ -34,6 +34,8 @@ pub fn spawn_args(bead: &str) -> SpawnArgs {
         files: vec![format!("src/{bead}.rs")],
         dependencies: None,
         shared_context: None,
+        agent: None,
+        model: None,
     }
 }
 

@@ -5,12 +5,12 @@ import { writeSync } from "node:fs";
 import { loadCore } from "../../dist/npm/core.js";
 import { makeHost } from "../../dist/npm/host.js";
 import { findLogPath, openFileStore } from "../../dist/npm/store.js";
-import { fakeClient } from "./writer.js";
+import { fakeClient, LOG_ONLY } from "./writer.js";
 
 const [, , repo, prefix] = process.argv;
 if (!repo || !prefix) throw new Error("usage: crash-writer <repo> <prefix>");
 const Core = loadCore();
-const core = new Core(makeHost(fakeClient(prefix), openFileStore(await findLogPath(repo))));
+const core = new Core(makeHost(fakeClient(prefix), openFileStore(await findLogPath(repo))), LOG_ONLY);
 const ctx = { session_id: "ses_coord", directory: repo };
 let next = 0;
 async function lane(): Promise<never> {

@@ -1,20 +1,29 @@
 // A stand-in for the SDK client a plugin receives: the calls Apiary makes, in the SDK's
 // `{ data, error }` shape, recorded for assertions.
 export interface FakeClient {
-  created: { parentID?: string; title?: string }[];
-  prompts: { id: string; text: string }[];
+  created: { parentID?: string; title?: string; directory?: string }[];
+  prompts: { id: string; text: string; directory?: string; agent?: string; model?: unknown }[];
+  deleted: string[];
   status: Record<string, { type: string }>;
+  /** The server's agents, as `app.agents` lists them. */
+  agents: string[];
   failNext?: { name: string; data: { message: string } };
   session: Record<string, (...args: any[]) => Promise<unknown>>;
+  app: Record<string, (...args: any[]) => Promise<unknown>>;
 }
+
+type Query = { query?: { directory?: string } };
 
 export function fakeClient(): FakeClient {
   let n = 0;
   const c: FakeClient = {
     created: [],
     prompts: [],
+    deleted: [],
     status: {},
+    agents: ["build", "plan", "general"],
     session: {},
+    app: {},
   };
   const reply = <T>(data: T) => {
     const error = c.failNext;
@@ -22,20 +31,39 @@ export function fakeClient(): FakeClient {
     return error ? { error, response: new Response(null, { status: 404 }) } : { data };
   };
   c.session = {
-    async create(opts: { body: { parentID?: string; title?: string } }) {
-      c.created.push(opts.body);
+    async create(opts: { body: { parentID?: string; title?: string } } & Query) {
+      const directory = opts.query?.directory;
+      c.created.push(directory === undefined ? opts.body : { ...opts.body, directory });
       n += 1;
       return reply({ id: `ses_fake${n}` });
     },
-    async promptAsync(opts: { path: { id: string }; body: { parts: { text: string }[] } }) {
-      c.prompts.push({ id: opts.path.id, text: opts.body.parts[0]?.text ?? "" });
+    async promptAsync(
+      opts: { path: { id: string }; body: { parts: { text: string }[]; agent?: string; model?: unknown } } & Query,
+    ) {
+      const { agent, model } = opts.body;
+      c.prompts.push({
+        id: opts.path.id,
+        text: opts.body.parts[0]?.text ?? "",
+        ...(opts.query?.directory === undefined ? {} : { directory: opts.query.directory }),
+        ...(agent === undefined ? {} : { agent }),
+        ...(model === undefined ? {} : { model }),
+      });
       return reply(undefined);
+    },
+    async delete(opts: { path: { id: string } }) {
+      c.deleted.push(opts.path.id);
+      return reply(true);
     },
     async status() {
       return reply(c.status);
     },
     async messages() {
       return reply([]);
+    },
+  };
+  c.app = {
+    async agents() {
+      return reply(c.agents.map((name) => ({ name })));
     },
   };
   return c;

@@ -2,12 +2,12 @@
 // over a fake SDK client and a real log file in a scratch git repository.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { PluginInput, ToolContext } from "@opencode-ai/plugin";
 import * as pkg from "../../dist/npm/index.js";
 import { fakeClient, type FakeClient } from "./fake-client.js";
-import { addWorktree, removeTempDirs, scratchRepo } from "./repo.js";
+import { addWorktree, git, removeTempDirs, scratchRepo } from "./repo.js";
 
 after(removeTempDirs);
 
@@ -44,22 +44,33 @@ test("the package exports only the plugin function", () => {
   assert.equal(typeof pkg.ApiaryPlugin, "function");
 });
 
-test("the plugin registers the four swarm tools with the seed design's argument names", async () => {
+test("the plugin registers the swarm tools with the seed design's argument names", async () => {
   const hooks = await plugin(fakeClient(), scratchRepo());
   assert.deepEqual(Object.keys(hooks.tool ?? {}).sort(), [
+    "swarm_await_workers",
     "swarm_complete",
     "swarm_poll_workers",
     "swarm_progress",
     "swarm_spawn_async",
+    "swarm_worktree_cleanup",
+    "swarm_worktree_merge",
   ]);
   assert.deepEqual(Object.keys(hooks.tool!.swarm_spawn_async!.args).sort(), [
+    "agent",
     "bead_id",
     "dependencies",
     "description",
     "epic_id",
     "files",
+    "model",
     "shared_context",
     "title",
+  ]);
+  assert.deepEqual(Object.keys(hooks.tool!.swarm_await_workers!.args).sort(), [
+    "epic_id",
+    "include_messages",
+    "poll_interval_ms",
+    "timeout_ms",
   ]);
 });
 
@@ -70,7 +81,9 @@ test("spawn creates a child session, prompts it and writes the log in the git di
   const out = await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
   assert.equal(out.metadata.session_id, "ses_fake1");
   assert.match(out.output, /^spawned bd-1 \(epic ep\) in session ses_fake1/);
-  assert.deepEqual(client.created[0], { parentID: "ses_coord", title: "bd-1: task bd-1" });
+  const tree = path.join(repo, ".apiary", "worktrees", "bd-1");
+  assert.deepEqual(client.created[0], { parentID: "ses_coord", title: "bd-1: task bd-1", directory: tree });
+  assert.equal(client.prompts[0]!.directory, tree);
   assert.match(client.prompts[0]!.text, /# Apiary worker: bd-1 \(epic ep\)/);
   const log = readFileSync(path.join(repo, ".git", "apiary", "events.jsonl"), "utf8");
   assert.match(log, /^\{"seq":1,"v":2,"timestamp":\d+,"type":"worker_spawned"/);
@@ -139,4 +152,44 @@ test("a worker completes through swarm_complete from its own session", async () 
   assert.match(done.output, /^recorded: bd-1 success/);
   const poll = await run(hooks, "swarm_poll_workers", { epic_id: "ep" }, ctx("ses_coord", repo));
   assert.match(poll.output, /completed:\n  bd-1 success \S+: wrote a\.ts/);
+});
+
+test("concurrent spawns each get their own worktree although git adds one at a time", async () => {
+  const repo = scratchRepo();
+  const hooks = await plugin(fakeClient(), repo);
+  const beads = ["bd-1", "bd-2", "bd-3", "bd-4", "bd-5", "bd-6"];
+  await Promise.all(beads.map((b) => run(hooks, "swarm_spawn_async", spawnArgs(b), ctx("ses_coord", repo))));
+  const listed = git(repo, "worktree", "list", "--porcelain");
+  for (const b of beads) assert.ok(listed.includes(path.join(repo, ".apiary", "worktrees", b)), `${b} in\n${listed}`);
+  assert.equal(git(repo, "status", "--porcelain"), "", "the worktrees' folder is ignored");
+});
+
+test("a worktree reaches the repository's plugins through a link", async () => {
+  const repo = scratchRepo();
+  mkdirSync(path.join(repo, ".opencode", "plugin"), { recursive: true });
+  writeFileSync(path.join(repo, ".opencode", "plugin", "apiary.js"), "export {};\n");
+  const hooks = await plugin(fakeClient(), repo);
+  const out = await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
+  const tree = path.join(repo, ".apiary", "worktrees", "bd-1");
+  assert.ok(existsSync(path.join(tree, ".opencode", "plugin", "apiary.js")), "the plugin is visible in the worktree");
+  assert.equal(out.metadata.worktree, tree);
+  assert.equal(out.metadata.branch, "apiary/bd-1");
+  // The link shows as untracked in the worker's checkout; merges never commit it (core tests).
+  assert.equal(git(tree, "status", "--porcelain"), "?? .opencode\n");
+  assert.equal(git(repo, "status", "--porcelain"), "?? .opencode/\n", "the main tree shows only its own files");
+});
+
+test("an unknown agent is refused with the agents the server has, and nothing is started", async () => {
+  const repo = scratchRepo();
+  const client = fakeClient();
+  const hooks = await plugin(client, repo);
+  await assert.rejects(
+    run(hooks, "swarm_spawn_async", { ...spawnArgs("bd-1"), agent: "reviewer" }, ctx("ses_coord", repo)),
+    /invalid argument `agent`: no agent "reviewer" on this server; known agents: build, plan, general/,
+  );
+  assert.equal(client.created.length, 0);
+  const ok = await run(hooks, "swarm_spawn_async", { ...spawnArgs("bd-2"), agent: "plan", model: "scripted/w" }, ctx("ses_coord", repo));
+  assert.match(ok.output, /^spawned bd-2/);
+  assert.equal(client.prompts[0]!.agent, "plan");
+  assert.deepEqual(client.prompts[0]!.model, { providerID: "scripted", modelID: "w" });
 });

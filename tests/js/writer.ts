@@ -5,10 +5,13 @@ import { makeHost } from "../../dist/npm/host.js";
 import { findLogPath, openFileStore } from "../../dist/npm/store.js";
 import type { PluginInput } from "@opencode-ai/plugin";
 
+/** These tests are about the log: workers share the repository instead of getting worktrees. */
+export const LOG_ONLY = { worktrees: false };
+
 /** A core over the repository's log with a fake client, and a poll helper. */
 export async function openCore(repo: string) {
   const Core = loadCore();
-  const core = new Core(makeHost(fakeClient("poll"), openFileStore(await findLogPath(repo))));
+  const core = new Core(makeHost(fakeClient("poll"), openFileStore(await findLogPath(repo))), LOG_ONLY);
   return { core, poll: (epic_id: string) => core.pollWorkers({ epic_id }) };
 }
 
@@ -29,7 +32,7 @@ export function fakeClient(prefix: string): PluginInput["client"] {
 
 export async function spawnMany(repo: string, prefix: string, count: number): Promise<void> {
   const Core = loadCore();
-  const core = new Core(makeHost(fakeClient(prefix), openFileStore(await findLogPath(repo))));
+  const core = new Core(makeHost(fakeClient(prefix), openFileStore(await findLogPath(repo))), LOG_ONLY);
   const ctx = { session_id: "ses_coord", directory: repo };
   await Promise.all(
     Array.from({ length: count }, (_, i) => core.spawnAsync(ctx, { bead_id: `${prefix}-${i}`, epic_id: "ep", title: "t", files: [] })),

@@ -1,0 +1,100 @@
+//! A first-come, first-served async lock for one instance's calls, without an executor crate:
+//! git cannot add two worktrees to one repository at the same time, so spawns take turns.
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::task::{Poll, Waker};
+
+#[derive(Default)]
+pub(crate) struct Gate {
+    state: RefCell<GateState>,
+}
+
+#[derive(Default)]
+struct GateState {
+    held: bool,
+    /// Waiters in arrival order, by ticket; the first is woken when the gate opens.
+    queue: VecDeque<(u64, Option<Waker>)>,
+    next_ticket: u64,
+}
+
+/// Opens the gate for the next waiter when dropped.
+pub(crate) struct Pass<'a>(&'a Gate);
+
+impl Gate {
+    pub async fn enter(&self) -> Pass<'_> {
+        let ticket = {
+            let mut s = self.state.borrow_mut();
+            if !s.held && s.queue.is_empty() {
+                s.held = true;
+                return Pass(self);
+            }
+            s.next_ticket += 1;
+            let t = s.next_ticket;
+            s.queue.push_back((t, None));
+            t
+        };
+        poll_fn(|cx| {
+            let mut s = self.state.borrow_mut();
+            if !s.held && s.queue.front().map(|(t, _)| *t) == Some(ticket) {
+                s.queue.pop_front();
+                s.held = true;
+                return Poll::Ready(());
+            }
+            if let Some(slot) = s.queue.iter_mut().find(|(t, _)| *t == ticket) {
+                slot.1 = Some(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await;
+        Pass(self)
+    }
+}
+
+impl Drop for Pass<'_> {
+    fn drop(&mut self) {
+        let waker = {
+            let mut s = self.0.state.borrow_mut();
+            s.held = false;
+            s.queue.front_mut().and_then(|(_, w)| w.take())
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{block_on, join, yield_now};
+    use std::cell::RefCell;
+
+    #[test]
+    fn holders_take_turns_in_arrival_order() {
+        let gate = Gate::default();
+        let order = RefCell::new(Vec::new());
+        let task = |n: u32| {
+            let (gate, order) = (&gate, &order);
+            async move {
+                let _pass = gate.enter().await;
+                order.borrow_mut().push((n, "in"));
+                yield_now().await;
+                order.borrow_mut().push((n, "out"));
+            }
+        };
+        block_on(join(task(1), join(task(2), task(3))));
+        let order = order.into_inner();
+        assert_eq!(
+            order,
+            vec![
+                (1, "in"),
+                (1, "out"),
+                (2, "in"),
+                (2, "out"),
+                (3, "in"),
+                (3, "out")
+            ]
+        );
+    }
+}

@@ -1,0 +1,457 @@
+//! Git worktrees: each worker edits its own checkout, on its own branch, in
+//! `<repository>/.apiary/worktrees/<bead>` (a folder git is told to ignore), so that parallel
+//! workers never write into each other's files or into the coordinator's tree.
+//! `swarm_worktree_merge` brings a finished worker's branch back; `swarm_worktree_cleanup`
+//! removes what was merged.
+use sha2::{Digest, Sha256};
+
+use super::report::state_name;
+use super::Apiary;
+use crate::api::{CleanupArgs, MergeArgs, MergeReply, Reply};
+use crate::error::{HostError, ToolError};
+use crate::event::{EventBody, WorktreeMerged, WorktreeRemoved};
+use crate::host::{GitOutput, Host};
+use crate::ids::check_id;
+use crate::projection::Worker;
+use crate::text::hex;
+
+/// Where the worktrees live, relative to the repository's top level.
+pub(crate) const WORKTREES: &str = ".apiary/worktrees";
+
+/// Tries at adding a worktree before its error is the spawn's.
+const ADD_ATTEMPTS: u64 = 5;
+
+/// Where a worker's session runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Placement {
+    pub directory: String,
+    pub worktree: Option<String>,
+    pub branch: Option<String>,
+    pub links: Vec<String>,
+    /// Why the worker shares the coordinator's directory, when worktrees are on.
+    pub note: Option<String>,
+}
+
+/// The folder and branch name of a bead's worktree. Bead ids are already held to letters,
+/// digits and `- _ . :`; the few that git refuses in a branch name (`:`, a trailing `.` or
+/// `.lock`) get a readable name plus a hash of the id, so two ids never share a worktree.
+pub(crate) fn worktree_name(bead: &str) -> String {
+    if !bead.contains(':') && !bead.ends_with('.') && !bead.ends_with(".lock") {
+        return bead.to_string();
+    }
+    let readable = bead.replace(':', "_");
+    let digest = hex(&Sha256::digest(bead.as_bytes()));
+    format!("{}-{}", readable.trim_end_matches('.'), &digest[..8])
+}
+
+/// `stdout` of a git command that succeeded, trimmed; its first error line otherwise.
+fn ok(out: GitOutput, what: &'static str) -> Result<String, ToolError> {
+    if out.code == 0 {
+        return Ok(out.stdout.trim().to_string());
+    }
+    let why = out
+        .stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("no message");
+    Err(HostError::new(what, format!("exit {}: {why}", out.code)).into())
+}
+
+/// The repository a worktree belongs to: the path before `/.apiary/worktrees/<name>`.
+fn root_of(worktree: &str) -> &str {
+    worktree
+        .rsplit_once(&format!("/{WORKTREES}/"))
+        .map_or(worktree, |(root, _)| root)
+}
+
+impl<H: Host> Apiary<H> {
+    async fn git(&self, cwd: &str, args: &[&str]) -> Result<GitOutput, ToolError> {
+        Ok(self.host.git(cwd, args).await?)
+    }
+
+    /// Gives a bead its worktree (new, or the one an earlier attempt left), or says why the
+    /// worker shares the coordinator's directory.
+    pub(super) async fn place(&self, directory: &str, bead: &str) -> Result<Placement, ToolError> {
+        let shared = |note: Option<String>| Placement {
+            directory: directory.to_string(),
+            note,
+            ..Placement::default()
+        };
+        if !self.options.worktrees {
+            return Ok(shared(None));
+        }
+        let top = match self
+            .host
+            .git(directory, &["rev-parse", "--show-toplevel"])
+            .await
+        {
+            Ok(top) if top.code == 0 => top,
+            Ok(_) => {
+                return Ok(shared(Some(
+                    "not a git repository: the worker edits your directory".into(),
+                )))
+            }
+            Err(e) => {
+                return Ok(shared(Some(format!(
+                    "{e}: the worker edits your directory"
+                ))))
+            }
+        };
+        let root = top.stdout.trim().to_string();
+        if self
+            .git(&root, &["rev-parse", "--verify", "-q", "HEAD"])
+            .await?
+            .code
+            != 0
+        {
+            return Ok(shared(Some(
+                "the repository has no commit yet: the worker edits your directory (commit once \
+                 to give workers their own worktrees)"
+                    .into(),
+            )));
+        }
+        let name = worktree_name(bead);
+        let path = format!("{root}/{WORKTREES}/{name}");
+        let branch = format!("apiary/{name}");
+        let _turn = self.git_gate.enter().await;
+        // Another process adding a worktree at the same moment makes git fail on the other's
+        // half-made entry; a short wait and a fresh look is enough.
+        let mut attempt = 0;
+        while let Err(e) = self.add_worktree(&root, &path, &branch).await {
+            attempt += 1;
+            if attempt >= ADD_ATTEMPTS {
+                return Err(e);
+            }
+            self.host
+                .sleep(25 * attempt + self.host.now_ms() % 25)
+                .await;
+        }
+        let links = self.host.prepare_worktree(&root, &path).await?;
+        Ok(Placement {
+            directory: path.clone(),
+            worktree: Some(path),
+            branch: Some(branch),
+            links,
+            note: None,
+        })
+    }
+
+    /// Adds the worktree at `path` on `branch` (made from HEAD if new), unless it is there.
+    async fn add_worktree(&self, root: &str, path: &str, branch: &str) -> Result<(), ToolError> {
+        let listed = ok(
+            self.git(root, &["worktree", "list", "--porcelain"]).await?,
+            "git worktree list",
+        )?;
+        if listed
+            .lines()
+            .any(|l| l.strip_prefix("worktree ") == Some(path))
+        {
+            return Ok(());
+        }
+        let head = format!("refs/heads/{branch}");
+        let has_branch = self
+            .git(root, &["rev-parse", "--verify", "-q", &head])
+            .await?
+            .code
+            == 0;
+        let add = if has_branch {
+            self.git(root, &["worktree", "add", path, branch]).await?
+        } else {
+            self.git(root, &["worktree", "add", "-b", branch, path, "HEAD"])
+                .await?
+        };
+        ok(add, "git worktree add").map(drop)
+    }
+
+    /// `-c user.name=… -c user.email=…` where the repository has no identity of its own, so a
+    /// commit never fails for want of one.
+    async fn identity(&self, cwd: &str) -> Result<Vec<&'static str>, ToolError> {
+        let known = self.git(cwd, &["config", "user.email"]).await?.code == 0;
+        Ok(if known {
+            Vec::new()
+        } else {
+            vec![
+                "-c",
+                "user.name=Apiary",
+                "-c",
+                "user.email=apiary@localhost",
+            ]
+        })
+    }
+
+    pub async fn worktree_merge(&self, args: &MergeArgs) -> Result<MergeReply, ToolError> {
+        check_id("bead_id", &args.bead_id)?;
+        self.refresh().await?;
+        let w: Worker = self
+            .log
+            .swarm()
+            .bead(&args.bead_id)
+            .cloned()
+            .ok_or_else(|| {
+                ToolError::Refused(format!("no worker was spawned for bead {}", args.bead_id))
+            })?;
+        let (Some(path), Some(branch)) = (w.worktree.clone(), w.branch.clone()) else {
+            return Err(ToolError::Refused(format!(
+                "{} has no worktree (it worked in the coordinator's directory): nothing to merge",
+                w.bead_id
+            )));
+        };
+        if w.state.is_active() {
+            return Err(ToolError::Refused(format!(
+                "{} is still {}; wait for it (swarm_await_workers) before merging",
+                w.bead_id,
+                state_name(w.state)
+            )));
+        }
+        if w.worktree_removed {
+            return Err(ToolError::Refused(format!(
+                "the worktree of {} was removed",
+                w.bead_id
+            )));
+        }
+        let root = root_of(&path).to_string();
+        self.commit_worker_changes(&w, &path).await?;
+
+        let message = format!("Merge {branch}: {}", w.title);
+        let mut merge = self.identity(&root).await?;
+        merge.extend(["merge", "--no-ff", "--no-edit", "-m", &message, &branch]);
+        let out = self.git(&root, &merge).await?;
+        if out.code != 0 {
+            return self.undo_failed_merge(&w, &root, out).await;
+        }
+        let commit = ok(
+            self.git(&root, &["rev-parse", "HEAD"]).await?,
+            "git rev-parse",
+        )?;
+        let files = ok(
+            self.git(&root, &["diff", "--name-only", "ORIG_HEAD", "HEAD"])
+                .await?,
+            "git diff",
+        )?;
+        let files: Vec<&str> = files.lines().filter(|l| !l.is_empty()).collect();
+        self.log
+            .append(
+                &self.host,
+                self.host.now_ms(),
+                &[EventBody::WorktreeMerged(WorktreeMerged {
+                    session_id: w.session_id.clone(),
+                    bead_id: w.bead_id.clone(),
+                    branch: branch.clone(),
+                    commit: commit.clone(),
+                })],
+            )
+            .await?;
+        let short = &commit[..commit.len().min(10)];
+        let output = if files.is_empty() {
+            format!("nothing to merge: {branch} has no changes; your branch is at {short}")
+        } else {
+            format!(
+                "merged {branch} into your branch at {short}: {} file{} changed: {}",
+                files.len(),
+                if files.len() == 1 { "" } else { "s" },
+                list(&files)
+            )
+        };
+        Ok(MergeReply {
+            title: format!("merged {}", w.bead_id),
+            output,
+            merged: true,
+            conflicts: Vec::new(),
+            commit: Some(commit),
+        })
+    }
+
+    /// Commits whatever the worker left uncommitted in its worktree, leaving out the links
+    /// made for OpenCode.
+    async fn commit_worker_changes(&self, w: &Worker, path: &str) -> Result<(), ToolError> {
+        let excludes: Vec<String> = w
+            .config_links
+            .iter()
+            .map(|l| format!(":(exclude){l}"))
+            .collect();
+        let mut add = vec!["add", "-A", "--", "."];
+        add.extend(excludes.iter().map(String::as_str));
+        ok(self.git(path, &add).await?, "git add")?;
+        let staged = self.git(path, &["diff", "--cached", "--quiet"]).await?.code != 0;
+        if staged {
+            let message = format!("{}: {}", w.bead_id, w.title);
+            let mut commit = self.identity(path).await?;
+            commit.extend(["commit", "-q", "--no-verify", "-m", &message]);
+            ok(self.git(path, &commit).await?, "git commit")?;
+        }
+        Ok(())
+    }
+
+    /// A merge that stopped: conflicts are reported by file after `git merge --abort`, so the
+    /// coordinator's tree is never left half-merged; any other refusal is reported as git gave it.
+    async fn undo_failed_merge(
+        &self,
+        w: &Worker,
+        root: &str,
+        out: GitOutput,
+    ) -> Result<MergeReply, ToolError> {
+        let conflicts = self
+            .git(root, &["diff", "--name-only", "--diff-filter=U"])
+            .await?
+            .stdout;
+        let conflicts: Vec<String> = conflicts
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        let merging = self
+            .git(root, &["rev-parse", "-q", "--verify", "MERGE_HEAD"])
+            .await?
+            .code
+            == 0;
+        if merging {
+            ok(
+                self.git(root, &["merge", "--abort"]).await?,
+                "git merge --abort",
+            )?;
+        }
+        if conflicts.is_empty() {
+            let why: Vec<&str> = out
+                .stderr
+                .lines()
+                .chain(out.stdout.lines())
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .take(4)
+                .collect();
+            return Err(ToolError::Refused(format!(
+                "git refused to merge {}: {}. Nothing was merged.",
+                w.bead_id,
+                why.join(" ")
+            )));
+        }
+        let names: Vec<&str> = conflicts.iter().map(String::as_str).collect();
+        Ok(MergeReply {
+            title: format!("{} not merged: {} conflicts", w.bead_id, conflicts.len()),
+            output: format!(
+                "not merged: {} conflicts with your branch in {} file{}: {}. Your tree is as it \
+                 was. Resolve the files in the worker's worktree {} (or in yours), commit, and \
+                 merge again.",
+                w.bead_id,
+                conflicts.len(),
+                if conflicts.len() == 1 { "" } else { "s" },
+                list(&names),
+                w.worktree.as_deref().unwrap_or("")
+            ),
+            merged: false,
+            conflicts,
+            commit: None,
+        })
+    }
+
+    pub async fn worktree_cleanup(&self, args: &CleanupArgs) -> Result<Reply, ToolError> {
+        if let Some(epic) = &args.epic_id {
+            check_id("epic_id", epic)?;
+        }
+        self.refresh().await?;
+        let include_unmerged = args.include_unmerged.unwrap_or(false);
+        let candidates: Vec<Worker> = {
+            let swarm = self.log.swarm();
+            let epics: Vec<String> = match &args.epic_id {
+                Some(e) => vec![e.clone()],
+                None => swarm.epic_ids().map(str::to_string).collect(),
+            };
+            epics
+                .iter()
+                .flat_map(|e| swarm.epic(e))
+                .filter(|w| w.worktree.is_some() && !w.worktree_removed)
+                .cloned()
+                .collect()
+        };
+        let (mut removed, mut kept, mut failed) = (Vec::new(), Vec::new(), Vec::new());
+        let mut events = Vec::new();
+        for w in &candidates {
+            let merged = w.merged_commit.is_some();
+            if w.state.is_active() || !(merged || include_unmerged) {
+                kept.push(w.bead_id.as_str());
+                continue;
+            }
+            let path = w.worktree.as_deref().unwrap_or_default();
+            let root = root_of(path);
+            let out = self
+                .git(root, &["worktree", "remove", "--force", path])
+                .await?;
+            if let Err(e) = ok(out, "git worktree remove") {
+                failed.push(format!("{} ({e})", w.bead_id));
+                continue;
+            }
+            if let Some(branch) = &w.branch {
+                let flag = if merged { "-d" } else { "-D" };
+                let _ = self.git(root, &["branch", flag, branch]).await?;
+            }
+            removed.push(w.bead_id.as_str());
+            events.push(EventBody::WorktreeRemoved(WorktreeRemoved {
+                session_id: w.session_id.clone(),
+                bead_id: w.bead_id.clone(),
+                path: path.to_string(),
+            }));
+        }
+        if !events.is_empty() {
+            self.log
+                .append(&self.host, self.host.now_ms(), &events)
+                .await?;
+        }
+        let mut output = format!("removed {} worktree(s)", removed.len());
+        if !removed.is_empty() {
+            output.push_str(&format!(": {}", list(&removed)));
+        }
+        if !kept.is_empty() {
+            output.push_str(&format!(
+                "; kept {} (running or not merged): {}",
+                kept.len(),
+                list(&kept)
+            ));
+            if !include_unmerged {
+                output.push_str(" (include_unmerged: true also removes the unmerged)");
+            }
+        }
+        if !failed.is_empty() {
+            output.push_str(&format!("; failed: {}", failed.join("; ")));
+        }
+        Ok(Reply {
+            title: format!("removed {} worktree(s)", removed.len()),
+            output,
+        })
+    }
+}
+
+/// Up to ten names, then how many more.
+fn list(names: &[&str]) -> String {
+    let shown = names
+        .iter()
+        .take(10)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    match names.len() {
+        0..=10 => shown,
+        n => format!("{shown} and {} more", n - 10),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_bead_ids_name_their_worktree_and_odd_ones_get_a_hash() {
+        assert_eq!(worktree_name("bd-12.1"), "bd-12.1");
+        let colon = worktree_name("bd:1");
+        assert!(colon.starts_with("bd_1-") && colon.len() == 13, "{colon}");
+        assert_ne!(colon, worktree_name("bd_1"));
+        assert!(worktree_name("x.lock").starts_with("x.lock-"));
+        assert!(!worktree_name("x.").contains(".-"));
+    }
+
+    #[test]
+    fn a_worktree_knows_its_repository() {
+        assert_eq!(root_of("/r/p/.apiary/worktrees/bd-1"), "/r/p");
+        assert_eq!(root_of("/elsewhere"), "/elsewhere");
+    }
+}

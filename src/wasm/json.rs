@@ -1,0 +1,35 @@
+//! JS values to and from Rust through JSON text. serde_json is the core's one decoder (the log
+//! is JSON lines); decoding JS values with a second serde backend would compile every type's
+//! (de)serializer twice.
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use wasm_bindgen::JsValue;
+
+/// `JSON.stringify(value)`; `undefined` (no value) becomes `null`.
+pub fn stringify(value: &JsValue) -> Result<String, String> {
+    if value.is_undefined() {
+        return Ok("null".into());
+    }
+    js_sys::JSON::stringify(value)
+        .map(String::from)
+        .map_err(|_| "the value cannot be written as JSON".to_string())
+}
+
+pub fn from_js<T: DeserializeOwned>(value: &JsValue) -> Result<T, String> {
+    serde_json::from_str(&stringify(value)?).map_err(plain)
+}
+
+pub fn to_js<T: Serialize>(value: &T) -> Result<JsValue, String> {
+    let text = serde_json::to_string(value).map_err(plain)?;
+    js_sys::JSON::parse(&text).map_err(|_| "the reply is not valid JSON".to_string())
+}
+
+/// serde_json's message without its " at line 1 column N" suffix, which means nothing to a
+/// caller who passed an object, not text.
+pub fn plain(e: serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}

@@ -1,0 +1,313 @@
+//! Worktrees with real git in scratch repositories: each worker gets its own checkout and
+//! branch, merges come back whole or not at all, and cleanup removes what was merged.
+#![cfg(not(target_arch = "wasm32"))]
+#[path = "core/given.rs"]
+mod given;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use apiary::api::{CleanupArgs, MergeArgs, SpawnArgs};
+use apiary::testing::{block_on, FakeHost};
+use apiary::{Apiary, ToolError};
+use given::*;
+
+struct Repo(PathBuf);
+
+impl Drop for Repo {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Repo {
+    fn new(with_commit: bool) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "apiary-wt-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let dir = dir.canonicalize().unwrap();
+        let repo = Repo(dir);
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.git(&["config", "user.email", "t@example.com"]);
+        repo.git(&["config", "user.name", "T"]);
+        if with_commit {
+            repo.write("shared.txt", "base\n");
+            repo.git(&["add", "-A"]);
+            repo.git(&["commit", "-q", "-m", "base"]);
+        }
+        repo
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        git_in(&self.0, args)
+    }
+
+    fn write(&self, file: &str, text: &str) {
+        std::fs::write(self.0.join(file), text).unwrap();
+    }
+}
+
+fn git_in(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Unique within the process (tests run on several threads) and across runs.
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{nanos}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+fn in_repo(repo: &Repo) -> apiary::api::CallContext {
+    apiary::api::CallContext {
+        session_id: "ses_coord".into(),
+        directory: repo.path().into(),
+    }
+}
+
+fn spawn(a: &Apiary<FakeHost>, repo: &Repo, bead: &str) -> String {
+    block_on(a.spawn(&in_repo(repo), &spawn_args(bead)))
+        .unwrap()
+        .session_id
+}
+
+fn worktree(repo: &Repo, bead: &str) -> PathBuf {
+    repo.0.join(".apiary/worktrees").join(bead)
+}
+
+fn merge(a: &Apiary<FakeHost>, bead: &str) -> Result<apiary::api::MergeReply, ToolError> {
+    block_on(a.worktree_merge(&MergeArgs {
+        bead_id: bead.into(),
+    }))
+}
+
+#[test]
+fn each_worker_gets_its_own_worktree_and_branch_that_the_main_tree_does_not_show() {
+    let repo = Repo::new(true);
+    let a = apiary();
+    let reply = block_on(a.spawn(&in_repo(&repo), &spawn_args("bd-1"))).unwrap();
+    let wt = worktree(&repo, "bd-1");
+    assert!(wt.join("shared.txt").exists());
+    assert_eq!(
+        git_in(&wt, &["branch", "--show-current"]).trim(),
+        "apiary/bd-1"
+    );
+    assert!(
+        reply.output.contains("(branch apiary/bd-1)"),
+        "{}",
+        reply.output
+    );
+    let created = a.host().sessions.created.borrow();
+    assert_eq!(created[0].directory.as_deref(), wt.to_str());
+    let request = &a.host().sessions.prompt_requests.borrow()[0];
+    assert_eq!(request.directory.as_deref(), wt.to_str());
+    assert!(request.text.contains("on branch `apiary/bd-1`"));
+    // The worktrees' folder is ignored: the coordinator's tree stays clean.
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+}
+
+#[test]
+fn a_workers_edit_lands_in_its_worktree_and_reaches_the_main_tree_only_by_merge() {
+    let repo = Repo::new(true);
+    let a = apiary();
+    let session = spawn(&a, &repo, "bd-1");
+    std::fs::write(worktree(&repo, "bd-1").join("new.txt"), "from the worker\n").unwrap();
+    assert!(!repo.0.join("new.txt").exists());
+    let early = merge(&a, "bd-1").unwrap_err();
+    assert!(early.to_string().contains("still starting"), "{early}");
+    block_on(a.complete(&worker(&session), &complete_args("bd-1"))).unwrap();
+    let merged = merge(&a, "bd-1").unwrap();
+    assert!(merged.merged);
+    assert!(
+        merged
+            .output
+            .starts_with("merged apiary/bd-1 into your branch at ")
+            && merged.output.ends_with("1 file changed: new.txt"),
+        "{}",
+        merged.output
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.0.join("new.txt")).unwrap(),
+        "from the worker\n"
+    );
+    assert_eq!(
+        repo.git(&["rev-parse", "HEAD"]).trim(),
+        merged.commit.unwrap()
+    );
+    assert_eq!(count_lines(&a, "worktree_merged"), 1);
+}
+
+#[test]
+fn a_conflicting_merge_is_reported_by_file_and_leaves_the_main_tree_as_it_was() {
+    let repo = Repo::new(true);
+    let a = apiary();
+    let s1 = spawn(&a, &repo, "bd-1");
+    let s2 = spawn(&a, &repo, "bd-2");
+    std::fs::write(worktree(&repo, "bd-1").join("shared.txt"), "one\n").unwrap();
+    std::fs::write(worktree(&repo, "bd-2").join("shared.txt"), "two\n").unwrap();
+    std::fs::write(worktree(&repo, "bd-2").join("other.txt"), "fine\n").unwrap();
+    block_on(a.complete(&worker(&s1), &complete_args("bd-1"))).unwrap();
+    block_on(a.complete(&worker(&s2), &complete_args("bd-2"))).unwrap();
+    assert!(merge(&a, "bd-1").unwrap().merged);
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let second = merge(&a, "bd-2").unwrap();
+    assert!(!second.merged);
+    assert_eq!(second.conflicts, vec!["shared.txt".to_string()]);
+    assert!(
+        second.output.starts_with(
+            "not merged: bd-2 conflicts with your branch in 1 file: shared.txt. Your tree is as it was."
+        ),
+        "{}",
+        second.output
+    );
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]), head);
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    assert!(!repo.0.join(".git/MERGE_HEAD").exists());
+    assert!(!repo.0.join("other.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(repo.0.join("shared.txt")).unwrap(),
+        "one\n"
+    );
+    assert_eq!(count_lines(&a, "worktree_merged"), 1);
+}
+
+#[test]
+fn links_made_for_opencode_are_never_committed() {
+    let repo = Repo::new(true);
+    let a = apiary();
+    *a.host().config_links.borrow_mut() = vec![".opencode".into()];
+    let session = spawn(&a, &repo, "bd-1");
+    let wt = worktree(&repo, "bd-1");
+    std::os::unix::fs::symlink(repo.0.join("elsewhere"), wt.join(".opencode")).unwrap();
+    std::fs::write(wt.join("work.txt"), "w\n").unwrap();
+    block_on(a.complete(&worker(&session), &complete_args("bd-1"))).unwrap();
+    let merged = merge(&a, "bd-1").unwrap();
+    assert!(
+        merged.output.ends_with("1 file changed: work.txt"),
+        "{}",
+        merged.output
+    );
+    assert!(!repo.0.join(".opencode").exists());
+}
+
+#[test]
+fn cleanup_removes_merged_worktrees_and_keeps_unmerged_ones_unless_asked() {
+    let repo = Repo::new(true);
+    let a = apiary();
+    let s1 = spawn(&a, &repo, "bd-1");
+    let s2 = spawn(&a, &repo, "bd-2");
+    std::fs::write(worktree(&repo, "bd-1").join("a.txt"), "a\n").unwrap();
+    block_on(a.complete(&worker(&s1), &complete_args("bd-1"))).unwrap();
+    block_on(a.complete(&worker(&s2), &complete_args("bd-2"))).unwrap();
+    merge(&a, "bd-1").unwrap();
+    let first = block_on(a.worktree_cleanup(&CleanupArgs::default())).unwrap();
+    assert_eq!(
+        first.output,
+        "removed 1 worktree(s): bd-1; kept 1 (running or not merged): bd-2 (include_unmerged: \
+         true also removes the unmerged)"
+    );
+    assert!(!worktree(&repo, "bd-1").exists());
+    assert!(worktree(&repo, "bd-2").exists());
+    assert_eq!(repo.git(&["branch", "--list", "apiary/bd-1"]), "");
+    let second = block_on(a.worktree_cleanup(&CleanupArgs {
+        epic_id: Some("ep".into()),
+        include_unmerged: Some(true),
+    }))
+    .unwrap();
+    assert_eq!(second.output, "removed 1 worktree(s): bd-2");
+    assert_eq!(repo.git(&["worktree", "list"]).lines().count(), 1);
+    assert_eq!(count_lines(&a, "worktree_removed"), 2);
+}
+
+#[test]
+fn odd_bead_ids_get_safe_names_and_path_escapes_are_refused_before_git_runs() {
+    let repo = Repo::new(true);
+    let a = apiary();
+    let reply = block_on(a.spawn(&in_repo(&repo), &spawn_args("bd:1"))).unwrap();
+    assert!(
+        reply.output.contains("/.apiary/worktrees/bd_1-"),
+        "{}",
+        reply.output
+    );
+    for bad in ["../x", "/abs", "a/b", ".hidden", "a b"] {
+        let err = block_on(a.spawn(&in_repo(&repo), &spawn_args(bad))).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ToolError::InvalidArgument {
+                    field: "bead_id",
+                    ..
+                }
+            ),
+            "{bad}: {err}"
+        );
+    }
+    assert_eq!(repo.git(&["worktree", "list"]).lines().count(), 2);
+}
+
+#[test]
+fn a_repository_without_a_commit_shares_the_coordinators_directory_and_says_so() {
+    let repo = Repo::new(false);
+    let a = apiary();
+    let reply = block_on(a.spawn(&in_repo(&repo), &spawn_args("bd-1"))).unwrap();
+    assert!(
+        reply.output.contains("the repository has no commit yet"),
+        "{}",
+        reply.output
+    );
+    assert_eq!(a.host().sessions.created.borrow()[0].directory, None);
+    let err = merge(&a, "bd-1").unwrap_err();
+    assert!(err.to_string().contains("has no worktree"), "{err}");
+}
+
+#[test]
+fn an_unknown_agent_or_a_malformed_model_is_refused_before_anything_is_created() {
+    let repo = Repo::new(true);
+    let a = apiary();
+    let with = |agent: Option<&str>, model: Option<&str>| SpawnArgs {
+        agent: agent.map(str::to_string),
+        model: model.map(str::to_string),
+        ..spawn_args("bd-1")
+    };
+    let err = block_on(a.spawn(&in_repo(&repo), &with(Some("reviewer"), None))).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid argument `agent`: no agent \"reviewer\" on this server; known agents: build, plan"
+    );
+    let err = block_on(a.spawn(&in_repo(&repo), &with(None, Some("gpt")))).unwrap_err();
+    assert!(
+        err.to_string().starts_with("invalid argument `model`"),
+        "{err}"
+    );
+    assert!(a.host().sessions.created.borrow().is_empty());
+    assert_eq!(repo.git(&["worktree", "list"]).lines().count(), 1);
+    block_on(a.spawn(
+        &in_repo(&repo),
+        &with(Some("plan"), Some("scripted/scripted-model")),
+    ))
+    .unwrap();
+    let request = &a.host().sessions.prompt_requests.borrow()[0];
+    assert_eq!(request.agent.as_deref(), Some("plan"));
+    assert_eq!(request.model.as_ref().unwrap().model_id, "scripted-model");
+}
