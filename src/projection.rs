@@ -71,6 +71,11 @@ pub struct Worker {
     pub branch: Option<String>,
     #[serde(default)]
     pub config_links: Vec<String>,
+    /// The agent and `provider/model` it was started with, so a resume uses the same.
+    #[serde(default)]
+    pub agent: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
     /// The coordinator's commit after this worker's branch was merged.
     #[serde(default)]
     pub merged_commit: Option<String>,
@@ -130,6 +135,8 @@ impl Swarm {
                     worktree: e.worktree_path.clone(),
                     branch: e.branch.clone(),
                     config_links: e.config_links.clone(),
+                    agent: e.agent.clone(),
+                    model: e.model.clone(),
                     merged_commit: None,
                     worktree_removed: false,
                     interruptions: 0,
@@ -260,6 +267,11 @@ impl Swarm {
             .flatten()
             .filter_map(|bead| self.bead(bead))
             .collect()
+    }
+
+    /// Every worker ever spawned (a bead's earlier attempts too), in spawn order.
+    pub fn workers(&self) -> impl Iterator<Item = &Worker> {
+        self.workers.iter()
     }
 
     pub fn epic_ids(&self) -> impl Iterator<Item = &str> {

@@ -249,6 +249,22 @@ impl FakeSessions {
         };
     }
 
+    /// Leaves a session with an assistant reply that never finished and no error, as a
+    /// server restart mid-turn does, and not busy.
+    pub fn cut_turn(&self, session: &str) {
+        let message: Message = serde_json::from_value(serde_json::json!({
+            "info": {"role": "assistant", "time": {"created": 1}},
+            "parts": [{"type": "text", "text": "half a thou"}]
+        }))
+        .expect("a valid message");
+        self.messages
+            .borrow_mut()
+            .entry(session.to_string())
+            .or_default()
+            .push(message);
+        self.set_status(session, None);
+    }
+
     /// Gives a session a finished assistant turn with this text.
     pub fn finish_turn(&self, session: &str, text: &str) {
         let message: Message = serde_json::from_value(serde_json::json!({

@@ -9,7 +9,7 @@ use super::report::{self, Group, MESSAGE_CHARS};
 use super::Apiary;
 use crate::api::{PollArgs, PollReport};
 use crate::error::ToolError;
-use crate::event::{EventBody, WorkerFailed, WorkerObserved};
+use crate::event::{EventBody, Payload, WorkerFailed, WorkerInterrupted, WorkerObserved};
 use crate::host::{Host, Message, SessionStatus};
 use crate::ids::check_id;
 use crate::projection::{Swarm, Worker, WorkerState};
@@ -23,6 +23,8 @@ enum Seen {
     /// The session ran and its turn is over.
     TurnEnded,
     Failed(String),
+    /// Its turn was cut off (a server restart): an unfinished reply, no error, not busy.
+    Interrupted,
     /// Nothing shows it ran yet: absent from the map right after spawn is starting, not done.
     NotYetStarted,
 }
@@ -96,30 +98,44 @@ impl<H: Host> Apiary<H> {
             }
             _ => {}
         }
-        match state {
+        // A running worker that is no longer busy either ended its turn or had it cut off
+        // (a server stopping may still report it idle); one never seen busy may have run
+        // unseen. Its messages tell which.
+        let fallback = match state {
             WorkerState::Running | WorkerState::Idle => Seen::TurnEnded,
-            _ => match self.host.messages(session, directory, 4).await {
-                Ok(messages) => from_messages(&messages),
-                Err(e) if e.message.contains("NotFound") || e.message.contains("not found") => {
-                    Seen::Failed(format!("session {session} no longer exists on the server"))
-                }
-                Err(_) => Seen::NotYetStarted,
-            },
+            _ => Seen::NotYetStarted,
+        };
+        match self.host.messages(session, directory, 4).await {
+            Ok(messages) => from_messages(&messages, state),
+            Err(e) if e.message.contains("NotFound") || e.message.contains("not found") => {
+                Seen::Failed(format!("session {session} no longer exists on the server"))
+            }
+            Err(_) => fallback,
         }
     }
 
     /// Records what the poll learnt, re-checked under the write lock so that an observation
     /// another instance (or the event hook) already recorded is not recorded twice.
+    /// Workers found interrupted are resumed here, by the instance whose record won.
     async fn record(&self, seen: &BTreeMap<String, Seen>) -> Result<(), ToolError> {
-        if wanted(seen, &self.log.swarm()).is_empty() {
+        let resume = self.options.resume_interrupted;
+        if wanted(seen, &self.log.swarm(), resume).is_empty() {
             return Ok(());
         }
         let seen = seen.clone();
-        self.log
+        let recorded = self
+            .log
             .append_with(&self.host, self.host.now_ms(), move |swarm| {
-                wanted(&seen, swarm)
+                wanted(&seen, swarm, resume)
             })
             .await?;
+        for event in recorded {
+            if let Payload::Known(EventBody::WorkerInterrupted(e)) = &event.payload {
+                if e.resumed {
+                    self.resume(&e.session_id).await?;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -215,30 +231,38 @@ impl<H: Host> Apiary<H> {
 }
 
 /// The observations still to record, judged against the projection `swarm`.
-fn wanted(seen: &BTreeMap<String, Seen>, swarm: &Swarm) -> Vec<EventBody> {
+fn wanted(seen: &BTreeMap<String, Seen>, swarm: &Swarm, resume: bool) -> Vec<EventBody> {
     seen.iter()
         .filter_map(|(session, s)| swarm.session(session).map(|w| (w, s)))
-        .flat_map(|(w, s)| observations(w, s))
+        .flat_map(|(w, s)| observations(w, s, resume))
         .collect()
 }
 
-/// What the session's own messages say, for a worker never seen busy.
-fn from_messages(messages: &[Message]) -> Seen {
+/// What the session's own messages say about a worker that is not busy.
+fn from_messages(messages: &[Message], state: WorkerState) -> Seen {
+    let ran = matches!(state, WorkerState::Running | WorkerState::Idle);
     let Some(last) = messages.iter().rev().find(|m| m.is_assistant()) else {
-        return Seen::NotYetStarted;
+        return if ran {
+            Seen::TurnEnded
+        } else {
+            Seen::NotYetStarted
+        };
     };
     if let Some(error) = &last.info.error {
         return Seen::Failed(error.describe());
     }
-    if last.info.time.completed.is_some() {
-        Seen::TurnEnded
-    } else {
-        Seen::NotYetStarted
+    match (last.info.time.completed, ran) {
+        (Some(_), _) => Seen::TurnEnded,
+        // Seen busy, now not busy, and the reply was never finished: the server stopped
+        // mid-turn (a restart aborts turns without marking them).
+        (None, true) => Seen::Interrupted,
+        // Never seen busy: the reply may be starting right now.
+        (None, false) => Seen::NotYetStarted,
     }
 }
 
 /// The events that bring a worker's recorded state in line with what was seen.
-fn observations(w: &Worker, seen: &Seen) -> Vec<EventBody> {
+fn observations(w: &Worker, seen: &Seen, resume: bool) -> Vec<EventBody> {
     let obs = || WorkerObserved {
         session_id: w.session_id.clone(),
         bead_id: w.bead_id.clone(),
@@ -255,6 +279,16 @@ fn observations(w: &Worker, seen: &Seen) -> Vec<EventBody> {
             EventBody::WorkerIdle(obs()),
         ],
         (WorkerState::Running, Seen::TurnEnded) => vec![EventBody::WorkerIdle(obs())],
+        (WorkerState::Interrupted, Seen::Busy | Seen::Retrying(_)) => {
+            vec![EventBody::WorkerStarted(obs())]
+        }
+        (WorkerState::Running | WorkerState::Idle, Seen::Interrupted) => {
+            vec![EventBody::WorkerInterrupted(WorkerInterrupted {
+                session_id: w.session_id.clone(),
+                bead_id: w.bead_id.clone(),
+                resumed: resume,
+            })]
+        }
         (s, Seen::Failed(error)) if !s.is_final() => vec![EventBody::WorkerFailed(WorkerFailed {
             session_id: w.session_id.clone(),
             bead_id: w.bead_id.clone(),

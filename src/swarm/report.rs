@@ -50,6 +50,10 @@ pub(crate) fn view(w: &Worker, now: u64) -> WorkerView {
         WorkerState::Interrupted => {
             Some("turn cut off by a server restart; not resumed (policy off)".into())
         }
+        WorkerState::Starting if w.interruptions > 0 => Some(format!(
+            "resumed after {} interrupted turn(s)",
+            w.interruptions
+        )),
         _ => w.summary.clone().or_else(|| w.progress_message.clone()),
     };
     WorkerView {
