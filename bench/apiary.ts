@@ -75,7 +75,7 @@ const dir = mkdtempSync(path.join(tmpdir(), "apiary-bench-"));
 try {
   // Import and the first tool call, in this fresh process.
   const firstCore = openCoreAt(path.join(dir, "first.jsonl"));
-  await firstCore.pollWorkers({ epic_id: "none" });
+  await firstCore.pollWorkers({ session_id: "", directory: "" }, { epic_id: "none" });
   const importAndFirstCallMs = performance.now() - t0;
 
   const single = await progressRun(openCoreAt(path.join(dir, "single.jsonl")), "one", 1, 2000);
@@ -85,11 +85,11 @@ try {
   const file10k = path.join(dir, "10k.jsonl");
   await fill(openCoreAt(file10k), 1000);
   const reader = openCoreAt(file10k);
-  await reader.pollWorkers({ epic_id: "epic50" });
+  await reader.pollWorkers({ session_id: "", directory: "" }, { epic_id: "epic50" });
   const samples: number[] = [];
   for (let i = 0; i < 2000; i++) {
     const s = performance.now();
-    await reader.pollWorkers({ epic_id: `epic${i % 100}` });
+    await reader.pollWorkers({ session_id: "", directory: "" }, { epic_id: `epic${i % 100}` });
     samples.push(performance.now() - s);
   }
   const bytesPerEvent = statSync(file10k).size / 10_000;
@@ -100,7 +100,7 @@ try {
   await fill(openCoreAt(file100k), 10_000, 64);
   const openMs = async () => {
     const s = performance.now();
-    const report = await openCoreAt(file100k).pollWorkers({ epic_id: "epic7" });
+    const report = await openCoreAt(file100k).pollWorkers({ session_id: "", directory: "" }, { epic_id: "epic7" });
     if (report.total !== 10) throw new Error(`opened wrong: ${report.output}`);
     return performance.now() - s;
   };

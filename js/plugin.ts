@@ -1,15 +1,66 @@
 // The OpenCode plugin: one core per plugin instance (OpenCode makes one per directory), the
 // swarm tools, and the event hook that tells the core when worker sessions go busy or idle.
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import type { Hooks, Plugin } from "@opencode-ai/plugin";
-import { loadCore, type Options } from "./core.js";
+import { loadCore, type ApiaryCore, type Options } from "./core.js";
 import { makeHost } from "./host.js";
-import { findLogPath, openFileStore } from "./store.js";
+import { findLogPath, openFileStore, type LogStore } from "./store.js";
 import { swarmTools } from "./tools.js";
+
+/** How long after the plugin starts its background duties begin. */
+const START_DELAY_MS = 500;
+/** The coordinators' safety-net recheck; log changes wake it sooner. */
+const WATCH_INTERVAL_MS = 30_000;
+
+/** `.opencode/apiary.json`: the options for users of the drop-in folder, which OpenCode gives
+ * no options; options in opencode.json's `plugin` entry override it key by key. */
+export function readOptionsFile(root: string): Record<string, unknown> {
+  const file = path.join(root, ".opencode", "apiary.json");
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return {};
+  }
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("not a JSON object");
+    return value as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`[apiary] ${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** Tells idle coordinators about finished workers whenever the log changes (a worker in any
+ * instance or process finished), and at least every WATCH_INTERVAL_MS. */
+async function watch(core: ApiaryCore, store: LogStore): Promise<void> {
+  for (;;) {
+    const changed = store.logChanged();
+    await core.tellCoordinators().catch((e: unknown) => report("waking the coordinator", e));
+    await Promise.race([changed, new Promise((r) => setTimeout(r, WATCH_INTERVAL_MS).unref?.())]);
+  }
+}
+
+function report(what: string, e: unknown): void {
+  console.error(`[apiary] ${what}: ${e instanceof Error ? e.message : String(e)}`);
+}
 
 export const ApiaryPlugin: Plugin = async ({ client, directory, worktree }, options) => {
   const ApiaryCore = loadCore();
   const store = openFileStore(await findLogPath(worktree || directory));
-  const core = new ApiaryCore(makeHost(client, store), options as Options | undefined);
+  const settings = { ...readOptionsFile(worktree || directory), ...(options ?? {}) } as Options;
+  const core = new ApiaryCore(makeHost(client, store), settings);
+
+  // Background duties, never awaited here: a call to this instance's own server while it is
+  // still starting would wait for the start, which waits for this function.
+  // 1. Recovery: workers whose turn a restart cut off are found and resumed.
+  // 2. Waking coordinators: runs for the plugin's lifetime, on log changes.
+  // Unref'd timers: these duties never keep a process alive by themselves.
+  setTimeout(() => {
+    core.recover().catch((e: unknown) => report("recovery", e));
+    void watch(core, store);
+  }, START_DELAY_MS).unref?.();
 
   // Events are handed to the core one at a time, in the order the server sent them, so a
   // session's "busy" is always recorded before its "idle". Each call resolves once its own

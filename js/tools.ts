@@ -53,7 +53,7 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
         epic_id: z.string().describe("Epic id given to swarm_spawn_async"),
         include_messages: z.boolean().optional().describe("Add a short excerpt of each worker's last message"),
       },
-      execute: async (args) => result(await core.pollWorkers(args)),
+      execute: async (args, ctx) => result(await core.pollWorkers(caller(ctx), args)),
     }),
     swarm_await_workers: tool({
       description:
@@ -66,7 +66,7 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
         poll_interval_ms: z.number().int().min(50).optional().describe("Safety-net recheck in ms (default 5000)"),
         include_messages: z.boolean().optional().describe("Add a short excerpt of each worker's last message"),
       },
-      execute: async (args, ctx) => result(await core.awaitWorkers(args, aborted(ctx.abort))),
+      execute: async (args, ctx) => result(await core.awaitWorkers(caller(ctx), args, aborted(ctx.abort))),
     }),
     swarm_worktree_merge: tool({
       description:

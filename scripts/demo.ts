@@ -98,7 +98,7 @@ async function main(): Promise<void> {
     let drawn = 0;
     let last = "";
     for (;;) {
-      const report = await core.pollWorkers({ epic_id: EPIC });
+      const report = await core.pollWorkers({ session_id: "", directory: "" }, { epic_id: EPIC });
       const lines = table(report, Date.now() - t0);
       if (tty) {
         if (drawn) process.stdout.write(`\x1b[${drawn}A\x1b[0J`);

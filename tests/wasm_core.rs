@@ -124,7 +124,7 @@ async fn a_worker_absent_from_the_status_map_is_pending_and_a_busy_one_in_progre
     let busy = js_sys::JSON::parse(r#"{"type":"busy"}"#).unwrap();
     Reflect::set(&get(&host, "status"), &"ses_2".into(), &busy).unwrap();
     let report = core
-        .poll_workers(poll_args())
+        .poll_workers(ctx(), poll_args())
         .await
         .unwrap()
         .to_rust()
@@ -175,7 +175,7 @@ async fn server_events_from_the_hook_move_a_worker_to_running_then_needs_review(
         .await
         .unwrap();
     let report = core
-        .poll_workers(poll_args())
+        .poll_workers(ctx(), poll_args())
         .await
         .unwrap()
         .to_rust()

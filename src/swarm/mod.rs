@@ -1,6 +1,6 @@
 //! `Apiary`: the tools' logic over a host. Each tool is a file of its own.
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::Options;
 use crate::error::ToolError;
@@ -8,10 +8,12 @@ use crate::host::Host;
 use crate::log::EventLog;
 
 mod gate;
+mod notify;
 mod observe;
 mod poll;
 mod race;
 mod report;
+mod resume;
 mod spawn;
 mod wait;
 mod worker;
@@ -39,6 +41,8 @@ pub struct Apiary<H: Host> {
     spawning: RefCell<BTreeSet<String>>,
     /// Worktree changes of this instance take turns: git cannot add two at once.
     git_gate: gate::Gate,
+    /// Sessions this instance saw busy (true) or idle (false) on the event stream.
+    busy: RefCell<BTreeMap<String, bool>>,
 }
 
 impl<H: Host> Apiary<H> {
@@ -53,6 +57,7 @@ impl<H: Host> Apiary<H> {
             log: EventLog::new(),
             spawning: RefCell::default(),
             git_gate: gate::Gate::default(),
+            busy: RefCell::default(),
         }
     }
 

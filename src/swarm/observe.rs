@@ -17,16 +17,15 @@ impl<H: Host> Apiary<H> {
             | ServerEvent::Deleted { session_id } => session_id.as_str(),
         };
         self.refresh().await?;
-        if react(&self.log.swarm(), session, event).is_empty() {
-            return Ok(());
+        if !react(&self.log.swarm(), session, event).is_empty() {
+            let (session, event) = (session.to_string(), event.clone());
+            self.log
+                .append_with(&self.host, self.host.now_ms(), move |swarm| {
+                    react(swarm, &session, &event)
+                })
+                .await?;
         }
-        let (session, event) = (session.to_string(), event.clone());
-        self.log
-            .append_with(&self.host, self.host.now_ms(), move |swarm| {
-                react(swarm, &session, &event)
-            })
-            .await?;
-        Ok(())
+        self.track_activity(event).await
     }
 }
 

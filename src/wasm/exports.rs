@@ -70,10 +70,14 @@ impl ApiaryCore {
     }
 
     #[wasm_bindgen(js_name = pollWorkers)]
-    pub async fn poll_workers(&self, input: Ts<PollArgs>) -> Result<Ts<PollReport>, JsError> {
-        let input = args(input)?;
+    pub async fn poll_workers(
+        &self,
+        ctx: Ts<CallContext>,
+        input: Ts<PollArgs>,
+    ) -> Result<Ts<PollReport>, JsError> {
+        let (ctx, input) = (args(ctx)?, args(input)?);
         let inner = self.inner.clone();
-        reply(&inner.poll(&input).await.map_err(fail)?)
+        reply(&inner.poll_from(&ctx, &input).await.map_err(fail)?)
     }
 
     /// Waits until no worker of the epic runs, the timeout passes, or `aborted` resolves (the
@@ -81,16 +85,22 @@ impl ApiaryCore {
     #[wasm_bindgen(js_name = awaitWorkers)]
     pub async fn await_workers(
         &self,
+        ctx: Ts<CallContext>,
         input: Ts<AwaitArgs>,
         aborted: js_sys::Promise,
     ) -> Result<Ts<PollReport>, JsError> {
-        let input = args(input)?;
+        let (ctx, input) = (args(ctx)?, args(input)?);
         let inner = self.inner.clone();
         let aborted = wasm_bindgen_futures::JsFuture::from(aborted);
         let aborted = async move {
             let _ = aborted.await;
         };
-        reply(&inner.await_workers(&input, aborted).await.map_err(fail)?)
+        reply(
+            &inner
+                .await_from(&ctx, &input, aborted)
+                .await
+                .map_err(fail)?,
+        )
     }
 
     #[wasm_bindgen(js_name = worktreeMerge)]
@@ -125,6 +135,21 @@ impl ApiaryCore {
         let (ctx, input) = (args(ctx)?, args(input)?);
         let inner = self.inner.clone();
         reply(&inner.complete(&ctx, &input).await.map_err(fail)?)
+    }
+
+    /// Looks at every epic with live workers: records what changed while no instance watched
+    /// and resumes workers whose turn a restart cut off. Resolves to the epics looked at.
+    pub async fn recover(&self) -> Result<u32, JsError> {
+        let inner = self.inner.clone();
+        inner.recover().await.map_err(fail)
+    }
+
+    /// Tells each idle coordinator, in one message, which of its workers finished since it was
+    /// last told. Resolves to the number of messages sent.
+    #[wasm_bindgen(js_name = tellCoordinators)]
+    pub async fn tell_coordinators(&self) -> Result<u32, JsError> {
+        let inner = self.inner.clone();
+        inner.tell_coordinators().await.map_err(fail)
     }
 
     /// Feeds one server event (`type` and `properties` as the event hook receives them).

@@ -136,7 +136,8 @@ test("the event hook records a worker's busy and idle in order", async () => {
     .trim()
     .split("\n")
     .map((l) => JSON.parse(l).type);
-  assert.deepEqual(types, ["worker_spawned", "worker_started", "worker_idle"]);
+  // The coordinator's poll showed it the finished worker: it needs no message about it.
+  assert.deepEqual(types, ["worker_spawned", "worker_started", "worker_idle", "coordinator_notified"]);
 });
 
 test("a worker completes through swarm_complete from its own session", async () => {
@@ -192,4 +193,35 @@ test("an unknown agent is refused with the agents the server has, and nothing is
   assert.match(ok.output, /^spawned bd-2/);
   assert.equal(client.prompts[0]!.agent, "plan");
   assert.deepEqual(client.prompts[0]!.model, { providerID: "scripted", modelID: "w" });
+});
+
+test("an idle coordinator is told once, by a message, that its worker finished", async () => {
+  const repo = scratchRepo();
+  const client = fakeClient();
+  const hooks = await plugin(client, repo);
+  await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
+  const fire = (type: string, properties: object) => hooks.event!({ event: { type, properties } as never });
+  await fire("session.idle", { sessionID: "ses_coord" });
+  await run(hooks, "swarm_complete", { bead_id: "bd-1", summary: "ok", files_touched: [] }, ctx("ses_fake1", repo));
+  await fire("session.idle", { sessionID: "ses_fake1" });
+  const told = () => client.prompts.filter((p) => p.id === "ses_coord");
+  assert.equal(told().length, 1);
+  assert.match(told()[0]!.text, /^\[apiary\] 1 worker\(s\) finished: bd-1 success \(epic ep\)/);
+  await fire("session.idle", { sessionID: "ses_coord" });
+  assert.equal(told().length, 1, "exactly once");
+});
+
+test("options come from .opencode/apiary.json, and a bad file is a clear error", async () => {
+  const repo = scratchRepo();
+  mkdirSync(path.join(repo, ".opencode"), { recursive: true });
+  writeFileSync(path.join(repo, ".opencode", "apiary.json"), JSON.stringify({ worktrees: false }));
+  const client = fakeClient();
+  const hooks = await plugin(client, repo);
+  const out = await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
+  assert.equal(out.metadata.worktree, undefined, "worktrees off");
+  assert.equal(client.created[0]!.directory, undefined);
+  writeFileSync(path.join(repo, ".opencode", "apiary.json"), JSON.stringify({ worktree: false }));
+  await assert.rejects(plugin(fakeClient(), repo), /unknown field `worktree`/);
+  writeFileSync(path.join(repo, ".opencode", "apiary.json"), "{ nope");
+  await assert.rejects(plugin(fakeClient(), repo), /apiary\.json: /);
 });

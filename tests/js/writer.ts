@@ -8,11 +8,14 @@ import type { PluginInput } from "@opencode-ai/plugin";
 /** These tests are about the log: workers share the repository instead of getting worktrees. */
 export const LOG_ONLY = { worktrees: false };
 
+/** A caller that is not a coordinator: its polls record nothing. */
+export const OBSERVER = { session_id: "", directory: "" };
+
 /** A core over the repository's log with a fake client, and a poll helper. */
 export async function openCore(repo: string) {
   const Core = loadCore();
   const core = new Core(makeHost(fakeClient("poll"), openFileStore(await findLogPath(repo))), LOG_ONLY);
-  return { core, poll: (epic_id: string) => core.pollWorkers({ epic_id }) };
+  return { core, poll: (epic_id: string) => core.pollWorkers(OBSERVER, { epic_id }) };
 }
 
 /** An SDK client that answers every call Apiary makes at once, with ids `ses_<prefix>_<n>`. */

@@ -1,0 +1,162 @@
+//! Waking the coordinator: one message per finished batch, only while it is idle, exactly
+//! once across instances, never for workers a poll or await already showed it.
+#[path = "core/given.rs"]
+mod given;
+
+use apiary::api::{Options, PollArgs};
+use apiary::host::{ServerEvent, SessionStatus};
+use apiary::testing::{block_on, FakeHost};
+use apiary::Apiary;
+use given::*;
+
+fn idle(a: &Apiary<impl apiary::host::Host>, session: &str) {
+    block_on(a.observe(&ServerEvent::Idle {
+        session_id: session.into(),
+    }))
+    .unwrap();
+}
+
+fn busy(a: &Apiary<impl apiary::host::Host>, session: &str) {
+    block_on(a.observe(&ServerEvent::Status {
+        session_id: session.into(),
+        status: SessionStatus::Busy,
+    }))
+    .unwrap();
+}
+
+fn messages_to_coordinator(a: &Apiary<FakeHost>) -> Vec<String> {
+    a.host()
+        .sessions
+        .prompts
+        .borrow()
+        .iter()
+        .filter(|(s, _)| s == "ses_coord")
+        .map(|(_, t)| t.clone())
+        .collect()
+}
+
+fn spawn(a: &Apiary<FakeHost>, bead: &str) -> String {
+    block_on(a.spawn(&coordinator(), &spawn_args(bead)))
+        .unwrap()
+        .session_id
+}
+
+#[test]
+fn an_idle_coordinator_gets_one_message_naming_the_finished_workers() {
+    let a = apiary();
+    let s1 = spawn(&a, "bd-1");
+    let s2 = spawn(&a, "bd-2");
+    idle(&a, "ses_coord");
+    assert!(
+        messages_to_coordinator(&a).is_empty(),
+        "nothing finished yet"
+    );
+
+    block_on(a.complete(&worker(&s1), &complete_args("bd-1"))).unwrap();
+    assert_eq!(block_on(a.tell_coordinators()).unwrap(), 1);
+    let told = messages_to_coordinator(&a);
+    assert_eq!(told.len(), 1);
+    assert!(
+        told[0].starts_with("[apiary] 1 worker(s) finished: bd-1 success (epic ep)"),
+        "{}",
+        told[0]
+    );
+    // Told once: nothing more until another worker finishes.
+    assert_eq!(block_on(a.tell_coordinators()).unwrap(), 0);
+    idle(&a, "ses_coord");
+    assert_eq!(messages_to_coordinator(&a).len(), 1);
+
+    block_on(a.complete(&worker(&s2), &complete_args("bd-2"))).unwrap();
+    idle(&a, "ses_coord");
+    let told = messages_to_coordinator(&a);
+    assert_eq!(told.len(), 2);
+    assert!(told[1].contains("bd-2 success"), "{}", told[1]);
+    assert_eq!(count_lines(&a, "coordinator_notified"), 2);
+}
+
+#[test]
+fn a_busy_coordinator_is_told_at_its_next_idle_and_not_before() {
+    let a = apiary();
+    let s1 = spawn(&a, "bd-1");
+    busy(&a, "ses_coord");
+    block_on(a.complete(&worker(&s1), &complete_args("bd-1"))).unwrap();
+    assert_eq!(block_on(a.tell_coordinators()).unwrap(), 0);
+    assert!(messages_to_coordinator(&a).is_empty(), "never mid-turn");
+    idle(&a, "ses_coord");
+    assert_eq!(messages_to_coordinator(&a).len(), 1);
+}
+
+#[test]
+fn a_coordinator_whose_state_this_instance_never_saw_is_not_prompted() {
+    let a = apiary();
+    let s1 = spawn(&a, "bd-1");
+    block_on(a.complete(&worker(&s1), &complete_args("bd-1"))).unwrap();
+    assert_eq!(block_on(a.tell_coordinators()).unwrap(), 0);
+    assert_eq!(count_lines(&a, "coordinator_notified"), 0, "still owed");
+}
+
+#[test]
+fn workers_a_poll_already_showed_the_coordinator_are_not_announced_again() {
+    let a = apiary();
+    let s1 = spawn(&a, "bd-1");
+    block_on(a.complete(&worker(&s1), &complete_args("bd-1"))).unwrap();
+    let poll = PollArgs {
+        epic_id: "ep".into(),
+        include_messages: None,
+    };
+    block_on(a.poll_from(&coordinator(), &poll)).unwrap();
+    idle(&a, "ses_coord");
+    assert!(messages_to_coordinator(&a).is_empty());
+    assert!(a.host().store.text().contains("\"via\":\"tool\""));
+}
+
+#[test]
+fn a_failed_or_silent_worker_is_news_too() {
+    let a = apiary();
+    let s1 = spawn(&a, "bd-1");
+    a.host().sessions.set_status(&s1, Some(SessionStatus::Busy));
+    block_on(a.poll(&poll_args())).unwrap();
+    a.host().sessions.finish_turn(&s1, "done, I think");
+    block_on(a.poll(&poll_args())).unwrap();
+    idle(&a, "ses_coord");
+    let told = messages_to_coordinator(&a);
+    assert_eq!(told.len(), 1);
+    assert!(told[0].contains("bd-1 needs_review"), "{}", told[0]);
+}
+
+#[test]
+fn with_the_option_off_no_message_is_sent() {
+    let a = Apiary::with_options(
+        FakeHost::default(),
+        Options {
+            wake_coordinator: false,
+            ..Options::default()
+        },
+    );
+    let s1 = spawn(&a, "bd-1");
+    idle(&a, "ses_coord");
+    block_on(a.complete(&worker(&s1), &complete_args("bd-1"))).unwrap();
+    idle(&a, "ses_coord");
+    assert!(messages_to_coordinator(&a).is_empty());
+}
+
+#[test]
+fn two_instances_that_both_see_the_coordinator_idle_send_one_message() {
+    let (x, y) = two_instances_on_one_store();
+    let s1 = block_on(x.spawn(&coordinator(), &spawn_args("bd-1")))
+        .unwrap()
+        .session_id;
+    block_on(x.complete(&worker(&s1), &complete_args("bd-1"))).unwrap();
+    idle(&x, "ses_coord");
+    idle(&y, "ses_coord");
+    let sent = |a: &SharingApiary| {
+        a.host()
+            .sessions
+            .prompts
+            .borrow()
+            .iter()
+            .filter(|(s, _)| s == "ses_coord")
+            .count()
+    };
+    assert_eq!(sent(&x) + sent(&y), 1);
+}
