@@ -40,8 +40,10 @@ test("three spawned workers run in parallel and poll reports them running, then 
   await prompt(
     fx,
     coordinator.id,
+    // One step with the three spawns: OpenCode runs them together, so the workers' instances
+    // (one per worktree) start together too.
     script("coordinator", [
-      ...BEADS.map((b) => ({ tool_calls: [spawnCall(EPIC, b, WORKER_MS)] })),
+      { tool_calls: BEADS.map((b) => spawnCall(EPIC, b, WORKER_MS)) },
       { tool_calls: [{ name: "swarm_poll_workers", args: { epic_id: EPIC } }] },
       { text: "spawned three workers" },
     ]),
@@ -69,8 +71,10 @@ test("three spawned workers run in parallel and poll reports them running, then 
       { text: "all done" },
     ]),
   );
-  await waitIdle(fx, coordinator.id);
-  const polls = (await toolParts(fx, coordinator.id)).filter((p) => p.tool === "swarm_poll_workers");
+  const polls = await until("the second poll", 60_000, async () => {
+    const done = (await toolParts(fx, coordinator.id)).filter((p) => p.tool === "swarm_poll_workers" && p.state.status === "completed");
+    return done.length >= 2 ? done : undefined;
+  });
   const finalPoll = polls.at(-1)!.state.output!;
   assert.match(finalPoll, /^epic e2e-epic: 3 workers: 3 completed, 0 in progress, 0 failed, 0 pending/);
   for (const b of BEADS) assert.match(finalPoll, new RegExp(`  ${b} success \\S+: did ${b}`));
