@@ -10,6 +10,8 @@ export interface ToolCall {
 }
 export interface Step {
   delay_ms?: number;
+  /** An HTTP error answer instead of a reply (see the scripted model). */
+  error?: { status: number; message: string };
   text?: string;
   tool_calls?: ToolCall[];
 }

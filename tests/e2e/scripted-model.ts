@@ -17,6 +17,9 @@ import type { AddressInfo } from "node:net";
 
 export interface ScriptStep {
   delay_ms?: number;
+  /** Answer with this HTTP error instead of a reply: a provider error. OpenCode retries every
+   * error 5 times; the reply asks it to wait only 10 ms between tries (`retry-after-ms`). */
+  error?: { status: number; message: string };
   text?: string;
   tool_calls?: { name: string; args: Record<string, unknown> }[];
 }
@@ -170,6 +173,12 @@ export async function startScriptedModel(opts: { logFile?: string } = {}): Promi
       if (!res.writableFinished) gone = true;
     });
     const id = `chatcmpl-${++serial}`;
+    if (reply.error) {
+      res.writeHead(reply.error.status, { "content-type": "application/json", "retry-after-ms": "10" });
+      res.end(JSON.stringify({ error: { message: reply.error.message, type: "invalid_request_error", code: null } }));
+      finish(record);
+      return;
+    }
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
     res.write(delta(id, { role: "assistant", content: "" }));
     const delay = reply.delay_ms ?? 0;
