@@ -19,7 +19,10 @@ want_browsers=0
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 have_version() { # have_version CMD WANTED: the command prints WANTED in its --version output
-  command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null | grep -qF "$2"
+  # Output captured first: `grep -q` leaving a pipe early would make a long --version (e.g.
+  # geckodriver's) die of SIGPIPE, which pipefail reports as "not installed".
+  local out
+  command -v "$1" >/dev/null 2>&1 && out=$("$1" --version 2>/dev/null) && grep -qF "$2" <<<"$out"
 }
 
 export PATH="$HOME/.cargo/bin:$PATH"
