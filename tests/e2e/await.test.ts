@@ -43,13 +43,15 @@ async function eightWorkers(run: number) {
   const spawns = (await toolParts(fx, coordinator.id)).filter((p) => p.tool === "swarm_spawn_async");
   assert.equal(spawns.length, 8);
   assert.match(awaited.state.output!, new RegExp(`^done: no worker running \\(waited [\\d.]+m?s\\)\nepic ${EPIC}: 8 workers: 8 completed, `));
-  const completions = loggedEvents(fx)
-    .filter((e) => e.type === "worker_completed" && e.epic_id === EPIC)
-    .map((e) => e.timestamp);
-  assert.equal(completions.length, 8);
+  const completed = loggedEvents(fx).filter((e) => e.type === "worker_completed" && e.epic_id === EPIC);
+  assert.equal(completed.length, 8);
+  const completions = completed.map((e) => e.timestamp);
   const end = awaited.state.time!.end!;
   const turns = fx.model.requests.filter((r) => r.script_id?.startsWith(`worker-a${run}-`) && r.step === 0);
   return {
+    // One worker's time as this run measured it (spawn to swarm_complete, median of the eight):
+    // the scripted 2 s plus what the machine adds to every session at that moment.
+    worker_ms: median(completed.map((e) => Number(e.duration_ms))),
     await_ms: end - awaited.state.time!.start,
     lag_ms: end - Math.max(...completions),
     first_spawn_to_await_return_ms: end - Math.min(...spawns.map((s) => s.state.time!.start)),
@@ -62,16 +64,18 @@ test("eight 2 s workers: await returns within 1.5x one worker's time, just after
   for (let run = 1; run <= 3; run++) runs.push(await eightWorkers(run));
   const awaitMs = median(runs.map((r) => r.await_ms));
   const lagMs = median(runs.map((r) => r.lag_ms));
-  // A blocking Task tool would take 8 x 2 s. The issue's bounds, on the median of three runs
-  // (this machine is shared): 1.5 x one worker's time; the lag is reported, with a loose
-  // bound that only catches an await that missed the wake-up and slept to its safety net.
-  assert.ok(awaitMs <= 1.5 * WORKER_MS, `median await ${awaitMs} ms (bound ${1.5 * WORKER_MS}); runs ${JSON.stringify(runs)}`);
+  const workerMs = median(runs.map((r) => r.worker_ms));
+  // A blocking Task tool would take 8 x one worker's time. The issue's bound, on the median of
+  // three runs: the await ends within 1.5 x one worker's time, measured in the same run, since
+  // a shared machine stretches every session alike. The lag is reported, with a loose bound
+  // that only catches an await that missed its wake-up and slept to its safety net.
+  assert.ok(awaitMs <= 1.5 * workerMs, `median await ${awaitMs} ms, one worker ${workerMs} ms; runs ${JSON.stringify(runs)}`);
   for (const r of runs) assert.ok(r.lag_ms >= 0 && r.lag_ms < 1000, `await returned ${r.lag_ms} ms after the last completion`);
   assert.deepEqual([...fx.offLoopback], [], "the server made no connection off loopback");
   mkdirSync(path.join(workspace, "tests", "artifacts"), { recursive: true });
   appendFileSync(
     path.join(workspace, "tests", "artifacts", "e2e-metrics.jsonl"),
-    JSON.stringify({ at: new Date().toISOString(), workers: 8, worker_ms: WORKER_MS, await_median_ms: awaitMs, await_lag_median_ms: lagMs, runs }) + "\n",
+    JSON.stringify({ at: new Date().toISOString(), workers: 8, scripted_ms: WORKER_MS, worker_median_ms: workerMs, await_median_ms: awaitMs, await_lag_median_ms: lagMs, runs }) + "\n",
   );
 });
 
