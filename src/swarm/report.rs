@@ -72,9 +72,21 @@ pub(crate) fn view(w: &Worker, now: u64) -> WorkerView {
 
 /// Fills in `summary`, `title` and `output` from the groups.
 pub(crate) fn render(report: &mut PollReport) {
+    // Workers that ended without reporting are grouped with the completed but counted apart,
+    // so a coordinator reading only the counts is not told they all succeeded.
+    let review = report
+        .completed
+        .iter()
+        .filter(|w| w.state == "needs_review")
+        .count();
     let counts = format!(
-        "{} completed, {} in progress, {} failed, {} pending",
+        "{} completed{}, {} in progress, {} failed, {} pending",
         report.completed.len(),
+        if review > 0 {
+            format!(" ({review} needs review)")
+        } else {
+            String::new()
+        },
         report.in_progress.len(),
         report.failed.len(),
         report.pending.len()

@@ -65,7 +65,7 @@ test("complete, provider error, idle without swarm_complete and deleted are each
   });
   for (const p of parts) {
     const out = p.state.output!;
-    assert.match(out, /epic four-ways: 4 workers: 2 completed, 0 in progress, 2 failed, 0 pending/, out);
+    assert.match(out, /epic four-ways: 4 workers: 2 completed \(1 needs review\), 0 in progress, 2 failed, 0 pending/, out);
     assert.match(out, /  done success \S+: did done/, out);
     assert.match(out, /  quiet needs_review/, out);
     assert.match(out, /  broken failed \S+: .*scripted provider refusal/, out);
