@@ -12,14 +12,15 @@ import { loggedEvents, prompt, script, sleep, type Step, until, waitIdle } from 
 
 const workspace = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const EPIC = "demo";
-// Bead id and scripted working time (ms) of each worker.
+// Bead id and scripted working time (ms) of each worker: short for real work, long enough
+// that the few seconds OpenCode takes to start each worktree's instance do not hide the point.
 const WORKERS: [string, number][] = [
-  ["parser", 2000],
-  ["lexer", 3000],
-  ["codegen", 4000],
-  ["docs", 1500],
-  ["tests", 3500],
-  ["cli", 2500],
+  ["parser", 6000],
+  ["lexer", 9000],
+  ["codegen", 12000],
+  ["docs", 4500],
+  ["tests", 10500],
+  ["cli", 7500],
 ];
 
 const tty = process.stdout.isTTY === true;
