@@ -20,7 +20,11 @@ fn spawn_creates_a_child_of_the_caller_prompts_it_and_returns_at_once() {
     let prompts = a.host().sessions.prompts.borrow();
     assert_eq!(prompts.len(), 1);
     assert!(prompts[0].1.contains("# Apiary worker: bd-1 (epic ep)"));
-    assert!(reply.output.contains("swarm_await_workers"));
+    assert!(
+        reply.output.ends_with("running in the background"),
+        "{}",
+        reply.output
+    );
     // `/repo` does not exist, so git cannot run there: the worker shares the directory.
     assert!(reply.output.contains("the worker edits your directory"));
 }

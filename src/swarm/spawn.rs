@@ -177,10 +177,9 @@ impl<H: Host> Apiary<H> {
             (None, Some(note)) => output.push_str(&format!("; {note}")),
             (None, None) => {}
         }
-        output.push_str(&format!(
-            "; it runs in the background. Wait with swarm_await_workers {{ epic_id: \"{}\" }}.",
-            args.epic_id
-        ));
+        // Short: a coordinator spawning twenty workers reads twenty of these. The tool's
+        // description says what to call next.
+        output.push_str("; running in the background");
         Ok(SpawnReply {
             title: format!("spawned {}", args.bead_id),
             output,
