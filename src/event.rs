@@ -177,6 +177,10 @@ pub struct WorkerInterrupted {
     pub bead_id: String,
     /// Whether the worker's session was prompted to continue.
     pub resumed: bool,
+    /// The reply that was cut off: one cut-off reply is one interruption, however many times
+    /// it is seen before the resumed turn replaces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
 }
 
 /// The coordinator was told, in one message, that these workers finished.

@@ -78,6 +78,9 @@ pub struct Message {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct MessageInfo {
+    /// The message's id (`msg_…`); empty when the server gave none.
+    #[serde(default)]
+    pub id: String,
     pub role: String,
     #[serde(default)]
     pub time: MessageTime,

@@ -81,9 +81,11 @@ pub struct Worker {
     pub merged_commit: Option<String>,
     #[serde(default)]
     pub worktree_removed: bool,
-    /// Times a server restart cut its turn off.
+    /// Times a server restart cut its turn off, and the last reply cut off.
     #[serde(default)]
     pub interruptions: u32,
+    #[serde(default)]
+    pub interrupted_message: Option<String>,
     /// The coordinator was told this worker finished.
     #[serde(default)]
     pub notified: bool,
@@ -140,6 +142,7 @@ impl Swarm {
                     merged_commit: None,
                     worktree_removed: false,
                     interruptions: 0,
+                    interrupted_message: None,
                     notified: false,
                 });
                 if self.by_bead.insert(e.bead_id.clone(), index).is_none() {
@@ -204,6 +207,7 @@ impl Swarm {
             EventBody::WorkerInterrupted(e) => self.update(&e.session_id, at, |w| {
                 if !w.state.is_final() {
                     w.interruptions += 1;
+                    w.interrupted_message.clone_from(&e.message_id);
                     // Resumed: starting again until the server shows the new turn busy.
                     w.state = if e.resumed {
                         WorkerState::Starting

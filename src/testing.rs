@@ -252,8 +252,9 @@ impl FakeSessions {
     /// Leaves a session with an assistant reply that never finished and no error, as a
     /// server restart mid-turn does, and not busy.
     pub fn cut_turn(&self, session: &str) {
+        let n = self.messages.borrow().get(session).map_or(0, Vec::len);
         let message: Message = serde_json::from_value(serde_json::json!({
-            "info": {"role": "assistant", "time": {"created": 1}},
+            "info": {"id": format!("msg_{session}_{n}"), "role": "assistant", "time": {"created": 1}},
             "parts": [{"type": "text", "text": "half a thou"}]
         }))
         .expect("a valid message");

@@ -197,3 +197,27 @@ fn recover_looks_at_every_epic_with_live_workers_and_resumes_the_interrupted() {
     block_on(after.recover()).unwrap();
     assert_eq!(after.host().sessions.prompts.borrow().len(), 2);
 }
+
+#[test]
+fn the_same_cut_off_reply_seen_again_before_the_resumed_turn_replies_is_not_a_new_interruption() {
+    let a = apiary();
+    let session = running(&a, "bd-1");
+    a.host().sessions.cut_turn(&session);
+    block_on(a.poll(&poll_args())).unwrap();
+    // The resumed turn shows busy, then the status map lags while its reply is not written yet:
+    // the last reply is still the one cut off.
+    a.host()
+        .sessions
+        .set_status(&session, Some(SessionStatus::Busy));
+    block_on(a.poll(&poll_args())).unwrap();
+    a.host().sessions.set_status(&session, None);
+    block_on(a.poll(&poll_args())).unwrap();
+    assert_eq!(count_lines(&a, "worker_interrupted"), 1);
+    assert_eq!(prompts_to(&a, &session).len(), 2, "resumed once");
+
+    // A second restart cuts off the resumed turn's own reply: that is a new interruption.
+    a.host().sessions.cut_turn(&session);
+    block_on(a.poll(&poll_args())).unwrap();
+    assert_eq!(count_lines(&a, "worker_interrupted"), 2);
+    assert_eq!(prompts_to(&a, &session).len(), 3);
+}

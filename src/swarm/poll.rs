@@ -23,8 +23,9 @@ enum Seen {
     /// The session ran and its turn is over.
     TurnEnded,
     Failed(String),
-    /// Its turn was cut off (a server restart): an unfinished reply, no error, not busy.
-    Interrupted,
+    /// Its turn was cut off (a server restart): an unfinished reply (this one), no error, not
+    /// busy.
+    Interrupted(String),
     /// Nothing shows it ran yet: absent from the map right after spawn is starting, not done.
     NotYetStarted,
 }
@@ -255,7 +256,7 @@ fn from_messages(messages: &[Message], state: WorkerState) -> Seen {
         (Some(_), _) => Seen::TurnEnded,
         // Seen busy, now not busy, and the reply was never finished: the server stopped
         // mid-turn (a restart aborts turns without marking them).
-        (None, true) => Seen::Interrupted,
+        (None, true) => Seen::Interrupted(last.info.id.clone()),
         // Never seen busy: the reply may be starting right now.
         (None, false) => Seen::NotYetStarted,
     }
@@ -282,11 +283,16 @@ fn observations(w: &Worker, seen: &Seen, resume: bool) -> Vec<EventBody> {
         (WorkerState::Interrupted, Seen::Busy | Seen::Retrying(_)) => {
             vec![EventBody::WorkerStarted(obs())]
         }
-        (WorkerState::Running | WorkerState::Idle, Seen::Interrupted) => {
+        // A reply already counted as cut off is not a new interruption: the resumed turn has
+        // not replaced it yet (its new reply is still to come).
+        (WorkerState::Running | WorkerState::Idle, Seen::Interrupted(message))
+            if message.is_empty() || w.interrupted_message.as_ref() != Some(message) =>
+        {
             vec![EventBody::WorkerInterrupted(WorkerInterrupted {
                 session_id: w.session_id.clone(),
                 bead_id: w.bead_id.clone(),
                 resumed: resume,
+                message_id: Some(message.clone()).filter(|m| !m.is_empty()),
             })]
         }
         (s, Seen::Failed(error)) if !s.is_final() => vec![EventBody::WorkerFailed(WorkerFailed {

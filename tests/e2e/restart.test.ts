@@ -61,7 +61,11 @@ test("workers cut off by a server restart are found interrupted, resumed, and co
   );
   const events = loggedEvents(fx);
   const interrupted = events.filter((e) => e.type === "worker_interrupted");
-  assert.deepEqual(interrupted.map((e) => e.bead_id).sort(), BEADS, "each worker was found interrupted once");
+  const story = events
+    .filter((e) => e.type !== "worker_spawned")
+    .map((e) => `${e.seq} ${e.type} ${String(e.bead_id ?? "")} ${e.resumed ?? ""} ${e.timestamp}`)
+    .join("\n");
+  assert.deepEqual(interrupted.map((e) => e.bead_id).sort(), BEADS, `each worker was found interrupted once:\n${story}`);
   for (const e of interrupted) assert.equal(e.resumed, true);
   assert.equal(events.filter((e) => e.type === "worker_failed").length, 0, "none was called failed");
 
