@@ -39,6 +39,9 @@ pub struct WorkerSpawned {
     /// The coordinator's session, so a later cancel or cleanup can find its workers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_session_id: Option<String>,
+    /// The coordinator's directory, which selects its OpenCode instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_directory: Option<String>,
 }
 
 /// A worker's session was seen busy for the first time: from now on, absent from the

@@ -62,6 +62,8 @@ pub struct Worker {
     /// The coordinator's session.
     #[serde(default)]
     pub parent_session_id: Option<String>,
+    #[serde(default)]
+    pub parent_directory: Option<String>,
     /// Where the session runs (its worktree, or the coordinator's directory).
     #[serde(default)]
     pub directory: Option<String>,
@@ -133,6 +135,7 @@ impl Swarm {
                     files_touched: Vec::new(),
                     duration_ms: None,
                     parent_session_id: e.parent_session_id.clone(),
+                    parent_directory: e.parent_directory.clone(),
                     directory: e.directory.clone(),
                     worktree: e.worktree_path.clone(),
                     branch: e.branch.clone(),

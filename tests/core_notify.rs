@@ -87,7 +87,7 @@ fn a_busy_coordinator_is_told_at_its_next_idle_and_not_before() {
 }
 
 #[test]
-fn a_coordinator_whose_state_this_instance_never_saw_is_not_prompted() {
+fn a_coordinator_never_seen_idle_here_nor_shown_idle_by_the_server_is_not_prompted() {
     let a = apiary();
     let s1 = spawn(&a, "bd-1");
     block_on(a.complete(&worker(&s1), &complete_args("bd-1"))).unwrap();
@@ -159,4 +159,43 @@ fn two_instances_that_both_see_the_coordinator_idle_send_one_message() {
             .count()
     };
     assert_eq!(sent(&x) + sent(&y), 1);
+}
+
+#[test]
+fn after_a_restart_the_plugin_asks_the_server_whether_the_coordinator_is_idle() {
+    let (before, after) = two_instances_on_one_store();
+    let s1 = block_on(before.spawn(&coordinator(), &spawn_args("bd-1")))
+        .unwrap()
+        .session_id;
+    block_on(before.complete(&worker(&s1), &complete_args("bd-1"))).unwrap();
+    let to_coordinator = |a: &SharingApiary| {
+        a.host()
+            .sessions
+            .prompt_requests
+            .borrow()
+            .iter()
+            .filter(|r| r.session_id == "ses_coord")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+
+    // Busy in its instance's status map: left to the event stream.
+    after
+        .host()
+        .sessions
+        .set_status("ses_coord", Some(SessionStatus::Busy));
+    block_on(after.recover()).unwrap();
+    assert!(to_coordinator(&after).is_empty());
+
+    // Not busy, and its last reply finished: idle, told now, in its own directory.
+    after
+        .host()
+        .sessions
+        .finish_turn("ses_coord", "spawned them");
+    block_on(after.recover()).unwrap();
+    let told = to_coordinator(&after);
+    assert_eq!(told.len(), 1);
+    assert_eq!(told[0].directory.as_deref(), Some("/repo"));
+    block_on(after.recover()).unwrap();
+    assert_eq!(to_coordinator(&after).len(), 1, "once");
 }

@@ -86,23 +86,73 @@ impl<H: Host> Apiary<H> {
         };
         self.busy.borrow_mut().insert(session.clone(), busy);
         if !busy {
-            self.tell_coordinators().await?;
+            self.tell_idle().await?;
         }
         Ok(())
     }
 
-    /// Sends each idle coordinator one message about its finished, untold workers.
+    /// After a restart no event has shown this instance its coordinators idle or busy: asks the
+    /// server, and tells those found idle (absent from their instance's status map, last reply
+    /// finished). What was learnt is forgotten after: a coordinator in another instance sends
+    /// its events there, so only the event stream may keep a state here.
+    async fn tell_unseen_coordinators(&self) -> Result<u32, ToolError> {
+        if !self.options.wake_coordinator {
+            return Ok(0);
+        }
+        let mut learnt = Vec::new();
+        let unknown: Vec<(String, Option<String>)> = untold(&self.log.swarm())
+            .into_iter()
+            .filter(|(parent, _)| !self.busy.borrow().contains_key(parent))
+            .map(|(parent, ws)| (parent, ws[0].parent_directory.clone()))
+            .collect();
+        for (parent, dir) in unknown {
+            let Ok(map) = self.host.status_map(dir.as_deref()).await else {
+                continue;
+            };
+            if map.contains_key(&parent) {
+                continue;
+            }
+            let Ok(messages) = self.host.messages(&parent, dir.as_deref(), 1).await else {
+                continue;
+            };
+            let finished = messages
+                .last()
+                .is_some_and(|m| m.is_assistant() && m.info.time.completed.is_some());
+            if finished && !self.busy.borrow().contains_key(&parent) {
+                self.busy.borrow_mut().insert(parent.clone(), false);
+                learnt.push(parent);
+            }
+        }
+        if learnt.is_empty() {
+            return Ok(0);
+        }
+        let told = self.tell_idle().await;
+        for parent in learnt {
+            self.busy.borrow_mut().remove(&parent);
+        }
+        told
+    }
+
+    /// Sends each idle coordinator one message about its finished, untold workers: those this
+    /// instance saw idle, then those it has not seen at all (after a restart) if the server
+    /// shows them idle. Returns the messages sent.
     pub async fn tell_coordinators(&self) -> Result<u32, ToolError> {
+        let sent = self.tell_idle().await?;
+        Ok(sent + self.tell_unseen_coordinators().await?)
+    }
+
+    async fn tell_idle(&self) -> Result<u32, ToolError> {
         if !self.options.wake_coordinator {
             return Ok(0);
         }
         self.refresh().await?;
-        let idle: Vec<String> = untold(&self.log.swarm())
-            .into_keys()
-            .filter(|parent| self.busy.borrow().get(parent) == Some(&false))
+        let idle: Vec<(String, Option<String>)> = untold(&self.log.swarm())
+            .into_iter()
+            .filter(|(parent, _)| self.busy.borrow().get(parent) == Some(&false))
+            .map(|(parent, ws)| (parent, ws[0].parent_directory.clone()))
             .collect();
         let mut sent = 0;
-        for parent in idle {
+        for (parent, directory) in idle {
             let recorded = self
                 .log
                 .append_with(&self.host, self.host.now_ms(), {
@@ -118,7 +168,7 @@ impl<H: Host> Apiary<H> {
             let text = message(&self.log.swarm(), &n.workers);
             let request = PromptRequest {
                 session_id: parent.clone(),
-                directory: None,
+                directory,
                 text,
                 agent: None,
                 model: None,

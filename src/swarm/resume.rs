@@ -48,8 +48,8 @@ impl<H: Host> Apiary<H> {
     }
 
     /// Looks at every epic with a worker still live: what changed while no instance watched
-    /// (a restart, a crash) is recorded, and interrupted workers are resumed. Returns how many
-    /// epics were looked at.
+    /// (a restart, a crash) is recorded, interrupted workers are resumed, and idle coordinators
+    /// owed news of finished workers are told. Returns how many epics were looked at.
     pub async fn recover(&self) -> Result<u32, ToolError> {
         self.refresh().await?;
         let mut epics: Vec<String> = Vec::new();
@@ -61,6 +61,7 @@ impl<H: Host> Apiary<H> {
         for epic in &epics {
             self.look(epic, false).await?;
         }
+        self.tell_coordinators().await?;
         Ok(epics.len() as u32)
     }
 }

@@ -124,6 +124,7 @@ impl<H: Host> Apiary<H> {
             agent: args.agent.clone(),
             model: args.model.clone(),
             parent_session_id: Some(ctx.session_id.clone()).filter(|s| !s.is_empty()),
+            parent_directory: Some(ctx.directory.clone()).filter(|d| !d.is_empty()),
         });
         let recorded = self
             .log
