@@ -35,6 +35,8 @@ export interface Fixture {
 export interface FixtureOptions {
   /** A folder whose contents are copied into <repo>/.opencode/plugin/. */
   pluginDir?: string;
+  /** Apiary's options, written to <repo>/.opencode/apiary.json before the server starts. */
+  apiaryOptions?: Record<string, unknown>;
   /** Extra OpenCode config merged over the scripted provider's (e.g. `plugin`). */
   config?: Record<string, unknown>;
   /** A model server to share; by default the fixture starts (and later closes) its own. */
@@ -180,6 +182,10 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
   prepareConfigFolder(path.join(xdg.XDG_CONFIG_HOME, "opencode"));
   prepareConfigFolder(path.join(repo, ".opencode"));
   if (opts.pluginDir) cpSync(opts.pluginDir, path.join(repo, ".opencode", "plugin"), { recursive: true });
+  if (opts.apiaryOptions) {
+    mkdirSync(path.join(repo, ".opencode"), { recursive: true });
+    writeFileSync(path.join(repo, ".opencode", "apiary.json"), JSON.stringify(opts.apiaryOptions));
+  }
 
   const ownModel = !opts.model;
   const model = opts.model ?? (await startScriptedModel({ logFile: path.join(root, "model.jsonl") }));

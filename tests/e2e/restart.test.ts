@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startFixture, type Fixture } from "./fixture.js";
-import { loggedEvents, prompt, script, toolParts, until, waitIdle, type Step } from "./scenario.js";
+import { loggedEvents, messages, prompt, script, toolParts, until, waitIdle, type Step } from "./scenario.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const workspace = path.resolve(here, here.includes(`${path.sep}build${path.sep}`) ? "../../../.." : "../..");
@@ -68,6 +68,21 @@ test("workers cut off by a server restart are found interrupted, resumed, and co
   assert.deepEqual(interrupted.map((e) => e.bead_id).sort(), BEADS, `each worker was found interrupted once:\n${story}`);
   for (const e of interrupted) assert.equal(e.resumed, true);
   assert.equal(events.filter((e) => e.type === "worker_failed").length, 0, "none was called failed");
+
+  // The coordinator, idle since before the restart, is told once its workers finished: no
+  // event has shown the restarted server's plugin its state, so the plugin asked the server.
+  await until("the coordinator told about the three workers", 60_000, async () => {
+    const told = loggedEvents(fx).filter((e) => e.type === "coordinator_notified");
+    return told.flatMap((e) => e.workers as string[]).length === 3 ? told : undefined;
+  });
+  await until("the coordinator's wake-up turns to end", 60_000, async () => {
+    const told = loggedEvents(fx).filter((e) => e.type === "coordinator_notified" && e.via === "message").length;
+    const all = await messages(fx, coordinator.id);
+    const wakes = all.filter((m) => m.info.role === "user" && m.parts.some((p) => String((p as { text?: string }).text).startsWith("[apiary]")));
+    const last = all.at(-1);
+    const busy = ((await fx.client.session.status()).data ?? {}) as Record<string, unknown>;
+    return wakes.length === told && last?.info.role === "assistant" && last.info.time.completed && !busy[coordinator.id] ? true : undefined;
+  });
 
   // The coordinator, after the restart, sees every worker from the log with its right state.
   await prompt(

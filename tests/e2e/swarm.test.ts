@@ -25,7 +25,9 @@ const artifacts = path.join(workspace, "tests", "artifacts");
 
 let fx: Fixture;
 before(async () => {
-  fx = await startFixture({ pluginDir });
+  // The coordinator is prompted again after its workers finish: a wake-up turn in between
+  // would move its script on (waking has its own tests: wake.test.ts, restart.test.ts).
+  fx = await startFixture({ pluginDir, apiaryOptions: { wake_coordinator: false } });
 });
 after(async () => {
   await fx?.stop();
