@@ -193,6 +193,23 @@ mod tests {
     }
 
     #[test]
+    fn in_a_worktree_the_worker_is_told_its_branch_and_to_leave_git_to_the_coordinator() {
+        let f = files();
+        let in_tree = WorkerPrompt {
+            working_directory: "/repo/.apiary/worktrees/bd-7",
+            branch: Some("apiary/bd-7"),
+            ..prompt(&f)
+        };
+        let s = in_tree.working_directory();
+        assert!(s.starts_with("## Working directory\n`/repo/.apiary/worktrees/bd-7`\n"));
+        assert!(
+            s.contains("your own git worktree, on branch `apiary/bd-7`"),
+            "{s}"
+        );
+        assert!(s.contains("Do not commit, push or switch branches"), "{s}");
+    }
+
+    #[test]
     fn the_shared_context_section_says_when_there_is_none() {
         let f = files();
         assert!(prompt(&f).shared_context().contains("The API uses axum."));
