@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { loadCore, type PollReport, type WorkerView } from "../dist/npm/core.js";
 import { makeHost } from "../dist/npm/host.js";
 import { findLogPath, openFileStore } from "../dist/npm/store.js";
-import { startFixture } from "../tests/e2e/fixture.js";
+import { dropInPlugin, startFixture } from "../tests/e2e/fixture.js";
 import { loggedEvents, prompt, script, sleep, type Step, until, waitIdle } from "../tests/e2e/scenario.js";
 
 const workspace = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -84,7 +84,7 @@ function table(report: PollReport, elapsedMs: number): string[] {
 async function main(): Promise<void> {
   console.log(bold("Apiary demo: one coordinator, six workers, a real OpenCode server, the scripted model"));
   const started = Date.now();
-  const fx = await startFixture({ pluginDir: path.join(workspace, "dist", "opencode-plugin") });
+  const fx = await startFixture({ pluginDir: dropInPlugin });
   console.log(`opencode serve ready at ${fx.baseUrl} in ${((Date.now() - started) / 1000).toFixed(1)}s (repo ${fx.repo})`);
   try {
     // The live view uses Apiary's own core, reading the same log the plugin writes.

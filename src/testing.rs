@@ -253,26 +253,29 @@ impl FakeSessions {
     /// server restart mid-turn does, and not busy.
     pub fn cut_turn(&self, session: &str) {
         let n = self.messages.borrow().get(session).map_or(0, Vec::len);
-        let message: Message = serde_json::from_value(serde_json::json!({
-            "info": {"id": format!("msg_{session}_{n}"), "role": "assistant", "time": {"created": 1}},
-            "parts": [{"type": "text", "text": "half a thou"}]
-        }))
-        .expect("a valid message");
-        self.messages
-            .borrow_mut()
-            .entry(session.to_string())
-            .or_default()
-            .push(message);
-        self.set_status(session, None);
+        self.end_turn(
+            session,
+            serde_json::json!({
+                "info": {"id": format!("msg_{session}_{n}"), "role": "assistant", "time": {"created": 1}},
+                "parts": [{"type": "text", "text": "half a thou"}]
+            }),
+        );
     }
 
     /// Gives a session a finished assistant turn with this text.
     pub fn finish_turn(&self, session: &str, text: &str) {
-        let message: Message = serde_json::from_value(serde_json::json!({
-            "info": {"role": "assistant", "time": {"created": 1, "completed": 2}},
-            "parts": [{"type": "text", "text": text}]
-        }))
-        .expect("a valid message");
+        self.end_turn(
+            session,
+            serde_json::json!({
+                "info": {"role": "assistant", "time": {"created": 1, "completed": 2}},
+                "parts": [{"type": "text", "text": text}]
+            }),
+        );
+    }
+
+    /// Appends a message (in the server's JSON shape) and takes the session off the status map.
+    fn end_turn(&self, session: &str, message: serde_json::Value) {
+        let message: Message = serde_json::from_value(message).expect("a valid message");
         self.messages
             .borrow_mut()
             .entry(session.to_string())

@@ -4,7 +4,7 @@
 mod given;
 
 use apiary::api::{Options, PollArgs};
-use apiary::host::{ServerEvent, SessionStatus};
+use apiary::host::{PromptRequest, ServerEvent, SessionStatus};
 use apiary::testing::{block_on, FakeHost};
 use apiary::Apiary;
 use given::*;
@@ -24,15 +24,23 @@ fn busy(a: &Apiary<impl apiary::host::Host>, session: &str) {
     .unwrap();
 }
 
-fn messages_to_coordinator(a: &Apiary<FakeHost>) -> Vec<String> {
+/// Every prompt sent to the coordinator's session, by any instance's host.
+fn to_coordinator<S>(a: &Apiary<FakeHost<S>>) -> Vec<PromptRequest>
+where
+    FakeHost<S>: apiary::host::Host,
+{
     a.host()
         .sessions
-        .prompts
+        .prompt_requests
         .borrow()
         .iter()
-        .filter(|(s, _)| s == "ses_coord")
-        .map(|(_, t)| t.clone())
+        .filter(|r| r.session_id == "ses_coord")
+        .cloned()
         .collect()
+}
+
+fn messages_to_coordinator(a: &Apiary<FakeHost>) -> Vec<String> {
+    to_coordinator(a).into_iter().map(|r| r.text).collect()
 }
 
 fn spawn(a: &Apiary<FakeHost>, bead: &str) -> String {
@@ -149,16 +157,7 @@ fn two_instances_that_both_see_the_coordinator_idle_send_one_message() {
     block_on(x.complete(&worker(&s1), &complete_args("bd-1"))).unwrap();
     idle(&x, "ses_coord");
     idle(&y, "ses_coord");
-    let sent = |a: &SharingApiary| {
-        a.host()
-            .sessions
-            .prompts
-            .borrow()
-            .iter()
-            .filter(|(s, _)| s == "ses_coord")
-            .count()
-    };
-    assert_eq!(sent(&x) + sent(&y), 1);
+    assert_eq!(to_coordinator(&x).len() + to_coordinator(&y).len(), 1);
 }
 
 #[test]
@@ -168,16 +167,6 @@ fn after_a_restart_the_plugin_asks_the_server_whether_the_coordinator_is_idle() 
         .unwrap()
         .session_id;
     block_on(before.complete(&worker(&s1), &complete_args("bd-1"))).unwrap();
-    let to_coordinator = |a: &SharingApiary| {
-        a.host()
-            .sessions
-            .prompt_requests
-            .borrow()
-            .iter()
-            .filter(|r| r.session_id == "ses_coord")
-            .cloned()
-            .collect::<Vec<_>>()
-    };
 
     // Busy in its instance's status map: left to the event stream.
     after

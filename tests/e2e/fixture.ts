@@ -54,6 +54,8 @@ export const workspace = ((): string => {
     if (path.dirname(dir) === dir) throw new Error(`no node_modules/opencode-linux-x64 above ${here}: run scripts/setup.sh`);
   }
 })();
+/** The built drop-in folder, for `pluginDir`. */
+export const dropInPlugin = path.join(workspace, "dist", "opencode-plugin");
 const opencodeBin = path.join(workspace, "node_modules", "opencode-linux-x64", "bin", "opencode");
 const pluginPackage = path.join(workspace, "node_modules", "@opencode-ai", "plugin");
 const pluginVersion = (JSON.parse(readFileSync(path.join(pluginPackage, "package.json"), "utf8")) as { version: string }).version;

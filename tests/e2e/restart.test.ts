@@ -4,18 +4,13 @@
 // session, and they complete without the coordinator doing anything.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import * as path from "node:path";
-import { fileURLToPath } from "node:url";
-import { startFixture, type Fixture } from "./fixture.js";
+import { dropInPlugin, startFixture, type Fixture } from "./fixture.js";
 import { loggedEvents, messages, prompt, script, toolParts, until, waitIdle, type Step } from "./scenario.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const workspace = path.resolve(here, here.includes(`${path.sep}build${path.sep}`) ? "../../../.." : "../..");
-const pluginDir = path.join(workspace, "dist", "opencode-plugin");
 
 let fx: Fixture;
 before(async () => {
-  fx = await startFixture({ pluginDir });
+  fx = await startFixture({ pluginDir: dropInPlugin });
 });
 after(async () => {
   await fx?.stop();

@@ -5,8 +5,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { appendFileSync, mkdirSync } from "node:fs";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
-import { startFixture, type Fixture } from "./fixture.js";
+import { dropInPlugin, startFixture, workspace, type Fixture } from "./fixture.js";
 import {
   loggedEvents,
   median,
@@ -18,16 +17,13 @@ import {
   waitIdle,
 } from "./scenario.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const workspace = path.resolve(here, here.includes(`${path.sep}build${path.sep}`) ? "../../../.." : "../..");
-const pluginDir = path.join(workspace, "dist", "opencode-plugin");
 const artifacts = path.join(workspace, "tests", "artifacts");
 
 let fx: Fixture;
 before(async () => {
   // The coordinator is prompted again after its workers finish: a wake-up turn in between
   // would move its script on (waking has its own tests: wake.test.ts, restart.test.ts).
-  fx = await startFixture({ pluginDir, apiaryOptions: { wake_coordinator: false } });
+  fx = await startFixture({ pluginDir: dropInPlugin, apiaryOptions: { wake_coordinator: false } });
 });
 after(async () => {
   await fx?.stop();

@@ -6,19 +6,15 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
-import { startFixture, type Fixture } from "./fixture.js";
+import { dropInPlugin, startFixture, type Fixture } from "./fixture.js";
 import { loggedEvents, prompt, script, toolParts, until, type Step, type ToolCall } from "./scenario.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const workspace = path.resolve(here, here.includes(`${path.sep}build${path.sep}`) ? "../../../.." : "../..");
-const pluginDir = path.join(workspace, "dist", "opencode-plugin");
 
 let fx: Fixture;
 before(async () => {
   // The coordinator is prompted again after its workers finish: a wake-up turn in between
   // would move its script on (waking has its own tests: wake.test.ts, restart.test.ts).
-  fx = await startFixture({ pluginDir, apiaryOptions: { wake_coordinator: false } });
+  fx = await startFixture({ pluginDir: dropInPlugin, apiaryOptions: { wake_coordinator: false } });
 });
 after(async () => {
   await fx?.stop();
