@@ -1,5 +1,7 @@
 // `ApiaryHost` over the OpenCode SDK client the plugin was given and a log store.
 // Each method forwards one call; replies are decoded and judged by the core.
+import { readFileSync } from "node:fs";
+import * as os from "node:os";
 import type { PluginInput } from "@opencode-ai/plugin";
 import type { ApiaryHost } from "./wasm/apiary_core.js";
 import type { LogStore } from "./store.js";
@@ -66,6 +68,16 @@ export function makeHost(client: OpencodeClient, store: LogStore): ApiaryHost {
       const agents = unwrap(await client.app.agents());
       return (agents ?? []).map((a) => a.name);
     },
+    async abortSession(id, directory) {
+      unwrap(await client.session.abort({ path: { id }, query: at(directory) }));
+    },
+    async machine() {
+      const cpus = os.availableParallelism?.() ?? os.cpus().length;
+      return {
+        load_percent: Math.round((100 * (os.loadavg()[0] ?? 0)) / Math.max(1, cpus)),
+        free_memory_mb: availableMemoryMb(),
+      };
+    },
     git: runGit,
     prepareWorktree,
     lock: () => store.lock(),
@@ -79,4 +91,16 @@ export function makeHost(client: OpencodeClient, store: LogStore): ApiaryHost {
     now: () => Date.now(),
     logChanged: () => store.logChanged(),
   };
+}
+
+/** Memory the kernel could give a new process (MemAvailable, which counts reclaimable cache),
+ * falling back on free memory where /proc is not there. */
+function availableMemoryMb(): number {
+  try {
+    const match = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync("/proc/meminfo", "utf8"));
+    if (match) return Math.floor(Number(match[1]) / 1024);
+  } catch {
+    // Not Linux: os.freemem is the best there is.
+  }
+  return Math.floor(os.freemem() / (1024 * 1024));
 }

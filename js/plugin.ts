@@ -32,14 +32,34 @@ export function readOptionsFile(root: string): Record<string, unknown> {
   }
 }
 
-/** Tells idle coordinators about finished workers whenever the log changes (a worker in any
- * instance or process finished), and at least every WATCH_INTERVAL_MS. */
-async function watch(core: ApiaryCore, store: LogStore): Promise<void> {
+/** Whenever the log changes (a worker in any instance or process finished, failed or went
+ * quiet) and at least every WATCH_INTERVAL_MS: runs the scheduler, which starts queued workers,
+ * retries, fails stalled ones and deletes old sessions, then tells idle coordinators about
+ * finished workers. The scheduler names the next moment it has something to do (a backoff
+ * ending, a stall deadline) and the loop wakes then. */
+async function watch(core: ApiaryCore, store: LogStore, schedules: boolean): Promise<void> {
   for (;;) {
     const changed = store.logChanged();
+    let wait = WATCH_INTERVAL_MS;
+    if (schedules) {
+      const due = await core.drain().catch((e: unknown) => (report("scheduling", e), 0));
+      if (due > 0) wait = Math.min(wait, due);
+    }
     await core.tellCoordinators().catch((e: unknown) => report("waking the coordinator", e));
-    await Promise.race([changed, new Promise((r) => setTimeout(r, WATCH_INTERVAL_MS).unref?.())]);
+    await Promise.race([changed, new Promise((r) => setTimeout(r, wait).unref?.())]);
   }
+}
+
+/** A worker's own OpenCode instance (its worktree) leaves scheduling to the coordinator's. */
+export function isWorkerInstance(directory: string): boolean {
+  return /[\\/]\.apiary[\\/]worktrees[\\/]/.test(directory);
+}
+
+/** Message events come at the rate a model streams; the core needs only their session. */
+function reduce(type: string, properties: unknown): unknown {
+  if (type !== "message.updated" && type !== "message.part.updated") return properties;
+  const p = properties as { info?: { sessionID?: unknown }; part?: { sessionID?: unknown } } | null;
+  return { sessionID: p?.info?.sessionID ?? p?.part?.sessionID };
 }
 
 function report(what: string, e: unknown): void {
@@ -55,11 +75,11 @@ export const ApiaryPlugin: Plugin = async ({ client, directory, worktree }, opti
   // Background duties, never awaited here: a call to this instance's own server while it is
   // still starting would wait for the start, which waits for this function.
   // 1. Recovery: workers whose turn a restart cut off are found and resumed.
-  // 2. Waking coordinators: runs for the plugin's lifetime, on log changes.
+  // 2. Scheduling and waking coordinators: runs for the plugin's lifetime, on log changes.
   // Unref'd timers: these duties never keep a process alive by themselves.
   setTimeout(() => {
     core.recover().catch((e: unknown) => report("recovery", e));
-    void watch(core, store);
+    void watch(core, store, !isWorkerInstance(directory));
   }, START_DELAY_MS).unref?.();
 
   // Events are handed to the core one at a time, in the order the server sent them, so a
@@ -71,7 +91,7 @@ export const ApiaryPlugin: Plugin = async ({ client, directory, worktree }, opti
     event: async ({ event }) => {
       const { type, properties } = event as { type: string; properties: unknown };
       const mine = events.then(() =>
-        core.observe(type, properties).catch((e: unknown) => {
+        core.observe(type, reduce(type, properties)).catch((e: unknown) => {
           console.error(`[apiary] ${type}: ${e instanceof Error ? e.message : String(e)}`);
         }),
       );

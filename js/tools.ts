@@ -27,21 +27,27 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
   return {
     swarm_spawn_async: tool({
       description:
-        "Start a worker agent on a subtask in a background session and return at once with its " +
-        "session id; the worker runs in parallel with you, in its own git worktree and branch. " +
-        "Follow it with swarm_await_workers, then swarm_worktree_merge. " +
-        "Refused, with nothing started, if an id is invalid or a dependency has not completed. " +
-        "A second spawn of a running bead returns the existing worker.",
+        "Start a worker agent on a subtask in a background session and return at once; the " +
+        "worker runs in parallel with you, in its own git worktree and branch. Past the limit " +
+        "of running workers, or until its dependencies complete, it is queued and starts by " +
+        "itself (the reply gives its place and why). Follow with swarm_await_workers, then " +
+        "swarm_worktree_merge. Refused, with nothing queued, for an invalid id, a dependency " +
+        "cycle, a failed dependency or a full queue. A second spawn of a running or queued bead " +
+        "returns it.",
       args: {
         bead_id: beadId,
         epic_id: z.string().describe("Id of the epic this subtask belongs to"),
         title: z.string().describe("One-line title of the subtask"),
         description: z.string().optional().describe("Full task description for the worker"),
         files: z.array(z.string()).describe("Paths or globs the worker owns, relative to the repository"),
-        dependencies: z.array(z.string()).optional().describe("Bead ids that must have completed first"),
+        dependencies: z
+          .array(z.string())
+          .optional()
+          .describe("Bead ids that must complete first; it waits for them and then starts by itself"),
         shared_context: z.string().optional().describe("Context every worker of the epic should know"),
         agent: z.string().optional().describe("OpenCode agent for the worker, e.g. build or one in .opencode/agent/"),
         model: z.string().optional().describe("provider/model for the worker"),
+        priority: z.enum(["high", "normal", "low"]).optional().describe("Queue rank (default normal)"),
       },
       execute: async (args, ctx) => result(await core.spawnAsync(caller(ctx), args)),
     }),
@@ -68,10 +74,31 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
       },
       execute: async (args, ctx) => result(await core.awaitWorkers(caller(ctx), args, aborted(ctx.abort))),
     }),
+    swarm_cancel: tool({
+      description:
+        "Stop a bead's worker, or every running and queued worker of an epic: running sessions " +
+        "are aborted, queued beads leave the queue, beads that depend on them become blocked.",
+      args: {
+        bead_id: z.string().optional().describe("One bead; or give epic_id"),
+        epic_id: z.string().optional().describe("Every running and queued worker of this epic"),
+        reason: z.string().optional().describe("Recorded with the cancel"),
+      },
+      execute: async (args) => result(await core.cancel(args)),
+    }),
+    swarm_status: tool({
+      description:
+        "The scheduler at a glance: running workers against the limits, the queue in order " +
+        "with why each bead waits, blocked beads, and the machine's load.",
+      args: {
+        epic_id: z.string().optional().describe("Only this epic's queue"),
+      },
+      execute: async (args) => result(await core.status(args)),
+    }),
     swarm_worktree_merge: tool({
       description:
-        "Merge a finished worker's branch (its worktree's changes) into your branch. On a " +
-        "conflict nothing is merged and the files in conflict are listed.",
+        "Merge a finished worker's branch (its worktree's changes) into your branch; the " +
+        "worktree and branch are then removed. On a conflict nothing is merged and the files in " +
+        "conflict are listed.",
       args: { bead_id: beadId },
       execute: async (args) => result(await core.worktreeMerge(args)),
     }),

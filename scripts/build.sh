@@ -7,9 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
-# Raised from 150 KB when the worker lifecycle (await, worktrees, agents, resume, waking) landed:
-# see BENCHMARKS.md, "Size of the core", for what each part costs and what was tried.
-WASM_GZIP_BUDGET=$((192 * 1024))
+# Raised from 150 KB when the worker lifecycle (await, worktrees, agents, resume, waking) landed,
+# and from 192 KB when scheduling did: see BENCHMARKS.md, "Size of the core", for what each part
+# costs and what was tried.
+WASM_GZIP_BUDGET=$((232 * 1024))
 log() { printf '[build] %s\n' "$*" >&2; }
 
 log "wasm-pack (release)"

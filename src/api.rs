@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 #[cfg(target_arch = "wasm32")]
 use tsify::Tsify;
 
-use crate::event::CompletionStatus;
+use std::collections::BTreeMap;
+
+use crate::event::{CompletionStatus, Priority};
 
 /// Who called a tool: the session, and the directory it works in.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,9 +38,13 @@ pub struct SpawnArgs {
     /// `provider/model` for the worker; the agent's or the server's default otherwise.
     #[serde(default)]
     pub model: Option<String>,
+    /// Rank in the queue when the worker cannot start at once; `normal` by default.
+    #[serde(default)]
+    pub priority: Option<Priority>,
 }
 
-/// The plugin's options (`opencode.json`: `"plugin": [["opencode-apiary", { ... }]]`).
+/// The plugin's options: `.opencode/apiary.json`, overridden key by key by the plugin's entry
+/// in opencode.json (`"plugin": [["opencode-apiary", { ... }]]`). Every key is optional.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(Tsify))]
 #[serde(default, deny_unknown_fields)]
@@ -50,6 +56,46 @@ pub struct Options {
     pub resume_interrupted: bool,
     /// An idle coordinator gets one short message when its workers finish.
     pub wake_coordinator: bool,
+    /// Workers running at once in this repository; more wait in the queue.
+    pub max_running: u32,
+    /// Workers running at once per `provider/model` or per `provider`; workers spawned
+    /// without a model count under `default`.
+    pub max_running_per_model: BTreeMap<String, u32>,
+    /// Spawns beyond this many queued are refused.
+    pub max_queued: u32,
+    /// No worker starts while the 1-minute load average is above this percentage of the CPUs
+    /// (150: 1.5 runnable tasks per CPU; off when null).
+    pub max_load_percent: Option<u32>,
+    /// No worker starts while less memory than this is available (MB; 0 is off).
+    pub min_free_memory_mb: u64,
+    /// Waiting this long raises a queued worker one priority level.
+    pub priority_aging_ms: u64,
+    /// Attempts per bead, the first included, for failures that are not the worker's own.
+    pub max_attempts: u32,
+    /// Wait before the first retry; doubled for each later one, up to `max_retry_backoff_ms`.
+    pub retry_backoff_ms: u64,
+    pub max_retry_backoff_ms: u64,
+    /// A running worker with no activity for this long is stalled (0 is off).
+    pub stall_after_ms: u64,
+    /// What happens to a stalled worker: `retry` (abort, then retry while attempts remain) or
+    /// `fail` (abort and fail it).
+    pub on_stall: StallPolicy,
+    /// Aborting or deleting a coordinator session cancels its running and queued workers.
+    pub cancel_with_coordinator: bool,
+    /// Sessions of finished workers are deleted this long after they finish (0 keeps them).
+    pub session_retention_ms: u64,
+    /// At most this many finished workers' sessions are kept; the oldest go first (0: no cap).
+    pub max_sessions_kept: u32,
+    /// A merged worker's worktree and branch are removed right after the merge.
+    pub remove_merged_worktrees: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+#[serde(rename_all = "snake_case")]
+pub enum StallPolicy {
+    Retry,
+    Fail,
 }
 
 impl Default for Options {
@@ -58,7 +104,44 @@ impl Default for Options {
             worktrees: true,
             resume_interrupted: true,
             wake_coordinator: true,
+            max_running: 8,
+            max_running_per_model: BTreeMap::new(),
+            max_queued: 64,
+            max_load_percent: None,
+            min_free_memory_mb: 256,
+            priority_aging_ms: 120_000,
+            max_attempts: 3,
+            retry_backoff_ms: 10_000,
+            max_retry_backoff_ms: 300_000,
+            stall_after_ms: 900_000,
+            on_stall: StallPolicy::Retry,
+            cancel_with_coordinator: true,
+            session_retention_ms: 86_400_000,
+            max_sessions_kept: 100,
+            remove_merged_worktrees: true,
         }
+    }
+}
+
+impl Options {
+    /// Refuses settings that would stall the swarm or make no sense, naming the key.
+    pub fn check(&self) -> Result<(), String> {
+        if self.max_running == 0 {
+            return Err("max_running must be at least 1".into());
+        }
+        if let Some((k, _)) = self.max_running_per_model.iter().find(|(_, v)| **v == 0) {
+            return Err(format!("max_running_per_model.{k} must be at least 1"));
+        }
+        if self.max_attempts == 0 {
+            return Err("max_attempts must be at least 1 (1 means no retries)".into());
+        }
+        if self.max_load_percent == Some(0) {
+            return Err("max_load_percent must be at least 1 (null turns it off)".into());
+        }
+        if self.priority_aging_ms == 0 {
+            return Err("priority_aging_ms must be at least 1".into());
+        }
+        Ok(())
     }
 }
 
@@ -100,6 +183,10 @@ pub enum SpawnStatus {
     Spawned,
     /// The bead already had a running worker; it is returned instead of a duplicate.
     AlreadyRunning,
+    /// The worker waits in the queue and starts by itself (limit, dependencies, load).
+    Queued,
+    /// The bead was already waiting in the queue; nothing was added.
+    AlreadyQueued,
 }
 
 /// What a tool returns to OpenCode: `title` and `output` go to the model as they are.
@@ -109,6 +196,7 @@ pub struct SpawnReply {
     pub title: String,
     pub output: String,
     pub status: SpawnStatus,
+    /// Empty while the worker waits in the queue.
     pub session_id: String,
     pub bead_id: String,
     pub epic_id: String,
@@ -118,6 +206,29 @@ pub struct SpawnReply {
     pub worktree: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
+    /// 1-based place in the queue, when queued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_position: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+pub struct CancelArgs {
+    /// One bead; or give `epic_id` for every running and queued worker of an epic.
+    #[serde(default)]
+    pub bead_id: Option<String>,
+    #[serde(default)]
+    pub epic_id: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+pub struct StatusArgs {
+    /// Only this epic's queue; the whole swarm when absent.
+    #[serde(default)]
+    pub epic_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

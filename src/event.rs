@@ -42,6 +42,43 @@ pub struct WorkerSpawned {
     /// The coordinator's directory, which selects its OpenCode instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_directory: Option<String>,
+    /// What the prompt was made from besides the fields above, so a retry can make it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_context: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+}
+
+/// How soon a queued worker starts: higher first; waiting raises a worker's rank (aging).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    #[default]
+    Normal,
+    High,
+}
+
+impl Priority {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Normal => "normal",
+            Self::High => "high",
+        }
+    }
+
+    /// Rank levels: one level is worth `priority_aging_ms` of waiting.
+    pub fn level(self) -> u64 {
+        match self {
+            Self::Low => 0,
+            Self::Normal => 1,
+            Self::High => 2,
+        }
+    }
 }
 
 /// A worker's session was seen busy for the first time: from now on, absent from the
@@ -101,36 +138,71 @@ pub struct WorkerFailed {
     pub error: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<String>,
+    /// The failure came from outside the worker's own judgement (a provider error, a stall, a
+    /// refused prompt): the retry policy may start the bead again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retryable: bool,
 }
 
-/// A worker was stopped on purpose (by `swarm_cancel`, or with its coordinator).
+/// Something that happened to a bead, and why: `worker_cancelled` (stopped on purpose, by
+/// `swarm_cancel` or with its coordinator), `worker_blocked` (a bead that had not started will
+/// not start by itself: a dependency failed, was cancelled or is blocked in turn) and
+/// `session_deleted` (a finished worker's session was deleted by the retention policy; its
+/// record stays). A bead that never started has no session: `session_id` is empty. One shape
+/// for the three keeps the `.wasm` smaller.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WorkerCancelled {
+pub struct WorkerNote {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub session_id: String,
     pub bead_id: String,
     pub epic_id: String,
     pub reason: String,
 }
 
-/// A spawn waits in the queue (concurrency limit, dependencies, load) before its session exists.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub type WorkerCancelled = WorkerNote;
+
+/// A spawn waits in the queue (concurrency limit, dependencies, load) before its session
+/// exists. It carries the whole request, so the worker can start later, in any instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerQueued {
     pub bead_id: String,
     pub epic_id: String,
     pub title: String,
+    /// For a retry, why the attempt before ended; empty for a spawn.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
+    #[serde(default)]
+    pub priority: Priority,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub priority: Option<String>,
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_context: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_directory: Option<String>,
 }
 
-/// A failed worker's bead starts again in a new session.
+/// A failed worker's bead goes back to the queue for a new attempt, in a new session, not
+/// before `not_before` (the backoff).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerRetried {
     pub bead_id: String,
     pub epic_id: String,
+    /// The attempt about to start (2 for the first retry).
     pub attempt: u32,
     pub previous_session_id: String,
     pub reason: String,
+    #[serde(default)]
+    pub not_before: u64,
 }
 
 /// A message between agents (`coordinator` or bead ids).
@@ -247,6 +319,11 @@ event_types! {
     WorktreeRemoved(WorktreeRemoved) = "worktree_removed",
     WorkerInterrupted(WorkerInterrupted) = "worker_interrupted",
     CoordinatorNotified(CoordinatorNotified) = "coordinator_notified",
+    WorkerBlocked(WorkerNote) = "worker_blocked",
+    // A worker showed activity (its session streamed a reply or ran a tool); recorded at most
+    // once per interval per worker, for stall detection.
+    WorkerActive(WorkerObserved) = "worker_active",
+    SessionDeleted(WorkerNote) = "session_deleted",
 }
 
 /// An event's payload as read back: a known event, or one this build does not know (written

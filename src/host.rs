@@ -177,6 +177,10 @@ pub enum ServerEvent {
     Deleted {
         session_id: String,
     },
+    /// A message or a part of it changed: the session is doing something.
+    Activity {
+        session_id: String,
+    },
 }
 
 impl ServerEvent {
@@ -184,7 +188,12 @@ impl ServerEvent {
     pub fn wanted(event_type: &str) -> bool {
         matches!(
             event_type,
-            "session.status" | "session.idle" | "session.error" | "session.deleted"
+            "session.status"
+                | "session.idle"
+                | "session.error"
+                | "session.deleted"
+                | "message.updated"
+                | "message.part.updated"
         )
     }
 
@@ -219,6 +228,22 @@ impl ServerEvent {
         struct WithInfo {
             info: Info,
         }
+        #[derive(Deserialize)]
+        struct SessionRef {
+            #[serde(rename = "sessionID")]
+            session_id: String,
+        }
+        /// A message event as the server sends it (`info` or `part` holds the session), or
+        /// reduced by the shim to its `sessionID`.
+        #[derive(Deserialize)]
+        struct WithMessage {
+            #[serde(rename = "sessionID", default)]
+            session_id: Option<String>,
+            #[serde(default)]
+            info: Option<SessionRef>,
+            #[serde(default)]
+            part: Option<SessionRef>,
+        }
         Ok(match event_type {
             "session.status" => {
                 let p = WithStatus::deserialize(properties)?;
@@ -240,6 +265,13 @@ impl ServerEvent {
             "session.deleted" => Some(Self::Deleted {
                 session_id: WithInfo::deserialize(properties)?.info.id,
             }),
+            "message.updated" | "message.part.updated" => {
+                let p = WithMessage::deserialize(properties)?;
+                p.session_id
+                    .or(p.info.map(|i| i.session_id))
+                    .or(p.part.map(|i| i.session_id))
+                    .map(|session_id| Self::Activity { session_id })
+            }
             _ => None,
         })
     }
@@ -272,6 +304,12 @@ pub trait Sessions {
     ) -> Result<Vec<Message>, HostError>;
     /// The names of the agents the server knows.
     async fn agents(&self) -> Result<Vec<String>, HostError>;
+    /// Stops a session's running turn (`session.abort`).
+    async fn abort_session(
+        &self,
+        session_id: &str,
+        directory: Option<&str>,
+    ) -> Result<(), HostError>;
 }
 
 /// The repository the workers' worktrees live in.
@@ -284,6 +322,8 @@ pub trait Workspace {
     /// (its config folder is linked where the checkout lacks it). Returns the links made,
     /// relative to the worktree, so that they are never committed.
     async fn prepare_worktree(&self, root: &str, worktree: &str) -> Result<Vec<String>, HostError>;
+    /// The machine's load and free memory, which hold the queue back above the thresholds.
+    async fn machine(&self) -> Result<crate::schedule::Machine, HostError>;
 }
 
 /// The byte store behind the event log: one append-only file, or memory.
@@ -385,7 +425,25 @@ mod tests {
         };
         assert_eq!(error.unwrap().describe(), "APIError: boom");
         assert_eq!(decode("session.error", r#"{"error":null}"#), None);
-        assert!(!ServerEvent::wanted("message.part.updated"));
+        assert!(!ServerEvent::wanted("file.edited"));
+        let active = Some(ServerEvent::Activity {
+            session_id: "s".into(),
+        });
+        assert_eq!(
+            decode(
+                "message.part.updated",
+                r#"{"part":{"sessionID":"s","type":"text","text":"hi"}}"#
+            ),
+            active
+        );
+        assert_eq!(
+            decode(
+                "message.updated",
+                r#"{"info":{"sessionID":"s","role":"assistant"}}"#
+            ),
+            active
+        );
+        assert_eq!(decode("message.updated", r#"{"sessionID":"s"}"#), active);
     }
 
     #[test]

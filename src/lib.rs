@@ -14,6 +14,7 @@ pub mod ids;
 pub mod log;
 pub mod projection;
 pub mod prompt;
+pub mod schedule;
 pub mod swarm;
 pub mod testing;
 mod text;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{CompletionStatus, Event, EventBody, Payload};
+use crate::event::{CompletionStatus, Event, EventBody, Payload, Priority, WorkerQueued};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -91,6 +91,46 @@ pub struct Worker {
     /// The coordinator was told this worker finished.
     #[serde(default)]
     pub notified: bool,
+    /// The rest of the request, so a retry can make the same prompt.
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub shared_context: Option<String>,
+    #[serde(default)]
+    pub priority: Priority,
+    /// Its failure may be retried (not the worker's own verdict).
+    #[serde(default)]
+    pub retryable: bool,
+    /// Its session was deleted from the server by the retention policy.
+    #[serde(default)]
+    pub session_deleted: bool,
+}
+
+/// Where a bead that has not started (or is about to start again) stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QueueState {
+    /// Waits for a slot, its dependencies, the machine or its retry backoff.
+    Waiting,
+    /// Will not start by itself: a dependency failed, was cancelled or is blocked.
+    Blocked(String),
+    /// Cancelled before it started.
+    Cancelled(String),
+}
+
+/// A bead in the queue: the whole request, so any instance can start it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Queued {
+    pub request: WorkerQueued,
+    pub state: QueueState,
+    /// When it entered the queue, and its order among equals.
+    pub queued_at: u64,
+    pub seq: u64,
+    /// The attempt it will start as (1 unless it is a retry).
+    pub attempt: u32,
+    /// A retry's backoff: not started before this time.
+    pub not_before: u64,
+    /// The session of the attempt before, for a retry.
+    pub previous_session_id: Option<String>,
 }
 
 /// Serializable, so a snapshot of it can be kept beside the log for fast opening.
@@ -100,8 +140,11 @@ pub struct Swarm {
     /// The latest worker of each bead.
     by_bead: BTreeMap<String, usize>,
     by_session: BTreeMap<String, usize>,
-    /// Beads per epic, in the order they were first spawned.
+    /// Beads per epic, in the order they were first spawned or queued.
     epics: BTreeMap<String, Vec<String>>,
+    /// Beads waiting to start, and beads that never started and will not by themselves.
+    #[serde(default)]
+    queue: BTreeMap<String, Queued>,
     last_seq: u64,
 }
 
@@ -147,14 +190,62 @@ impl Swarm {
                     interruptions: 0,
                     interrupted_message: None,
                     notified: false,
+                    description: e.description.clone(),
+                    shared_context: e.shared_context.clone(),
+                    priority: e.priority.unwrap_or_default(),
+                    retryable: false,
+                    session_deleted: false,
                 });
-                if self.by_bead.insert(e.bead_id.clone(), index).is_none() {
-                    self.epics
-                        .entry(e.epic_id.clone())
-                        .or_default()
-                        .push(e.bead_id.clone());
+                let queued = self.queue.remove(&e.bead_id).is_some();
+                if self.by_bead.insert(e.bead_id.clone(), index).is_none() && !queued {
+                    self.add_to_epic(&e.epic_id, &e.bead_id);
                 }
                 self.by_session.insert(e.session_id.clone(), index);
+            }
+            EventBody::WorkerQueued(e) => {
+                let attempt = self.bead(&e.bead_id).map_or(1, |w| w.attempt + 1);
+                if self.bead(&e.bead_id).is_none() && !self.queue.contains_key(&e.bead_id) {
+                    self.add_to_epic(&e.epic_id, &e.bead_id);
+                }
+                self.queue.insert(
+                    e.bead_id.clone(),
+                    Queued {
+                        request: e.clone(),
+                        state: QueueState::Waiting,
+                        queued_at: at,
+                        seq: event.seq,
+                        attempt,
+                        not_before: 0,
+                        previous_session_id: None,
+                    },
+                );
+            }
+            EventBody::WorkerRetried(e) => {
+                if let Some(w) = self.bead(&e.bead_id) {
+                    let entry = Queued {
+                        request: request_of(w, &e.reason),
+                        state: QueueState::Waiting,
+                        queued_at: at,
+                        seq: event.seq,
+                        attempt: e.attempt,
+                        not_before: e.not_before,
+                        previous_session_id: Some(e.previous_session_id.clone()),
+                    };
+                    self.queue.insert(e.bead_id.clone(), entry);
+                }
+            }
+            EventBody::WorkerBlocked(e) => {
+                if let Some(q) = self.queue.get_mut(&e.bead_id) {
+                    if q.state == QueueState::Waiting {
+                        q.state = QueueState::Blocked(e.reason.clone());
+                    }
+                }
+            }
+            EventBody::WorkerActive(e) => self.update(&e.session_id, at, |_| {}),
+            EventBody::SessionDeleted(e) => {
+                if let Some(&i) = self.by_session.get(&e.session_id) {
+                    self.workers[i].session_deleted = true;
+                }
             }
             EventBody::WorkerStarted(e) => self.update(&e.session_id, at, |w| {
                 if matches!(
@@ -194,11 +285,20 @@ impl Swarm {
             EventBody::WorkerFailed(e) => self.update(&e.session_id, at, |w| {
                 if !w.state.is_final() {
                     w.state = WorkerState::Failed;
+                    w.retryable = e.retryable;
                     w.error = Some(e.error.clone());
                     w.ended_at = Some(at);
                     w.duration_ms = Some(at.saturating_sub(w.spawned_at));
                 }
             }),
+            // Cancelled while queued: there is no session, the queue entry ends.
+            EventBody::WorkerCancelled(e) if e.session_id.is_empty() => {
+                if let Some(q) = self.queue.get_mut(&e.bead_id) {
+                    if q.state == QueueState::Waiting {
+                        q.state = QueueState::Cancelled(e.reason.clone());
+                    }
+                }
+            }
             EventBody::WorkerCancelled(e) => self.update(&e.session_id, at, |w| {
                 if !w.state.is_final() {
                     w.state = WorkerState::Cancelled;
@@ -234,14 +334,19 @@ impl Swarm {
                     }
                 }
             }
-            // Folded by the features that produce them (queue, retries, messages,
-            // reservations); recorded and replayed already.
-            EventBody::WorkerQueued(_)
-            | EventBody::WorkerRetried(_)
-            | EventBody::MessageSent(_)
+            // Folded by the features that produce them (messages, reservations); recorded and
+            // replayed already.
+            EventBody::MessageSent(_)
             | EventBody::FilesReserved(_)
             | EventBody::FilesReleased(_) => {}
         }
+    }
+
+    fn add_to_epic(&mut self, epic: &str, bead: &str) {
+        self.epics
+            .entry(epic.to_string())
+            .or_default()
+            .push(bead.to_string());
     }
 
     fn update(&mut self, session_id: &str, at: u64, change: impl FnOnce(&mut Worker)) {
@@ -283,6 +388,47 @@ impl Swarm {
 
     pub fn epic_ids(&self) -> impl Iterator<Item = &str> {
         self.epics.keys().map(String::as_str)
+    }
+
+    /// Every bead of an epic, in the order it was first spawned or queued.
+    pub fn epic_beads(&self, epic_id: &str) -> &[String] {
+        self.epics.get(epic_id).map_or(&[], Vec::as_slice)
+    }
+
+    /// A bead's queue entry: waiting to start, or never started and blocked or cancelled.
+    pub fn queued(&self, bead_id: &str) -> Option<&Queued> {
+        self.queue.get(bead_id)
+    }
+
+    /// Every queue entry (waiting, blocked or cancelled), by bead id.
+    pub fn queue(&self) -> impl Iterator<Item = &Queued> {
+        self.queue.values()
+    }
+
+    /// The beads waiting to start.
+    pub fn waiting(&self) -> impl Iterator<Item = &Queued> {
+        self.queue
+            .values()
+            .filter(|q| q.state == QueueState::Waiting)
+    }
+}
+
+/// A worker's request as a queue entry, for its retry.
+fn request_of(w: &Worker, reason: &str) -> WorkerQueued {
+    WorkerQueued {
+        bead_id: w.bead_id.clone(),
+        epic_id: w.epic_id.clone(),
+        title: w.title.clone(),
+        reason: reason.to_string(),
+        priority: w.priority,
+        files: w.files.clone(),
+        dependencies: w.dependencies.clone(),
+        description: w.description.clone(),
+        shared_context: w.shared_context.clone(),
+        agent: w.agent.clone(),
+        model: w.model.clone(),
+        parent_session_id: w.parent_session_id.clone(),
+        parent_directory: w.parent_directory.clone(),
     }
 }
 
@@ -366,6 +512,7 @@ mod tests {
                 epic_id: "ep".into(),
                 error: "late".into(),
                 stack: None,
+                retryable: false,
             }),
         ));
         let w = s.bead("b1").unwrap();

@@ -17,6 +17,8 @@ pub struct WorkerPrompt<'a> {
     /// The worker's own branch, when it works in a git worktree.
     pub branch: Option<&'a str>,
     pub shared_context: Option<&'a str>,
+    /// A retry: the attempt number and why the attempt before ended.
+    pub retry: Option<(u32, &'a str)>,
 }
 
 impl WorkerPrompt<'_> {
@@ -32,6 +34,19 @@ impl WorkerPrompt<'_> {
             self.protocol(),
         ]
         .join("\n")
+            + &self.retry_note()
+    }
+
+    /// Only on a retry: the worker knows an earlier attempt may have left changes.
+    fn retry_note(&self) -> String {
+        match self.retry {
+            None => String::new(),
+            Some((attempt, why)) => format!(
+                "\n## This is attempt {attempt}\nThe attempt before ended without finishing: \
+                 {why}. Its changes, if any, are still in your working directory: check them \
+                 before you go on.\n"
+            ),
+        }
     }
 
     fn header(&self) -> String {
@@ -128,6 +143,7 @@ mod tests {
     fn prompt(files: &[String]) -> WorkerPrompt<'_> {
         WorkerPrompt {
             branch: None,
+            retry: None,
             bead_id: "bd-7",
             epic_id: "ep-auth",
             title: "Add login",

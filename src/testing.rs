@@ -13,6 +13,7 @@ use crate::host::{
     Clock, CreateSession, GitOutput, Message, PromptRequest, SessionStatus, Sessions, Storage,
     Waits, Workspace,
 };
+use crate::schedule::Machine;
 
 /// Runs a future to completion on this thread. The fakes never pend, so this rarely parks.
 pub fn block_on<F: Future>(future: F) -> F::Output {
@@ -229,6 +230,8 @@ pub struct FakeSessions {
     pub deleted: RefCell<Vec<String>>,
     /// Runs inside `create_session`, before it answers: lets a test interleave another call.
     pub before_create: RefCell<Option<Box<dyn FnMut()>>>,
+    /// Sessions whose turn was aborted, in order.
+    pub aborts: RefCell<Vec<String>>,
 }
 
 impl std::fmt::Debug for FakeSessions {
@@ -332,6 +335,11 @@ impl Sessions for FakeSessions {
             .clone()
             .unwrap_or_else(|| vec!["build".into(), "plan".into()]))
     }
+    async fn abort_session(&self, session_id: &str, _: Option<&str>) -> Result<(), HostError> {
+        self.aborts.borrow_mut().push(session_id.to_string());
+        self.set_status(session_id, None);
+        Ok(())
+    }
     async fn messages(
         &self,
         session_id: &str,
@@ -402,13 +410,27 @@ impl<S: Storage> Storage for Rc<S> {
 
 /// The three fakes together, as one host. `S` is the store: a `MemoryStore` of its own, or an
 /// `Rc<MemoryStore>` shared with other hosts.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FakeHost<S = MemoryStore> {
     pub sessions: FakeSessions,
     pub store: S,
     pub clock: FakeClock,
     /// What `prepare_worktree` reports as linked.
     pub config_links: RefCell<Vec<String>>,
+    /// What `machine` reports: an idle machine unless a test says otherwise.
+    pub machine: Cell<Machine>,
+}
+
+/// A machine with nothing to do, as the fakes report by default.
+pub const IDLE_MACHINE: Machine = Machine {
+    load_percent: 10,
+    free_memory_mb: 16_384,
+};
+
+impl<S: Default> Default for FakeHost<S> {
+    fn default() -> Self {
+        Self::with_store(S::default())
+    }
 }
 
 impl<S> FakeHost<S> {
@@ -418,6 +440,7 @@ impl<S> FakeHost<S> {
             store,
             clock: FakeClock::default(),
             config_links: RefCell::default(),
+            machine: Cell::new(IDLE_MACHINE),
         }
     }
 }
@@ -449,6 +472,9 @@ impl<S> Sessions for FakeHost<S> {
     async fn agents(&self) -> Result<Vec<String>, HostError> {
         self.sessions.agents().await
     }
+    async fn abort_session(&self, session_id: &str, dir: Option<&str>) -> Result<(), HostError> {
+        self.sessions.abort_session(session_id, dir).await
+    }
 }
 
 /// Real git, run as a child process (native builds only); `prepare_worktree` writes the
@@ -467,6 +493,9 @@ impl<S> Workspace for FakeHost<S> {
                 .map_err(|e| HostError::new("exclude", e.to_string()))?;
         }
         Ok(self.config_links.borrow().clone())
+    }
+    async fn machine(&self) -> Result<Machine, HostError> {
+        Ok(self.machine.get())
     }
 }
 

@@ -36,6 +36,19 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// Orders `items` by `key`, equal keys kept in their order. An insertion sort: the lists it
+/// orders (a queue, finished sessions) are short, and the standard sorts would add several KB
+/// to the `.wasm` per element type.
+pub(crate) fn order_by<T>(items: &mut [T], key: impl Fn(&T) -> (u64, u64)) {
+    for i in 1..items.len() {
+        let mut j = i;
+        while j > 0 && key(&items[j - 1]) > key(&items[j]) {
+            items.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

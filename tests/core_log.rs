@@ -39,6 +39,42 @@ fn two_instances_racing_to_spawn_one_bead_end_with_one_worker() {
 }
 
 #[test]
+fn two_instances_racing_to_start_one_queued_bead_end_with_one_worker() {
+    let (a, b) = two_instances_on_one_store();
+    // bd-1 waits for bd-0; bd-0's completion lets both instances' schedulers start it.
+    block_on(b.spawn(&coordinator(), &spawn_args("bd-0"))).unwrap();
+    let mut args = spawn_args("bd-1");
+    args.dependencies = Some(vec!["bd-0".into()]);
+    let queued = block_on(b.spawn(&coordinator(), &args)).unwrap();
+    assert_eq!(queued.status, apiary::api::SpawnStatus::Queued);
+    block_on(b.complete(&worker("ses_1"), &complete_args("bd-0"))).unwrap();
+    let a = Rc::new(a);
+    let winner = a.clone();
+    // B's session is being created when A's scheduler starts the same queued bead.
+    *b.host().sessions.before_create.borrow_mut() = Some(Box::new(move || {
+        block_on(winner.drain()).unwrap();
+    }));
+    block_on(b.drain()).unwrap();
+    assert_eq!(
+        a.host().sessions.prompts.borrow().len(),
+        1,
+        "A's worker is the one"
+    );
+    assert_eq!(
+        *b.host().sessions.deletions.borrow(),
+        ["ses_2"],
+        "B dropped its own session"
+    );
+    assert_eq!(
+        b.host().sessions.prompts.borrow().len(),
+        1,
+        "B prompted bd-0 only"
+    );
+    let spawned = b.host().store.text().matches("worker_spawned").count();
+    assert_eq!(spawned, 2, "bd-0 and one worker of bd-1");
+}
+
+#[test]
 fn a_poll_of_a_damaged_log_shows_the_valid_prefix_and_names_the_line() {
     let a = apiary();
     block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
@@ -124,6 +160,7 @@ fn random_event(rng: &mut Rng, sessions: &mut Vec<(String, String)>) -> EventBod
             epic_id: "e0".into(),
             error: "x".into(),
             stack: None,
+            retryable: false,
         }),
         5 => EventBody::WorkerCancelled(WorkerCancelled {
             session_id,

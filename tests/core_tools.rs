@@ -58,20 +58,25 @@ fn bad_identifiers_are_refused_and_nothing_is_written() {
 }
 
 #[test]
-fn unknown_and_unmet_dependencies_are_refused_by_name() {
+fn a_dependency_not_spawned_yet_leaves_the_bead_waiting_on_the_coordinator() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
     let mut args = spawn_args("bd-2");
-    args.dependencies = Some(vec!["bd-1".into(), "bd-9".into()]);
-    let err = block_on(a.spawn(&coordinator(), &args))
-        .unwrap_err()
-        .to_string();
+    args.dependencies = Some(vec!["bd-9".into()]);
+    let reply = block_on(a.spawn(&coordinator(), &args)).unwrap();
+    assert_eq!(reply.status, apiary::api::SpawnStatus::Queued);
     assert_eq!(
-        err,
-        "refused: bd-2 cannot start: dependencies not met: unknown beads: bd-9; not \
-         completed yet: bd-1 (starting). Nothing was spawned."
+        reply.output,
+        "queued bd-2 (epic ep) at #1: bd-9 was never spawned; it starts by itself"
     );
-    assert_eq!(a.host().sessions.created.borrow().len(), 1);
+    assert!(a.host().sessions.created.borrow().is_empty());
+    let report = block_on(a.poll(&poll_args())).unwrap();
+    assert!(
+        report
+            .output
+            .contains("bd-2 waiting 0ms: #1: bd-9 was never spawned"),
+        "{}",
+        report.output
+    );
 }
 
 #[test]
@@ -292,7 +297,7 @@ fn polling_an_unknown_epic_names_the_known_ones() {
 
 #[test]
 fn a_poll_of_twenty_workers_with_messages_stays_near_two_kilobytes() {
-    let a = apiary();
+    let a = apiary_with(|o| o.max_running = 20);
     for i in 0..20 {
         let mut args = spawn_args(&format!("bd-{i}"));
         args.title = "Implement the thing that this worker was asked to implement".into();

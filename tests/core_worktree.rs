@@ -143,10 +143,16 @@ fn a_workers_edit_lands_in_its_worktree_and_reaches_the_main_tree_only_by_merge(
         merged
             .output
             .starts_with("merged apiary/bd-1 into your branch at ")
-            && merged.output.ends_with("1 file changed: new.txt"),
+            && merged
+                .output
+                .ends_with("1 file changed: new.txt; its worktree and branch were removed"),
         "{}",
         merged.output
     );
+    // Merged work is in the main tree: the worktree and branch went with the merge.
+    assert!(!worktree(&repo, "bd-1").exists());
+    assert_eq!(repo.git(&["branch", "--list", "apiary/bd-1"]), "");
+    assert_eq!(count_lines(&a, "worktree_removed"), 1);
     assert_eq!(
         std::fs::read_to_string(repo.0.join("new.txt")).unwrap(),
         "from the worker\n"
@@ -204,7 +210,7 @@ fn links_made_for_opencode_are_never_committed() {
     block_on(a.complete(&worker(&session), &complete_args("bd-1"))).unwrap();
     let merged = merge(&a, "bd-1").unwrap();
     assert!(
-        merged.output.ends_with("1 file changed: work.txt"),
+        merged.output.contains("1 file changed: work.txt;"),
         "{}",
         merged.output
     );
@@ -214,7 +220,7 @@ fn links_made_for_opencode_are_never_committed() {
 #[test]
 fn cleanup_removes_merged_worktrees_and_keeps_unmerged_ones_unless_asked() {
     let repo = Repo::new(true);
-    let a = apiary();
+    let a = apiary_with(|o| o.remove_merged_worktrees = false);
     let s1 = spawn(&a, &repo, "bd-1");
     let s2 = spawn(&a, &repo, "bd-2");
     std::fs::write(worktree(&repo, "bd-1").join("a.txt"), "a\n").unwrap();

@@ -1,20 +1,24 @@
 //! `Apiary`: the tools' logic over a host. Each tool is a file of its own.
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::api::Options;
 use crate::error::ToolError;
 use crate::host::Host;
 use crate::log::EventLog;
 
+mod cancel;
 mod gate;
 mod notify;
 mod observe;
 mod poll;
+mod queue;
 mod race;
 mod report;
 mod resume;
+mod retention;
 mod spawn;
+mod status;
 mod wait;
 mod worker;
 mod worktree;
@@ -36,13 +40,14 @@ pub struct Apiary<H: Host> {
     host: H,
     options: Options,
     log: EventLog,
-    /// Beads whose spawn is under way in this instance, so two concurrent calls for the same
-    /// bead cannot both create a session.
-    spawning: RefCell<BTreeSet<String>>,
     /// Worktree changes of this instance take turns: git cannot add two at once.
     git_gate: gate::Gate,
     /// Sessions this instance saw busy (true) or idle (false) on the event stream.
     busy: RefCell<BTreeMap<String, bool>>,
+    /// The scheduler's runs in this instance take turns.
+    drain_gate: gate::Gate,
+    /// When each session's activity was last recorded, to record it at most once per interval.
+    beats: RefCell<BTreeMap<String, u64>>,
 }
 
 impl<H: Host> Apiary<H> {
@@ -55,9 +60,10 @@ impl<H: Host> Apiary<H> {
             host,
             options,
             log: EventLog::new(),
-            spawning: RefCell::default(),
             git_gate: gate::Gate::default(),
             busy: RefCell::default(),
+            drain_gate: gate::Gate::default(),
+            beats: RefCell::default(),
         }
     }
 

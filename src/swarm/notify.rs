@@ -7,24 +7,34 @@ use std::collections::BTreeMap;
 
 use super::report::state_name;
 use super::Apiary;
-use crate::api::{AwaitArgs, CallContext, PollArgs, PollReport};
+use crate::api::{AwaitArgs, CallContext, Options, PollArgs, PollReport};
 use crate::error::ToolError;
 use crate::event::{CoordinatorNotified, EventBody, Payload};
 use crate::host::{Host, PromptRequest, ServerEvent, SessionStatus};
-use crate::projection::{Swarm, Worker};
+use crate::projection::{Swarm, Worker, WorkerState};
+use crate::schedule::will_retry;
 
 /// Workers named in one message at most; the rest are counted.
 const NAMED: usize = 12;
 
-/// Whether a worker's end is news for its coordinator.
-fn finished(w: &Worker) -> bool {
-    !w.notified && !w.state.is_active() && w.parent_session_id.is_some()
+/// Whether a worker's end is news for its coordinator: it is the bead's latest attempt and
+/// no retry of it is queued (a failure the scheduler retries is not news yet).
+fn finished(swarm: &Swarm, options: &Options, w: &Worker) -> bool {
+    // A cancel is never news: the coordinator asked for it, or was itself stopped (woken, it
+    // would start the turn its user just stopped).
+    !w.notified
+        && w.state != WorkerState::Cancelled
+        && !will_retry(w, options)
+        && !w.state.is_active()
+        && w.parent_session_id.is_some()
+        && swarm.bead(&w.bead_id).map(|l| &l.session_id) == Some(&w.session_id)
+        && swarm.queued(&w.bead_id).is_none()
 }
 
 /// Finished workers not yet reported, per coordinator session.
-fn untold(swarm: &Swarm) -> BTreeMap<String, Vec<&Worker>> {
+fn untold<'a>(swarm: &'a Swarm, options: &Options) -> BTreeMap<String, Vec<&'a Worker>> {
     let mut by_parent: BTreeMap<String, Vec<&Worker>> = BTreeMap::new();
-    for w in swarm.workers().filter(|w| finished(w)) {
+    for w in swarm.workers().filter(|w| finished(swarm, options, w)) {
         if let Some(parent) = &w.parent_session_id {
             by_parent.entry(parent.clone()).or_default().push(w);
         }
@@ -33,8 +43,14 @@ fn untold(swarm: &Swarm) -> BTreeMap<String, Vec<&Worker>> {
 }
 
 /// The record that `parent` was told about these workers, if any is still untold.
-fn notice(swarm: &Swarm, parent: &str, via: &str, only: Option<&[String]>) -> Vec<EventBody> {
-    let workers: Vec<String> = untold(swarm)
+fn notice(
+    swarm: &Swarm,
+    options: &Options,
+    parent: &str,
+    via: &str,
+    only: Option<&[String]>,
+) -> Vec<EventBody> {
+    let workers: Vec<String> = untold(swarm, options)
         .remove(parent)
         .unwrap_or_default()
         .into_iter()
@@ -83,6 +99,7 @@ impl<H: Host> Apiary<H> {
                 self.busy.borrow_mut().remove(session_id);
                 return Ok(());
             }
+            ServerEvent::Activity { .. } => return Ok(()),
         };
         self.busy.borrow_mut().insert(session.clone(), busy);
         if !busy {
@@ -100,7 +117,7 @@ impl<H: Host> Apiary<H> {
             return Ok(0);
         }
         let mut learnt = Vec::new();
-        let unknown: Vec<(String, Option<String>)> = untold(&self.log.swarm())
+        let unknown: Vec<(String, Option<String>)> = untold(&self.log.swarm(), &self.options)
             .into_iter()
             .filter(|(parent, _)| !self.busy.borrow().contains_key(parent))
             .map(|(parent, ws)| (parent, ws[0].parent_directory.clone()))
@@ -146,7 +163,7 @@ impl<H: Host> Apiary<H> {
             return Ok(0);
         }
         self.refresh().await?;
-        let idle: Vec<(String, Option<String>)> = untold(&self.log.swarm())
+        let idle: Vec<(String, Option<String>)> = untold(&self.log.swarm(), &self.options)
             .into_iter()
             .filter(|(parent, _)| self.busy.borrow().get(parent) == Some(&false))
             .map(|(parent, ws)| (parent, ws[0].parent_directory.clone()))
@@ -156,8 +173,8 @@ impl<H: Host> Apiary<H> {
             let recorded = self
                 .log
                 .append_with(&self.host, self.host.now_ms(), {
-                    let parent = parent.clone();
-                    move |swarm| notice(swarm, &parent, "message", None)
+                    let (parent, options) = (parent.clone(), self.options.clone());
+                    move |swarm| notice(swarm, &options, &parent, "message", None)
                 })
                 .await?;
             let Some(Payload::Known(EventBody::CoordinatorNotified(n))) =
@@ -188,13 +205,22 @@ impl<H: Host> Apiary<H> {
         caller: &str,
         shown: Vec<String>,
     ) -> Result<(), ToolError> {
-        if caller.is_empty() || notice(&self.log.swarm(), caller, "tool", Some(&shown)).is_empty() {
+        if caller.is_empty()
+            || notice(
+                &self.log.swarm(),
+                &self.options,
+                caller,
+                "tool",
+                Some(&shown),
+            )
+            .is_empty()
+        {
             return Ok(());
         }
-        let caller = caller.to_string();
+        let (caller, options) = (caller.to_string(), self.options.clone());
         self.log
             .append_with(&self.host, self.host.now_ms(), move |swarm| {
-                notice(swarm, &caller, "tool", Some(&shown))
+                notice(swarm, &options, &caller, "tool", Some(&shown))
             })
             .await?;
         Ok(())

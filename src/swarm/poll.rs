@@ -13,6 +13,7 @@ use crate::event::{EventBody, Payload, WorkerFailed, WorkerInterrupted, WorkerOb
 use crate::host::{Host, Message, SessionStatus};
 use crate::ids::check_id;
 use crate::projection::{Swarm, Worker, WorkerState};
+use crate::schedule::{self, Machine};
 use crate::text::excerpt;
 
 /// What a poll learnt about one worker's session.
@@ -78,7 +79,8 @@ impl<H: Host> Apiary<H> {
             self.record(&seen).await?;
         }
         let warning = warning.or_else(|| self.log_warning());
-        let mut report = self.build_report(epic_id, &seen, warning);
+        let machine = self.machine_if_queued().await;
+        let mut report = self.build_report(epic_id, &seen, warning, machine.as_ref());
         if include_messages {
             self.attach_last_messages(&mut report).await;
         }
@@ -163,15 +165,17 @@ impl<H: Host> Apiary<H> {
         epic_id: &str,
         seen: &BTreeMap<String, Seen>,
         warning: Option<String>,
+        machine: Option<&Machine>,
     ) -> PollReport {
         let now = self.host.now_ms();
         let swarm = self.log.swarm();
-        let workers = swarm.epic(epic_id);
+        let beads = swarm.epic_beads(epic_id);
+        let plan = schedule::plan(&swarm, &self.options, machine, now);
         let mut report = PollReport {
             title: String::new(),
             output: String::new(),
             epic_id: epic_id.to_string(),
-            total: workers.len() as u32,
+            total: beads.len() as u32,
             completed: Vec::new(),
             in_progress: Vec::new(),
             failed: Vec::new(),
@@ -181,7 +185,7 @@ impl<H: Host> Apiary<H> {
             outcome: None,
             waited_ms: None,
         };
-        if workers.is_empty() && report.warning.is_none() {
+        if beads.is_empty() && report.warning.is_none() {
             let known: Vec<&str> = swarm.epic_ids().take(10).collect();
             report.warning = Some(if known.is_empty() {
                 "no worker has been spawned yet".to_string()
@@ -192,7 +196,18 @@ impl<H: Host> Apiary<H> {
                 )
             });
         }
-        for w in workers {
+        for bead in beads {
+            if let Some(q) = swarm.queued(bead) {
+                let (v, group) = report::queued_view(q, &plan, now);
+                match group {
+                    Group::Failed => report.failed.push(v),
+                    _ => report.pending.push(v),
+                }
+                continue;
+            }
+            let Some(w) = swarm.bead(bead) else {
+                continue;
+            };
             let mut v = report::view(w, now);
             if let Some(Seen::Retrying(why)) = seen.get(&w.session_id) {
                 v.state = "retrying".into();
@@ -301,6 +316,7 @@ fn observations(w: &Worker, seen: &Seen, resume: bool) -> Vec<EventBody> {
             epic_id: w.epic_id.clone(),
             error: error.clone(),
             stack: None,
+            retryable: !error.starts_with("session ") && super::observe::retryable_error(error),
         })],
         _ => Vec::new(),
     }

@@ -3,7 +3,8 @@ use std::fmt::Write;
 
 use crate::api::{AwaitOutcome, PollReport, WorkerView};
 use crate::event::CompletionStatus;
-use crate::projection::{Worker, WorkerState};
+use crate::projection::{QueueState, Queued, Worker, WorkerState};
+use crate::schedule::{Plan, Wait};
 use crate::text::{duration, excerpt};
 
 /// Excerpt lengths that keep a poll of 20 workers around 2 KB.
@@ -70,6 +71,46 @@ pub(crate) fn view(w: &Worker, now: u64) -> WorkerView {
     }
 }
 
+/// A bead in the queue: waiting (`queued`, or `waiting` when only the coordinator can move it
+/// on), or never started and `blocked` or `cancelled`.
+pub(crate) fn queued_view(q: &Queued, plan: &Plan, now: u64) -> (WorkerView, Group) {
+    let (state, note, group) = match &q.state {
+        QueueState::Waiting => {
+            let wait = plan.wait(&q.request.bead_id);
+            let state = match wait {
+                Some(Wait::Coordinator(_)) => "waiting",
+                _ => "queued",
+            };
+            let why = wait.map_or_else(|| "starting".to_string(), |w| w.describe(now));
+            let note = match plan.position(&q.request.bead_id) {
+                Some(p) => format!("#{p}: {why}"),
+                None => why,
+            };
+            (state, note, Group::Pending)
+        }
+        QueueState::Blocked(why) => ("blocked", why.clone(), Group::Failed),
+        QueueState::Cancelled(why) => ("cancelled", why.clone(), Group::Failed),
+    };
+    let view = WorkerView {
+        bead_id: q.request.bead_id.clone(),
+        session_id: q.previous_session_id.clone().unwrap_or_default(),
+        title: q.request.title.clone(),
+        state: state.to_string(),
+        attempt: q.attempt,
+        elapsed_ms: now.saturating_sub(q.queued_at),
+        progress_percent: None,
+        note: Some(note),
+        files_touched: Vec::new(),
+        last_message: None,
+    };
+    (view, group)
+}
+
+/// Whether a pending line will move on without the coordinator (await waits for it).
+pub(crate) fn moves_by_itself(v: &WorkerView) -> bool {
+    v.state != "waiting"
+}
+
 /// Fills in `summary`, `title` and `output` from the groups.
 pub(crate) fn render(report: &mut PollReport) {
     // Workers that ended without reporting are grouped with the completed but counted apart,
@@ -130,9 +171,16 @@ fn headline(report: &PollReport) -> String {
         return String::new();
     };
     let waited = duration(report.waited_ms.unwrap_or(0));
-    let running = report.in_progress.len() + report.pending.len();
+    let running =
+        report.in_progress.len() + report.pending.iter().filter(|v| moves_by_itself(v)).count();
     match outcome {
-        AwaitOutcome::Done => format!("done: no worker running (waited {waited})\n"),
+        AwaitOutcome::Done if report.pending.is_empty() => {
+            format!("done: no worker running (waited {waited})\n")
+        }
+        AwaitOutcome::Done => format!(
+            "done: no worker running (waited {waited}); {} wait on you (see pending)\n",
+            report.pending.len()
+        ),
         AwaitOutcome::TimedOut => format!(
             "timed out after {waited}: {running} still running; call swarm_await_workers again \
              to keep waiting\n"

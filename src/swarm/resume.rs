@@ -39,6 +39,7 @@ impl<H: Host> Apiary<H> {
                 epic_id: w.epic_id.clone(),
                 error: format!("could not resume after an interrupted turn: {e}"),
                 stack: None,
+                retryable: true,
             });
             self.log
                 .append(&self.host, self.host.now_ms(), &[failed])

@@ -1,17 +1,22 @@
-//! `swarm_spawn_async`: create a child session, record the worker, prompt it, return at once.
-use sha2::{Digest, Sha256};
+//! `swarm_spawn_async`: queue the bead, let the scheduler start it, return at once.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
+use super::queue::{taken, From};
 use super::{limits, Apiary};
-use crate::api::{CallContext, SpawnArgs, SpawnReply, SpawnStatus};
+use crate::api::{CallContext, Options, SpawnArgs, SpawnReply, SpawnStatus};
 use crate::error::ToolError;
-use crate::event::{CompletionStatus, EventBody, WorkerFailed, WorkerSpawned};
-use crate::host::{CreateSession, Host, ModelRef, PromptRequest};
+use crate::event::{CompletionStatus, EventBody, WorkerCancelled, WorkerQueued};
+use crate::host::{Host, ModelRef};
 use crate::ids::{check_file_pattern, check_id, check_text};
-use crate::projection::{Swarm, WorkerState};
-use crate::prompt::WorkerPrompt;
-use crate::text::{duration, hex};
+use crate::projection::{QueueState, Queued, Swarm, WorkerState};
+use crate::schedule::{self, Plan};
+use crate::text::duration;
 
 impl<H: Host> Apiary<H> {
+    /// Puts the bead in the queue and lets the scheduler start what it can: the reply says
+    /// whether this worker started at once or waits, and why.
     pub async fn spawn(
         &self,
         ctx: &CallContext,
@@ -22,29 +27,190 @@ impl<H: Host> Apiary<H> {
         if let Some(reply) = self.existing_worker(args)? {
             return Ok(reply);
         }
-        check_dependencies(&self.log.swarm(), args)?;
-        if !self.spawning.borrow_mut().insert(args.bead_id.clone()) {
+        check_dependencies(&self.log.swarm(), &self.options, args)?;
+        if let Some(agent) = &args.agent {
+            self.check_agent(agent).await?;
+        }
+        let queued = WorkerQueued {
+            bead_id: args.bead_id.clone(),
+            epic_id: args.epic_id.clone(),
+            title: args.title.trim().to_string(),
+            reason: String::new(),
+            priority: args.priority.unwrap_or_default(),
+            files: args.files.clone(),
+            dependencies: args.dependencies.clone().unwrap_or_default(),
+            description: args.description.clone(),
+            shared_context: args.shared_context.clone(),
+            agent: args.agent.clone(),
+            model: args.model.clone(),
+            parent_session_id: Some(ctx.session_id.clone()).filter(|s| !s.is_empty()),
+            parent_directory: Some(ctx.directory.clone()).filter(|d| !d.is_empty()),
+        };
+        let now = self.host.now_ms();
+        let machine = self.host.machine().await.ok();
+        if schedule::can_start_now(
+            &self.log.swarm(),
+            &self.options,
+            machine.as_ref(),
+            &queued,
+            now,
+        ) {
+            let started = self.start(&queued, 1, None, From::Spawn, machine).await?;
+            if started.started {
+                return self.spawned_reply(&args.bead_id, started.note, started.prompt_hash);
+            }
+            // Another instance took the bead, or the slot: answer with what the log says now.
+            return self.after_race(args);
+        }
+        self.enqueue(args, queued).await
+    }
+
+    /// Records a spawn that cannot start at once in the queue (unless the queue is full), lets
+    /// the scheduler start what it can, and says where the bead stands.
+    async fn enqueue(
+        &self,
+        args: &SpawnArgs,
+        queued: WorkerQueued,
+    ) -> Result<SpawnReply, ToolError> {
+        // Under the lock: the bead is still free (another instance may have queued it), and
+        // the queue has room.
+        let cap = self.options.max_queued;
+        let full = Rc::new(Cell::new(None));
+        let recorded = self
+            .log
+            .append_with(&self.host, self.host.now_ms(), {
+                let bead = args.bead_id.clone();
+                let full = full.clone();
+                move |swarm| {
+                    let is_taken = taken(swarm, &bead);
+                    let waiting = swarm.waiting().count() as u32;
+                    let over = !is_taken && waiting >= cap;
+                    if over {
+                        let running = swarm.workers().filter(|w| w.state.is_active()).count();
+                        full.set(Some((waiting, running)));
+                    }
+                    if is_taken || over {
+                        Vec::new()
+                    } else {
+                        vec![EventBody::WorkerQueued(queued)]
+                    }
+                }
+            })
+            .await?;
+        if let Some((waiting, running)) = full.get() {
             return Err(ToolError::Refused(format!(
-                "a spawn of {} is already under way",
-                args.bead_id
+                "the queue is full: {waiting} queued (max_queued {cap}) and {running} running \
+                 (max_running {}). Nothing was queued; await or cancel workers, then spawn again.",
+                self.options.max_running
             )));
         }
-        let result = self.spawn_new(ctx, args).await;
-        self.spawning.borrow_mut().remove(&args.bead_id);
-        result
+        if recorded.is_empty() {
+            return self.after_race(args);
+        }
+        let outcome = self.drain_for(Some(&args.bead_id)).await?;
+        if let Some(Err(e)) = outcome.failed {
+            // Taken out of the queue again, so the error means what it says: nothing runs.
+            self.log
+                .append_with(&self.host, self.host.now_ms(), {
+                    let (bead, epic, why) = (
+                        args.bead_id.clone(),
+                        args.epic_id.clone(),
+                        format!("could not start: {e}"),
+                    );
+                    move |swarm| match swarm.queued(&bead) {
+                        Some(q) if q.state == QueueState::Waiting => {
+                            vec![EventBody::WorkerCancelled(WorkerCancelled {
+                                session_id: String::new(),
+                                bead_id: bead.clone(),
+                                epic_id: epic.clone(),
+                                reason: why.clone(),
+                            })]
+                        }
+                        _ => Vec::new(),
+                    }
+                })
+                .await?;
+            return Err(e);
+        }
+        if let Some(q) = self.log.swarm().queued(&args.bead_id) {
+            return Ok(queued_reply(q, &outcome.plan, self.host.now_ms()));
+        }
+        self.spawned_reply(&args.bead_id, outcome.note, outcome.prompt_hash)
+    }
+
+    /// The reply after another writer got in first: its worker, or the queue entry.
+    fn after_race(&self, args: &SpawnArgs) -> Result<SpawnReply, ToolError> {
+        self.existing_worker(args)?
+            .ok_or_else(|| ToolError::Refused(format!("a spawn of {} raced", args.bead_id)))
+    }
+
+    fn spawned_reply(
+        &self,
+        bead: &str,
+        note: Option<String>,
+        prompt_hash: Option<String>,
+    ) -> Result<SpawnReply, ToolError> {
+        let swarm = self.log.swarm();
+        let w = swarm
+            .bead(bead)
+            .ok_or_else(|| ToolError::Refused(format!("{bead} left the queue unstarted")))?;
+        let mut output = format!(
+            "spawned {} (epic {}) in session {}",
+            w.bead_id, w.epic_id, w.session_id
+        );
+        match (&w.branch, &note) {
+            (Some(branch), _) => output.push_str(&format!(
+                ", in worktree {} (branch {branch})",
+                w.directory.as_deref().unwrap_or_default()
+            )),
+            (None, Some(note)) => output.push_str(&format!("; {note}")),
+            (None, None) => {}
+        }
+        // Short: a coordinator spawning twenty workers reads twenty of these. The tool's
+        // description says what to call next.
+        output.push_str("; running in the background");
+        Ok(SpawnReply {
+            title: format!("spawned {}", w.bead_id),
+            output,
+            status: SpawnStatus::Spawned,
+            session_id: w.session_id.clone(),
+            bead_id: w.bead_id.clone(),
+            epic_id: w.epic_id.clone(),
+            prompt_hash: prompt_hash.unwrap_or_default(),
+            worktree: w.worktree.clone(),
+            branch: w.branch.clone(),
+            queue_position: None,
+        })
     }
 
     fn existing_worker(&self, args: &SpawnArgs) -> Result<Option<SpawnReply>, ToolError> {
         let swarm = self.log.swarm();
+        let epic = swarm
+            .queued(&args.bead_id)
+            .map(|q| q.request.epic_id.clone())
+            .or_else(|| swarm.bead(&args.bead_id).map(|w| w.epic_id.clone()));
+        if let Some(epic) = epic.filter(|e| *e != args.epic_id) {
+            return Err(ToolError::Refused(format!(
+                "bead {} belongs to epic {epic}, not {}",
+                args.bead_id, args.epic_id
+            )));
+        }
+        if let Some(q) = swarm.queued(&args.bead_id) {
+            if q.state == QueueState::Waiting {
+                let now = self.host.now_ms();
+                let plan = schedule::plan(&swarm, &self.options, None, now);
+                let mut reply = queued_reply(q, &plan, now);
+                reply.status = SpawnStatus::AlreadyQueued;
+                reply.title = format!("{} already queued", args.bead_id);
+                reply.output = format!("{} was already queued; {}", args.bead_id, reply.output);
+                return Ok(Some(reply));
+            }
+            // Blocked or cancelled before it started: a new spawn queues it again.
+            return Ok(None);
+        }
         let Some(w) = swarm.bead(&args.bead_id) else {
             return Ok(None);
         };
-        if w.epic_id != args.epic_id {
-            return Err(ToolError::Refused(format!(
-                "bead {} belongs to epic {}, not {}",
-                w.bead_id, w.epic_id, args.epic_id
-            )));
-        }
         match w.state {
             WorkerState::Completed(CompletionStatus::Success) => Err(ToolError::Refused(format!(
                 "bead {} already completed (session {}); pick a new bead id for new work",
@@ -68,130 +234,12 @@ impl<H: Host> Apiary<H> {
                     worktree: w.worktree.clone(),
                     branch: w.branch.clone(),
                     prompt_hash: String::new(),
+                    queue_position: None,
                 }))
             }
             // Failed, blocked or needing review: a new spawn is a new attempt.
             _ => Ok(None),
         }
-    }
-
-    async fn spawn_new(
-        &self,
-        ctx: &CallContext,
-        args: &SpawnArgs,
-    ) -> Result<SpawnReply, ToolError> {
-        if let Some(agent) = &args.agent {
-            self.check_agent(agent).await?;
-        }
-        let model = args.model.as_deref().map(parse_model).transpose()?;
-        let place = self.place(&ctx.directory, &args.bead_id).await?;
-        let prompt = WorkerPrompt {
-            bead_id: &args.bead_id,
-            epic_id: &args.epic_id,
-            title: &args.title,
-            description: args.description.as_deref(),
-            files: &args.files,
-            working_directory: &place.directory,
-            branch: place.branch.as_deref(),
-            shared_context: args.shared_context.as_deref(),
-        }
-        .format();
-        let prompt_hash = hex(&Sha256::digest(prompt.as_bytes()));
-        let in_worktree = place.worktree.as_ref().map(|_| place.directory.clone());
-        let session_id = self
-            .host
-            .create_session(&CreateSession {
-                parent_id: Some(ctx.session_id.clone()).filter(|s| !s.is_empty()),
-                title: format!("{}: {}", args.bead_id, args.title.trim()),
-                directory: in_worktree.clone(),
-            })
-            .await?;
-        // Recorded before the prompt is sent: a worker must never run untracked. Recorded only
-        // if, under the log's lock, the bead still has no running worker: another instance
-        // may have spawned it meanwhile, and then its worker is the one.
-        let spawned = EventBody::WorkerSpawned(WorkerSpawned {
-            session_id: session_id.clone(),
-            bead_id: args.bead_id.clone(),
-            epic_id: args.epic_id.clone(),
-            title: args.title.trim().to_string(),
-            files: args.files.clone(),
-            dependencies: args.dependencies.clone().unwrap_or_default(),
-            prompt_hash: prompt_hash.clone(),
-            directory: Some(place.directory.clone()),
-            worktree_path: place.worktree.clone(),
-            branch: place.branch.clone(),
-            config_links: place.links.clone(),
-            agent: args.agent.clone(),
-            model: args.model.clone(),
-            parent_session_id: Some(ctx.session_id.clone()).filter(|s| !s.is_empty()),
-            parent_directory: Some(ctx.directory.clone()).filter(|d| !d.is_empty()),
-        });
-        let recorded = self
-            .log
-            .append_with(&self.host, self.host.now_ms(), {
-                let bead = args.bead_id.clone();
-                move |swarm| match swarm.bead(&bead) {
-                    Some(w) if w.state.is_active() => Vec::new(),
-                    _ => vec![spawned],
-                }
-            })
-            .await?;
-        if recorded.is_empty() {
-            // Lost the race: drop our session and answer with the winner's worker.
-            let _ = self
-                .host
-                .delete_session(&session_id, in_worktree.as_deref())
-                .await;
-            return self
-                .existing_worker(args)?
-                .ok_or_else(|| ToolError::Refused(format!("a spawn of {} raced", args.bead_id)));
-        }
-        let request = PromptRequest {
-            session_id: session_id.clone(),
-            directory: in_worktree,
-            text: prompt,
-            agent: args.agent.clone(),
-            model,
-        };
-        if let Err(e) = self.host.prompt_async(&request).await {
-            let failed = EventBody::WorkerFailed(WorkerFailed {
-                session_id: session_id.clone(),
-                bead_id: args.bead_id.clone(),
-                epic_id: args.epic_id.clone(),
-                error: e.to_string(),
-                stack: None,
-            });
-            self.log
-                .append(&self.host, self.host.now_ms(), &[failed])
-                .await?;
-            return Err(e.into());
-        }
-        let mut output = format!(
-            "spawned {} (epic {}) in session {}",
-            args.bead_id, args.epic_id, session_id
-        );
-        match (&place.branch, &place.note) {
-            (Some(branch), _) => output.push_str(&format!(
-                ", in worktree {} (branch {branch})",
-                place.directory
-            )),
-            (None, Some(note)) => output.push_str(&format!("; {note}")),
-            (None, None) => {}
-        }
-        // Short: a coordinator spawning twenty workers reads twenty of these. The tool's
-        // description says what to call next.
-        output.push_str("; running in the background");
-        Ok(SpawnReply {
-            title: format!("spawned {}", args.bead_id),
-            output,
-            status: SpawnStatus::Spawned,
-            session_id,
-            bead_id: args.bead_id.clone(),
-            epic_id: args.epic_id.clone(),
-            prompt_hash,
-            worktree: place.worktree,
-            branch: place.branch,
-        })
     }
 
     /// An unknown agent is refused before anything is created, with the names the server knows.
@@ -211,7 +259,7 @@ impl<H: Host> Apiary<H> {
 }
 
 /// `provider/model`, both parts present.
-fn parse_model(model: &str) -> Result<ModelRef, ToolError> {
+pub(super) fn parse_model(model: &str) -> Result<ModelRef, ToolError> {
     match model.split_once('/') {
         Some((p, m)) if !p.trim().is_empty() && !m.trim().is_empty() => Ok(ModelRef {
             provider_id: p.trim().to_string(),
@@ -277,30 +325,51 @@ fn validate(args: &SpawnArgs) -> Result<(), ToolError> {
     Ok(())
 }
 
-/// Every dependency must be a known bead whose worker completed with success.
-fn check_dependencies(swarm: &Swarm, args: &SpawnArgs) -> Result<(), ToolError> {
-    let mut unknown = Vec::new();
-    let mut unmet = Vec::new();
-    for dep in args.dependencies.as_deref().unwrap_or_default() {
-        match swarm.bead(dep) {
-            None => unknown.push(dep.as_str()),
-            Some(w) if w.state == WorkerState::Completed(CompletionStatus::Success) => {}
-            Some(w) => unmet.push(format!("{dep} ({})", super::report::state_name(w.state))),
-        }
+/// Dependencies may still be running, queued or not spawned yet; a dependency that failed
+/// or was cancelled, or one that closes a cycle, is refused before anything is queued.
+fn check_dependencies(swarm: &Swarm, options: &Options, args: &SpawnArgs) -> Result<(), ToolError> {
+    let deps = args.dependencies.as_deref().unwrap_or_default();
+    if let Some(cycle) = schedule::cycle(swarm, &args.bead_id, deps) {
+        return Err(ToolError::Refused(format!(
+            "{} would close a dependency cycle: {cycle}. Nothing was queued.",
+            args.bead_id
+        )));
     }
-    if unknown.is_empty() && unmet.is_empty() {
+    let dead: Vec<String> = deps
+        .iter()
+        .filter_map(|d| schedule::dead_dependency(swarm, options, d))
+        .collect();
+    if dead.is_empty() {
         return Ok(());
     }
-    let mut parts = Vec::new();
-    if !unknown.is_empty() {
-        parts.push(format!("unknown beads: {}", unknown.join(", ")));
-    }
-    if !unmet.is_empty() {
-        parts.push(format!("not completed yet: {}", unmet.join(", ")));
-    }
     Err(ToolError::Refused(format!(
-        "{} cannot start: dependencies not met: {}. Nothing was spawned.",
+        "{} cannot start: {}. Nothing was queued; spawn the dependency again first.",
         args.bead_id,
-        parts.join("; ")
+        dead.join("; ")
     )))
+}
+
+/// The reply for a bead left waiting in the queue.
+fn queued_reply(q: &Queued, plan: &Plan, now: u64) -> SpawnReply {
+    let bead = &q.request.bead_id;
+    let position = plan.position(bead);
+    let why = plan
+        .wait(bead)
+        .map_or_else(|| "waiting".to_string(), |w| w.describe(now));
+    SpawnReply {
+        title: format!("queued {bead}"),
+        output: format!(
+            "queued {bead} (epic {}) at #{}: {why}; it starts by itself",
+            q.request.epic_id,
+            position.unwrap_or(0)
+        ),
+        status: SpawnStatus::Queued,
+        session_id: String::new(),
+        bead_id: bead.clone(),
+        epic_id: q.request.epic_id.clone(),
+        prompt_hash: String::new(),
+        worktree: None,
+        branch: None,
+        queue_position: position,
+    }
 }

@@ -243,6 +243,20 @@ impl<H: Host> Apiary<H> {
             )
             .await?;
         let short = &commit[..commit.len().min(10)];
+        // Merged work is safe in the coordinator's branch: the checkout can go (option
+        // `remove_merged_worktrees`), unless the worker may still run again.
+        let mut removed = String::new();
+        if self.options.remove_merged_worktrees && w.state.is_final() {
+            match self.remove_worktree(&w, true).await? {
+                Ok(event) => {
+                    self.log
+                        .append(&self.host, self.host.now_ms(), &[event])
+                        .await?;
+                    removed = "; its worktree and branch were removed".into();
+                }
+                Err(e) => removed = format!("; its worktree was kept ({e})"),
+            }
+        }
         let output = if files.is_empty() {
             format!("nothing to merge: {branch} has no changes; your branch is at {short}")
         } else {
@@ -252,7 +266,7 @@ impl<H: Host> Apiary<H> {
                 if files.len() == 1 { "" } else { "s" },
                 list(&files)
             )
-        };
+        } + &removed;
         Ok(MergeReply {
             title: format!("merged {}", w.bead_id),
             output,
@@ -345,6 +359,32 @@ impl<H: Host> Apiary<H> {
         })
     }
 
+    /// Removes a worker's worktree, and its branch (`-D` when unmerged). The inner error is
+    /// git's refusal, which the caller reports without stopping.
+    async fn remove_worktree(
+        &self,
+        w: &Worker,
+        merged: bool,
+    ) -> Result<Result<EventBody, String>, ToolError> {
+        let path = w.worktree.as_deref().unwrap_or_default();
+        let root = root_of(path);
+        let out = self
+            .git(root, &["worktree", "remove", "--force", path])
+            .await?;
+        if let Err(e) = ok(out, "git worktree remove") {
+            return Ok(Err(e.to_string()));
+        }
+        if let Some(branch) = &w.branch {
+            let flag = if merged { "-d" } else { "-D" };
+            let _ = self.git(root, &["branch", flag, branch]).await?;
+        }
+        Ok(Ok(EventBody::WorktreeRemoved(WorktreeRemoved {
+            session_id: w.session_id.clone(),
+            bead_id: w.bead_id.clone(),
+            path: path.to_string(),
+        })))
+    }
+
     pub async fn worktree_cleanup(&self, args: &CleanupArgs) -> Result<Reply, ToolError> {
         if let Some(epic) = &args.epic_id {
             check_id("epic_id", epic)?;
@@ -372,25 +412,13 @@ impl<H: Host> Apiary<H> {
                 kept.push(w.bead_id.as_str());
                 continue;
             }
-            let path = w.worktree.as_deref().unwrap_or_default();
-            let root = root_of(path);
-            let out = self
-                .git(root, &["worktree", "remove", "--force", path])
-                .await?;
-            if let Err(e) = ok(out, "git worktree remove") {
-                failed.push(format!("{} ({e})", w.bead_id));
-                continue;
+            match self.remove_worktree(w, merged).await? {
+                Ok(event) => {
+                    removed.push(w.bead_id.as_str());
+                    events.push(event);
+                }
+                Err(e) => failed.push(format!("{} ({e})", w.bead_id)),
             }
-            if let Some(branch) = &w.branch {
-                let flag = if merged { "-d" } else { "-D" };
-                let _ = self.git(root, &["branch", flag, branch]).await?;
-            }
-            removed.push(w.bead_id.as_str());
-            events.push(EventBody::WorktreeRemoved(WorktreeRemoved {
-                session_id: w.session_id.clone(),
-                bead_id: w.bead_id.clone(),
-                path: path.to_string(),
-            }));
         }
         if !events.is_empty() {
             self.log

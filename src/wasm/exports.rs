@@ -8,8 +8,8 @@ use wasm_bindgen::prelude::*;
 use super::host::JsHost;
 use super::json;
 use crate::api::{
-    AwaitArgs, CallContext, CleanupArgs, CompleteArgs, MergeArgs, MergeReply, Options, PollArgs,
-    PollReport, ProgressArgs, Reply, SpawnArgs, SpawnReply,
+    AwaitArgs, CallContext, CancelArgs, CleanupArgs, CompleteArgs, MergeArgs, MergeReply, Options,
+    PollArgs, PollReport, ProgressArgs, Reply, SpawnArgs, SpawnReply, StatusArgs,
 };
 use crate::host::ServerEvent;
 use crate::swarm::Apiary;
@@ -43,10 +43,13 @@ impl ApiaryCore {
     /// `options` may be undefined (every option at its default).
     #[wasm_bindgen(constructor)]
     pub fn new(host: JsHost, options: Option<Ts<Options>>) -> Result<ApiaryCore, JsError> {
-        let options = match options {
+        let options: Options = match options {
             Some(o) => args(o)?,
             None => Options::default(),
         };
+        options
+            .check()
+            .map_err(|e| JsError::new(&format!("invalid options: {e}")))?;
         Ok(ApiaryCore {
             inner: Rc::new(Apiary::with_options(host, options)),
         })
@@ -135,6 +138,25 @@ impl ApiaryCore {
         let (ctx, input) = (args(ctx)?, args(input)?);
         let inner = self.inner.clone();
         reply(&inner.complete(&ctx, &input).await.map_err(fail)?)
+    }
+
+    pub async fn cancel(&self, input: Ts<CancelArgs>) -> Result<Ts<Reply>, JsError> {
+        let input = args(input)?;
+        let inner = self.inner.clone();
+        reply(&inner.cancel(&input).await.map_err(fail)?)
+    }
+
+    pub async fn status(&self, input: Ts<StatusArgs>) -> Result<Ts<Reply>, JsError> {
+        let input = args(input)?;
+        let inner = self.inner.clone();
+        reply(&inner.status(&input).await.map_err(fail)?)
+    }
+
+    /// Runs the scheduler once: retries, stalls, blocked beads, starts, retention. Resolves to
+    /// the milliseconds until it should run again if nothing changes first (0: nothing due).
+    pub async fn drain(&self) -> Result<f64, JsError> {
+        let inner = self.inner.clone();
+        inner.drain().await.map(|ms| ms as f64).map_err(fail)
     }
 
     /// Looks at every epic with live workers: records what changed while no instance watched

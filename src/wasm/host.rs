@@ -14,6 +14,7 @@ use crate::host::{
     Clock, CreateSession, GitOutput, Message, PromptRequest, SessionStatus, Sessions, Storage,
     Waits, Workspace,
 };
+use crate::schedule::Machine;
 
 #[wasm_bindgen(typescript_custom_section)]
 const HOST_TS: &str = r#"
@@ -42,6 +43,11 @@ export interface ApiaryHost {
   sessionMessages(sessionId: string, directory: string | undefined, limit: number): Promise<unknown>;
   /** The names of the server's agents (`client.app.agents`). */
   agents(): Promise<string[]>;
+  /** `client.session.abort`: stops the session's running turn. */
+  abortSession(sessionId: string, directory: string | undefined): Promise<void>;
+  /** The machine: the 1-minute load average as a percentage of the CPUs (whole number), and
+   * available memory in MB. */
+  machine(): Promise<{ load_percent: number; free_memory_mb: number }>;
   /** Runs git in `cwd`; a non-zero exit resolves (with its code), only a git that cannot run
    * rejects. */
   git(cwd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
@@ -112,6 +118,14 @@ extern "C" {
     ) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = agents)]
     fn agents_js(this: &JsHost) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = abortSession)]
+    fn abort_session_js(
+        this: &JsHost,
+        session: &str,
+        directory: Option<String>,
+    ) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = machine)]
+    fn machine_js(this: &JsHost) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = git)]
     fn git_js(this: &JsHost, cwd: &str, args: Vec<String>) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = prepareWorktree)]
@@ -236,6 +250,17 @@ impl Sessions for JsHost {
         const OP: &str = "app.agents";
         decode(OP, call(OP, self.agents_js()).await?)
     }
+
+    async fn abort_session(
+        &self,
+        session_id: &str,
+        directory: Option<&str>,
+    ) -> Result<(), HostError> {
+        let dir = directory.map(str::to_string);
+        call("session.abort", self.abort_session_js(session_id, dir))
+            .await
+            .map(drop)
+    }
 }
 
 impl Workspace for JsHost {
@@ -251,6 +276,11 @@ impl Workspace for JsHost {
             OP,
             call(OP, self.prepare_worktree_js(root, worktree)).await?,
         )
+    }
+
+    async fn machine(&self) -> Result<Machine, HostError> {
+        const OP: &str = "machine";
+        decode(OP, call(OP, self.machine_js()).await?)
     }
 }
 

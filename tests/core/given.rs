@@ -2,13 +2,21 @@
 #![allow(dead_code)]
 use std::rc::Rc;
 
-use apiary::api::{CallContext, CompleteArgs, PollArgs, SpawnArgs};
+use apiary::api::{CallContext, CompleteArgs, Options, PollArgs, SpawnArgs};
 use apiary::testing::{FakeHost, MemoryStore};
 use apiary::Apiary;
 use sha2::{Digest, Sha256};
 
 pub fn apiary() -> Apiary<FakeHost> {
     Apiary::new(FakeHost::default())
+}
+
+/// An instance with the default options changed by `change`.
+pub fn apiary_with(change: impl FnOnce(&mut Options)) -> Apiary<FakeHost> {
+    let mut options = Options::default();
+    change(&mut options);
+    options.check().expect("valid options");
+    Apiary::with_options(FakeHost::default(), options)
 }
 
 pub fn coordinator() -> CallContext {
@@ -36,6 +44,7 @@ pub fn spawn_args(bead: &str) -> SpawnArgs {
         shared_context: None,
         agent: None,
         model: None,
+        priority: None,
     }
 }
 

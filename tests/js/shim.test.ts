@@ -48,10 +48,12 @@ test("the plugin registers the swarm tools with the seed design's argument names
   const hooks = await plugin(fakeClient(), scratchRepo());
   assert.deepEqual(Object.keys(hooks.tool ?? {}).sort(), [
     "swarm_await_workers",
+    "swarm_cancel",
     "swarm_complete",
     "swarm_poll_workers",
     "swarm_progress",
     "swarm_spawn_async",
+    "swarm_status",
     "swarm_worktree_cleanup",
     "swarm_worktree_merge",
   ]);
@@ -63,6 +65,7 @@ test("the plugin registers the swarm tools with the seed design's argument names
     "epic_id",
     "files",
     "model",
+    "priority",
     "shared_context",
     "title",
   ]);

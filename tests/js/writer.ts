@@ -5,8 +5,9 @@ import { makeHost } from "../../dist/npm/host.js";
 import { findLogPath, openFileStore } from "../../dist/npm/store.js";
 import type { PluginInput } from "@opencode-ai/plugin";
 
-/** These tests are about the log: workers share the repository instead of getting worktrees. */
-export const LOG_ONLY = { worktrees: false };
+/** These tests are about the log: workers share the repository instead of getting worktrees,
+ * and every spawn starts at once (no limit queues them). */
+export const LOG_ONLY = { worktrees: false, max_running: 100_000, max_queued: 100_000 };
 
 /** A caller that is not a coordinator: its polls record nothing. */
 export const OBSERVER = { session_id: "", directory: "" };

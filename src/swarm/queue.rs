@@ -1,0 +1,355 @@
+//! Carries out the scheduler's decisions: retries failed beads, fails stalled workers, blocks
+//! beads whose dependencies died, starts what the plan allows, and deletes old sessions.
+//!
+//! `drain` runs after every spawn, on every change of the log (the plugin's watch loop) and
+//! when the time it returns comes, so queued workers start by themselves when a slot frees or
+//! a dependency completes. Drains of one instance take turns; every decision is checked again
+//! under the log's lock, so instances that drain at once never start a bead twice or exceed
+//! a limit.
+use std::future::Future;
+use std::pin::Pin;
+
+use sha2::{Digest, Sha256};
+
+use super::spawn::parse_model;
+use super::Apiary;
+use crate::error::ToolError;
+use crate::event::{EventBody, Payload, WorkerFailed, WorkerQueued, WorkerSpawned};
+use crate::host::{CreateSession, Host, PromptRequest};
+use crate::projection::{QueueState, Queued, Swarm};
+use crate::prompt::WorkerPrompt;
+use crate::schedule::{self, Machine, Plan};
+use crate::text::{duration, hex};
+
+/// What a drain did, for the spawn that asked for it.
+#[derive(Debug, Default)]
+pub(super) struct Drained {
+    /// The plan after the starts: positions and reasons of the beads still waiting.
+    pub plan: Plan,
+    /// The start of the bead asked about, when it was tried and failed.
+    pub failed: Option<Result<(), ToolError>>,
+    /// Why that bead's worker shares the coordinator's directory.
+    pub note: Option<String>,
+    pub prompt_hash: Option<String>,
+    /// When to drain again if no event comes first (a backoff, a stall deadline, retention).
+    pub wake_at: Option<u64>,
+}
+
+impl<H: Host> Apiary<H> {
+    /// Runs the scheduler once. Resolves to the milliseconds until it should run again with no
+    /// event to prompt it (0: nothing is due).
+    pub async fn drain(&self) -> Result<u64, ToolError> {
+        let drained = self.drain_for(None).await?;
+        let now = self.host.now_ms();
+        Ok(drained
+            .wake_at
+            .map_or(0, |at| at.saturating_sub(now).max(1)))
+    }
+
+    /// Boxed, so its large state machine exists once in the `.wasm` rather than inlined into
+    /// each caller (spawn, cancel, the export).
+    pub(super) fn drain_for<'a>(
+        &'a self,
+        bead: Option<&'a str>,
+    ) -> Pin<Box<dyn Future<Output = Result<Drained, ToolError>> + 'a>> {
+        Box::pin(self.drain_inner(bead))
+    }
+
+    async fn drain_inner(&self, bead: Option<&str>) -> Result<Drained, ToolError> {
+        let _turn = self.drain_gate.enter().await;
+        self.refresh().await?;
+        let stall_next = self.fail_stalled().await?;
+        self.record_retries().await?;
+        let machine = self.machine_if_queued().await;
+        let now = self.host.now_ms();
+        let plan = schedule::plan(&self.log.swarm(), &self.options, machine.as_ref(), now);
+        if !plan.block.is_empty() {
+            let options = self.options.clone();
+            self.log
+                .append_with(&self.host, now, move |swarm| {
+                    let plan = schedule::plan(swarm, &options, machine.as_ref(), now);
+                    schedule::blocked_events(swarm, &plan)
+                })
+                .await?;
+        }
+        let mut drained = Drained::default();
+        for b in &plan.start {
+            let Some(q) = self.log.swarm().queued(b).cloned() else {
+                continue;
+            };
+            let from = From::Queue { seq: q.seq };
+            let result = self
+                .start(&q.request, q.attempt, retry_of(&q), from, machine)
+                .await;
+            if Some(b.as_str()) == bead {
+                match result {
+                    Ok(started) => {
+                        drained.note = started.note;
+                        drained.prompt_hash = started.prompt_hash;
+                    }
+                    Err(e) => drained.failed = Some(Err(e)),
+                }
+            } else if let Err(e) = result {
+                // One bead that cannot start does not hold the others back; the next drain
+                // tries it again.
+                drained.failed.get_or_insert(Err(e));
+            }
+        }
+        if bead.is_none() {
+            if let Some(Err(e)) = drained.failed.take() {
+                return Err(e);
+            }
+        }
+        let retention_next = self.apply_retention().await?;
+        let now = self.host.now_ms();
+        drained.plan = schedule::plan(&self.log.swarm(), &self.options, machine.as_ref(), now);
+        drained.wake_at = [drained.plan.wake_at, stall_next, retention_next]
+            .into_iter()
+            .flatten()
+            .min();
+        Ok(drained)
+    }
+
+    /// The machine's load, read only when something waits to start.
+    pub(super) async fn machine_if_queued(&self) -> Option<Machine> {
+        // Nothing waits: nothing to hold back.
+        self.log.swarm().waiting().next()?;
+        self.host.machine().await.ok()
+    }
+
+    /// Queues again, with their backoff, the failed beads the retry policy starts again.
+    async fn record_retries(&self) -> Result<(), ToolError> {
+        let now = self.host.now_ms();
+        if schedule::retries(&self.log.swarm(), &self.options, now).is_empty() {
+            return Ok(());
+        }
+        let options = self.options.clone();
+        self.log
+            .append_with(&self.host, now, move |swarm| {
+                schedule::retries(swarm, &options, now)
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Starts a bead: its worktree, its session, the record, the prompt. The record is made
+    /// only if, under the lock, the bead may still start (see `From`); otherwise the session
+    /// is dropped, and a new spawn is queued instead.
+    pub(super) async fn start(
+        &self,
+        r: &WorkerQueued,
+        attempt: u32,
+        retry: Option<String>,
+        from: From,
+        machine: Option<Machine>,
+    ) -> Result<Started, ToolError> {
+        let bead = r.bead_id.as_str();
+        let model = r.model.as_deref().map(parse_model).transpose()?;
+        let home = r.parent_directory.clone().unwrap_or_default();
+        let place = self.place(&home, bead).await?;
+        let prompt = WorkerPrompt {
+            bead_id: &r.bead_id,
+            epic_id: &r.epic_id,
+            title: &r.title,
+            description: r.description.as_deref(),
+            files: &r.files,
+            working_directory: &place.directory,
+            branch: place.branch.as_deref(),
+            shared_context: r.shared_context.as_deref(),
+            retry: retry.as_deref().map(|why| (attempt, why)),
+        }
+        .format();
+        let prompt_hash = hex(&Sha256::digest(prompt.as_bytes()));
+        let in_worktree = place.worktree.as_ref().map(|_| place.directory.clone());
+        let session_id = self
+            .host
+            .create_session(&CreateSession {
+                parent_id: r.parent_session_id.clone(),
+                title: format!("{}: {}", r.bead_id, r.title.trim()),
+                directory: in_worktree.clone(),
+            })
+            .await?;
+        // Recorded before the prompt is sent: a worker must never run untracked.
+        let spawned = EventBody::WorkerSpawned(WorkerSpawned {
+            session_id: session_id.clone(),
+            bead_id: r.bead_id.clone(),
+            epic_id: r.epic_id.clone(),
+            title: r.title.clone(),
+            files: r.files.clone(),
+            dependencies: r.dependencies.clone(),
+            prompt_hash: prompt_hash.clone(),
+            directory: Some(place.directory.clone()),
+            worktree_path: place.worktree.clone(),
+            branch: place.branch.clone(),
+            config_links: place.links.clone(),
+            agent: r.agent.clone(),
+            model: r.model.clone(),
+            parent_session_id: r.parent_session_id.clone(),
+            parent_directory: r.parent_directory.clone(),
+            description: r.description.clone(),
+            shared_context: r.shared_context.clone(),
+            priority: Some(r.priority),
+        });
+        let options = self.options.clone();
+        let now = self.host.now_ms();
+        let recorded = self
+            .log
+            .append_with(&self.host, now, {
+                let (bead, request) = (bead.to_string(), r.clone());
+                move |swarm| match from {
+                    From::Queue { seq } => {
+                        let still = still_first(swarm, &bead, seq)
+                            && schedule::plan(swarm, &options, machine.as_ref(), now)
+                                .start
+                                .contains(&bead);
+                        if still {
+                            vec![spawned]
+                        } else {
+                            Vec::new()
+                        }
+                    }
+                    From::Spawn => {
+                        if taken(swarm, &bead) {
+                            Vec::new()
+                        } else if schedule::can_start_now(
+                            swarm,
+                            &options,
+                            machine.as_ref(),
+                            &request,
+                            now,
+                        ) {
+                            vec![spawned]
+                        } else {
+                            vec![EventBody::WorkerQueued(request)]
+                        }
+                    }
+                }
+            })
+            .await?;
+        let started = recorded
+            .iter()
+            .any(|e| matches!(e.payload, Payload::Known(EventBody::WorkerSpawned(_))));
+        if !started {
+            let _ = self
+                .host
+                .delete_session(&session_id, in_worktree.as_deref())
+                .await;
+            return Ok(Started::default());
+        }
+        let request = PromptRequest {
+            session_id: session_id.clone(),
+            directory: in_worktree,
+            text: prompt,
+            agent: r.agent.clone(),
+            model,
+        };
+        if let Err(e) = self.host.prompt_async(&request).await {
+            let failed = EventBody::WorkerFailed(WorkerFailed {
+                session_id,
+                bead_id: r.bead_id.clone(),
+                epic_id: r.epic_id.clone(),
+                error: format!("the server refused the prompt: {e}"),
+                stack: None,
+                // A spawn's caller hears of it and decides; a queued start has no one to tell.
+                retryable: matches!(from, From::Queue { .. }),
+            });
+            self.log
+                .append(&self.host, self.host.now_ms(), &[failed])
+                .await?;
+            return Err(e.into());
+        }
+        Ok(Started {
+            started: true,
+            note: place.note,
+            prompt_hash: Some(prompt_hash),
+        })
+    }
+
+    /// Fails running workers with no activity for `stall_after_ms` (aborting their turn), as
+    /// retryable when the policy says so. Returns when the next one may stall.
+    async fn fail_stalled(&self) -> Result<Option<u64>, ToolError> {
+        let now = self.host.now_ms();
+        let (stalled, next) = {
+            let swarm = self.log.swarm();
+            let (ws, next) = schedule::stalled(&swarm, &self.options, now);
+            let ws: Vec<(String, Option<String>)> = ws
+                .iter()
+                .map(|w| (w.session_id.clone(), w.directory.clone()))
+                .collect();
+            (ws, next)
+        };
+        if stalled.is_empty() {
+            return Ok(next);
+        }
+        let (options, limit) = (self.options.clone(), self.options.stall_after_ms);
+        let recorded = self
+            .log
+            .append_with(&self.host, now, move |swarm| {
+                let (ws, _) = schedule::stalled(swarm, &options, now);
+                ws.iter()
+                    .map(|w| {
+                        EventBody::WorkerFailed(WorkerFailed {
+                            session_id: w.session_id.clone(),
+                            bead_id: w.bead_id.clone(),
+                            epic_id: w.epic_id.clone(),
+                            error: format!("stalled: no activity for {}", duration(limit)),
+                            stack: None,
+                            retryable: schedule::stall_is_retryable(&options),
+                        })
+                    })
+                    .collect()
+            })
+            .await?;
+        // Recorded first: the abort's own error and idle events then find the worker final.
+        for event in &recorded {
+            if let Payload::Known(EventBody::WorkerFailed(f)) = &event.payload {
+                let dir = stalled
+                    .iter()
+                    .find(|(s, _)| *s == f.session_id)
+                    .and_then(|(_, d)| d.clone());
+                let _ = self.host.abort_session(&f.session_id, dir.as_deref()).await;
+            }
+        }
+        Ok(next)
+    }
+}
+
+/// The bead is still waiting in the queue, as the same entry the drain planned with.
+fn still_first(swarm: &Swarm, bead: &str, seq: u64) -> bool {
+    swarm
+        .queued(bead)
+        .is_some_and(|q: &Queued| q.state == QueueState::Waiting && q.seq == seq)
+}
+
+/// The bead has a running worker or waits in the queue.
+pub(super) fn taken(swarm: &Swarm, bead: &str) -> bool {
+    swarm.bead(bead).is_some_and(|w| w.state.is_active())
+        || swarm
+            .queued(bead)
+            .is_some_and(|q| q.state == QueueState::Waiting)
+}
+
+/// A retry's reason, for its prompt.
+fn retry_of(q: &Queued) -> Option<String> {
+    q.previous_session_id
+        .as_ref()
+        .map(|_| q.request.reason.clone())
+}
+
+/// Where a start comes from, which decides what must still hold under the lock.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum From {
+    /// A queued bead: it is still that queue entry, and the plan still starts it.
+    Queue { seq: u64 },
+    /// A new spawn skipping the queue: the bead is still free and may still start at once;
+    /// if only the second no longer holds, it is queued instead.
+    Spawn,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Started {
+    /// False when the bead did not start (someone else started it, or it was queued).
+    pub started: bool,
+    pub note: Option<String>,
+    pub prompt_hash: Option<String>,
+}
