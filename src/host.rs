@@ -265,12 +265,17 @@ impl ServerEvent {
             "session.deleted" => Some(Self::Deleted {
                 session_id: WithInfo::deserialize(properties)?.info.id,
             }),
+            // Only a hint of activity: a shape this build does not expect is passed over.
             "message.updated" | "message.part.updated" => {
-                let p = WithMessage::deserialize(properties)?;
-                p.session_id
-                    .or(p.info.map(|i| i.session_id))
-                    .or(p.part.map(|i| i.session_id))
-                    .map(|session_id| Self::Activity { session_id })
+                let p = Option::<WithMessage>::deserialize(properties)
+                    .ok()
+                    .flatten();
+                p.and_then(|p| {
+                    p.session_id
+                        .or(p.info.map(|i| i.session_id))
+                        .or(p.part.map(|i| i.session_id))
+                })
+                .map(|session_id| Self::Activity { session_id })
             }
             _ => None,
         })
@@ -444,6 +449,8 @@ mod tests {
             active
         );
         assert_eq!(decode("message.updated", r#"{"sessionID":"s"}"#), active);
+        assert_eq!(decode("message.part.updated", "null"), None);
+        assert_eq!(decode("message.part.updated", r#"{"part":7}"#), None);
     }
 
     #[test]

@@ -14,7 +14,8 @@ use wasm_bindgen_test::*;
 const FAKE_HOST: &str = r#"
   let data = new Uint8Array(0), next = 0;
   const host = {
-    prompts: [], deleted: [], status: {}, failCreate: null, snapshot: undefined,
+    prompts: [], deleted: [], aborted: [], status: {}, failCreate: null, snapshot: undefined,
+    machineState: { load_percent: 10, free_memory_mb: 8192 },
     async createSession(parent, title, directory) {
       if (host.failCreate) throw new Error(host.failCreate);
       next += 1; host.lastParent = parent; return "ses_" + next;
@@ -24,6 +25,8 @@ const FAKE_HOST: &str = r#"
     async sessionStatus(directory) { return host.status; },
     async sessionMessages(id, directory, limit) { return []; },
     async agents() { return ["build", "plan"]; },
+    async abortSession(id) { host.aborted.push(id); },
+    async machine() { return host.machineState; },
     async git(cwd, args) { throw new Error("git is not installed"); },
     async prepareWorktree(root, worktree) { return []; },
     logChanged() { return new Promise(() => {}); },
@@ -51,6 +54,16 @@ fn fake_host() -> JsValue {
 
 fn core(host: &JsValue) -> ApiaryCore {
     ApiaryCore::new(host.clone().unchecked_into::<JsHost>(), None).unwrap()
+}
+
+/// A core with options given as JavaScript gives them (JSON text parsed to an object).
+fn core_with(host: &JsValue, options: &str) -> Result<ApiaryCore, JsValue> {
+    let options = js_sys::JSON::parse(options).unwrap();
+    ApiaryCore::new(
+        host.clone().unchecked_into::<JsHost>(),
+        Some(Ts::new_unchecked(options)),
+    )
+    .map_err(JsValue::from)
 }
 
 fn get(obj: &JsValue, key: &str) -> JsValue {
@@ -81,6 +94,7 @@ fn spawn_args(bead: &str) -> Ts<SpawnArgs> {
         shared_context: None,
         agent: None,
         model: None,
+        priority: None,
     })
     .unwrap()
 }
@@ -190,4 +204,78 @@ async fn server_events_from_the_hook_move_a_worker_to_running_then_needs_review(
         log.contains("worker_started") && log.contains("worker_idle"),
         "{log}"
     );
+}
+
+#[wasm_bindgen_test]
+async fn past_the_limit_a_spawn_is_queued_and_starts_when_the_js_host_reports_a_slot_free() {
+    let host = fake_host();
+    let core = core_with(&host, r#"{"max_running": 1}"#).unwrap();
+    core.spawn_async(ctx(), spawn_args("bd-1")).await.unwrap();
+    let queued = core
+        .spawn_async(ctx(), spawn_args("bd-2"))
+        .await
+        .unwrap()
+        .to_rust()
+        .unwrap();
+    assert_eq!(queued.queue_position, Some(1), "{}", queued.output);
+    // The first worker's session is deleted: its slot frees and the scheduler starts bd-2.
+    let deleted = js_sys::JSON::parse(r#"{"info":{"id":"ses_1"}}"#).unwrap();
+    core.observe("session.deleted".into(), deleted)
+        .await
+        .unwrap();
+    let next = core.drain().await.unwrap();
+    assert_eq!(
+        next, 86_400_000.0,
+        "the failed worker's session goes after a day"
+    );
+    let prompts: js_sys::Array = get(&host, "prompts").unchecked_into();
+    assert_eq!(prompts.length(), 2);
+    let status = core
+        .status(Ts::from_rust(&apiary::api::StatusArgs::default()).unwrap())
+        .await
+        .unwrap()
+        .to_rust()
+        .unwrap();
+    assert!(
+        status.output.starts_with(
+            "running 1/1 · queued 0 (max 64) · blocked 0\nmachine: load 10% of CPUs, 8192 MB free"
+        ),
+        "{}",
+        status.output
+    );
+    let cancelled = core
+        .cancel(
+            Ts::from_rust(&apiary::api::CancelArgs {
+                bead_id: Some("bd-2".into()),
+                ..Default::default()
+            })
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .to_rust()
+        .unwrap();
+    assert_eq!(cancelled.output, "cancelled 1; stopped: bd-2");
+    let aborted: js_sys::Array = get(&host, "aborted").unchecked_into();
+    assert_eq!(aborted.length(), 1);
+}
+
+#[wasm_bindgen_test]
+fn options_that_would_stall_the_swarm_or_are_unknown_are_refused_by_name() {
+    let host = fake_host();
+    for (options, expected) in [
+        (
+            r#"{"max_running": 0}"#,
+            "invalid options: max_running must be at least 1",
+        ),
+        (r#"{"max_runing": 2}"#, "unknown field `max_runing`"),
+        (
+            r#"{"on_stall": "explode"}"#,
+            "unknown variant `explode`, expected `retry` or `fail`",
+        ),
+    ] {
+        let err = core_with(&host, options).err().expect("refused");
+        let message = String::from(js_sys::Error::from(err).message());
+        assert!(message.contains(expected), "{options}: {message}");
+    }
 }
