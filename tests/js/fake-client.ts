@@ -4,6 +4,7 @@ export interface FakeClient {
   created: { parentID?: string; title?: string; directory?: string }[];
   prompts: { id: string; text: string; directory?: string; agent?: string; model?: unknown }[];
   deleted: string[];
+  aborted: { id: string; directory?: string }[];
   status: Record<string, { type: string }>;
   /** The server's agents, as `app.agents` lists them. */
   agents: string[];
@@ -20,6 +21,7 @@ export function fakeClient(): FakeClient {
     created: [],
     prompts: [],
     deleted: [],
+    aborted: [],
     status: {},
     agents: ["build", "plan", "general"],
     session: {},
@@ -52,6 +54,11 @@ export function fakeClient(): FakeClient {
     },
     async delete(opts: { path: { id: string } }) {
       c.deleted.push(opts.path.id);
+      return reply(true);
+    },
+    async abort(opts: { path: { id: string } } & Query) {
+      const directory = opts.query?.directory;
+      c.aborted.push(directory === undefined ? { id: opts.path.id } : { id: opts.path.id, directory });
       return reply(true);
     },
     async status() {

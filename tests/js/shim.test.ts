@@ -228,3 +228,40 @@ test("options come from .opencode/apiary.json, and a bad file is a clear error",
   writeFileSync(path.join(repo, ".opencode", "apiary.json"), "{ nope");
   await assert.rejects(plugin(fakeClient(), repo), /apiary\.json: /);
 });
+
+test("past max_running a spawn is queued, swarm_status shows why, and swarm_cancel aborts and empties", async () => {
+  const repo = scratchRepo();
+  mkdirSync(path.join(repo, ".opencode"), { recursive: true });
+  writeFileSync(path.join(repo, ".opencode", "apiary.json"), JSON.stringify({ worktrees: false, max_running: 1 }));
+  const client = fakeClient();
+  const hooks = await plugin(client, repo);
+  await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
+  const queued = await run(hooks, "swarm_spawn_async", { ...spawnArgs("bd-2"), priority: "high" }, ctx("ses_coord", repo));
+  assert.equal(queued.output, "queued bd-2 (epic ep) at #1: limit: 1/1 running; it starts by itself");
+  assert.equal(queued.metadata.status, "queued");
+  const status = await run(hooks, "swarm_status", {}, ctx("ses_coord", repo));
+  assert.match(status.output, /^running 1\/1 · queued 1 \(max 64\) · blocked 0\nmachine: load \d+% of CPUs, \d+ MB free\nqueue:\n  #1 bd-2 \(epic ep\) high, waited \S+: limit: 1\/1 running$/);
+  const cancelled = await run(hooks, "swarm_cancel", { epic_id: "ep" }, ctx("ses_coord", repo));
+  assert.equal(cancelled.output, "cancelled 2; stopped: bd-1; taken off the queue: bd-2");
+  assert.deepEqual(client.aborted, [{ id: "ses_fake1", directory: repo }]);
+  assert.equal(client.created.length, 1, "the queued bead never got a session");
+});
+
+test("message events reach the core as activity of their session only", async () => {
+  const repo = scratchRepo();
+  mkdirSync(path.join(repo, ".opencode"), { recursive: true });
+  writeFileSync(path.join(repo, ".opencode", "apiary.json"), JSON.stringify({ worktrees: false, stall_after_ms: 4000 }));
+  const hooks = await plugin(fakeClient(), repo);
+  await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
+  const fire = (type: string, properties: object) => hooks.event!({ event: { type, properties } as never });
+  const text = "x".repeat(100_000);
+  await fire("message.part.updated", { part: { sessionID: "ses_fake1", type: "text", text } });
+  await fire("message.part.updated", { part: { sessionID: "ses_fake1", type: "text", text } });
+  await fire("message.updated", { info: { sessionID: "ses_other" } });
+  const types = readFileSync(path.join(repo, ".git", "apiary", "events.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l).type);
+  // One activity record per interval (a quarter of the stall time), none for other sessions.
+  assert.deepEqual(types, ["worker_spawned", "worker_active"]);
+});
