@@ -25,6 +25,10 @@ pub(crate) fn due(
     options: &Options,
     now: u64,
 ) -> (Vec<(String, String)>, Option<u64>) {
+    // Both off: nothing is ever due, and the finished workers need not be gathered.
+    if options.session_retention_ms == 0 && options.max_sessions_kept == 0 {
+        return (Vec::new(), None);
+    }
     let ws = kept(swarm);
     let over = match options.max_sessions_kept as usize {
         0 => 0,
