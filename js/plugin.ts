@@ -10,6 +10,8 @@ import { swarmTools } from "./tools.js";
 
 /** How long after the plugin starts its background duties begin. */
 const START_DELAY_MS = 500;
+/** The longest the scheduler waits for recovery before it starts anyway. */
+const RECOVERY_WAIT_MS = 10_000;
 /** The coordinators' safety-net recheck; log changes wake it sooner. */
 const WATCH_INTERVAL_MS = 30_000;
 
@@ -77,9 +79,13 @@ export const ApiaryPlugin: Plugin = async ({ client, directory, worktree }, opti
   // 1. Recovery: workers whose turn a restart cut off are found and resumed.
   // 2. Scheduling and waking coordinators: runs for the plugin's lifetime, on log changes.
   // Unref'd timers: these duties never keep a process alive by themselves.
+  // Recovery goes first: a worker a restart cut off is resumed in its own session, not taken
+  // for a stalled one (its last activity is from before the restart) and retried afresh.
+  // A recovery that hangs (a server slow to answer) holds the rest back RECOVERY_WAIT_MS at most.
   setTimeout(() => {
-    core.recover().catch((e: unknown) => report("recovery", e));
-    void watch(core, store, !isWorkerInstance(directory));
+    const recovered = core.recover().catch((e: unknown) => report("recovery", e));
+    const timeout = new Promise((r) => setTimeout(r, RECOVERY_WAIT_MS).unref?.());
+    void Promise.race([recovered, timeout]).then(() => watch(core, store, !isWorkerInstance(directory)));
   }, START_DELAY_MS).unref?.();
 
   // Events are handed to the core one at a time, in the order the server sent them, so a

@@ -97,6 +97,7 @@ impl<H: Host> Apiary<H> {
             }
             ServerEvent::Deleted { session_id } => {
                 self.busy.borrow_mut().remove(session_id);
+                self.beats.borrow_mut().remove(session_id);
                 return Ok(());
             }
             ServerEvent::Activity { .. } => return Ok(()),
