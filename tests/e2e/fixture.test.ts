@@ -1,6 +1,6 @@
 // The end-to-end fixture itself, with no plugin: a real `opencode serve` follows the scripted
-// model's scripts (text, delays, a built-in tool call), runs sessions in parallel, reports an
-// aborted turn, survives a restart, and never leaves loopback.
+// model's scripts (text, delays, a built-in tool call, a retry's own steps), runs sessions in
+// parallel, reports an aborted turn, survives a restart, and never leaves loopback.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { startFixture, type Fixture } from "./fixture.js";
@@ -86,6 +86,21 @@ test("a scripted bash tool call runs and its output reaches the next request", a
   assert.equal(next.tool_results.length, 1);
   assert.match(next.tool_results[0]!, /hi from bash/);
   assert.equal(await lastReply(id), "bash said hi");
+});
+
+test("a retry's prompt follows the script's retry_steps, a first prompt its steps", async () => {
+  const steps = [{ text: "first attempt" }];
+  const retrySteps = [{ text: "second attempt" }];
+  const first = await newSession("attempt 1");
+  await prompt(fx, first, `Task.\n${script("attempts", steps, retrySteps)}`);
+  await waitIdle(fx, first);
+  assert.equal(await lastReply(first), "first attempt");
+  const retry = await newSession("attempt 2");
+  await prompt(fx, retry, `Task.\n${script("attempts", steps, retrySteps)}\n## This is attempt 2\nThe attempt before ended.`);
+  await waitIdle(fx, retry);
+  assert.equal(await lastReply(retry), "second attempt");
+  const asked = fx.model.requests.filter((r) => r.script_id === "attempts");
+  assert.deepEqual(asked.map((r) => r.retry), [false, true]);
 });
 
 test("a turn aborted during its delay is recorded as aborted", async () => {

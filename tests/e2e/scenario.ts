@@ -16,9 +16,11 @@ export interface Step {
   tool_calls?: ToolCall[];
 }
 
-/** A script block the scripted model follows when it finds it in a user message. */
-export function script(id: string, steps: Step[]): string {
-  return `<apiary-script>${JSON.stringify({ id, steps })}</apiary-script>`;
+/** A script block the scripted model follows when it finds it in a user message; a retry's
+ * prompt (Apiary's attempt 2 and later) follows `retrySteps` instead, when given. */
+export function script(id: string, steps: Step[], retrySteps?: Step[]): string {
+  const body = retrySteps ? { id, steps, retry_steps: retrySteps } : { id, steps };
+  return `<apiary-script>${JSON.stringify(body)}</apiary-script>`;
 }
 
 /** A worker that "works" for `ms`, then reports with swarm_complete. */

@@ -5,6 +5,9 @@
 // A script is `<apiary-script>{"id": "...", "steps": [...]}</apiary-script>` in a user message.
 // Step k answers the k-th model request that follows that message: send the role chunk, wait
 // `delay_ms`, then reply with `text` and/or `tool_calls`. Past the last step the reply is "done".
+// A script may also hold `retry_steps`: they replace `steps` when the user message is a retry's
+// (Apiary's prompt for attempt 2 and later holds the same script and a "## This is attempt N"
+// section), so a worker's first attempt can hang or fail and its retry complete.
 //
 // What OpenCode 1.18.33 sends (captured): always `stream: true` with
 // `stream_options.include_usage`; content is a plain string; the title request has no `tools`
@@ -27,7 +30,12 @@ export interface ScriptStep {
 export interface Script {
   id: string;
   steps: ScriptStep[];
+  /** The steps of a retry's prompt (one that holds RETRY_MARK); `steps` when absent. */
+  retry_steps?: ScriptStep[];
 }
+
+/** What Apiary's prompt for a retried bead holds (its `## This is attempt N` section). */
+export const RETRY_MARK = "## This is attempt ";
 
 export interface RequestRecord {
   script_id: string | null;
@@ -37,6 +45,8 @@ export interface RequestRecord {
   aborted: boolean;
   /** No tools offered: OpenCode's title request, answered without looking for a script. */
   title_request: boolean;
+  /** The governing user message is a retry's prompt (holds RETRY_MARK). */
+  retry: boolean;
   /** Outputs of the tool calls the previous step made (the request's trailing tool messages). */
   tool_results: string[];
   reply: ScriptStep | null;
@@ -81,9 +91,11 @@ export function findScript(text: string): Script | null {
   if (start < 0) return null;
   for (let end = text.indexOf(CLOSE, start); end >= 0; end = text.indexOf(CLOSE, end + 1)) {
     try {
-      const parsed = JSON.parse(text.slice(start + OPEN.length, end)) as { id?: unknown; steps?: unknown };
+      const parsed = JSON.parse(text.slice(start + OPEN.length, end)) as { id?: unknown; steps?: unknown; retry_steps?: unknown };
       if (typeof parsed.id === "string" && Array.isArray(parsed.steps)) {
-        return { id: parsed.id, steps: parsed.steps as ScriptStep[] };
+        const script: Script = { id: parsed.id, steps: parsed.steps as ScriptStep[] };
+        if (Array.isArray(parsed.retry_steps)) script.retry_steps = parsed.retry_steps as ScriptStep[];
+        return script;
       }
     } catch {
       // This closing tag belongs to a nested script: try the next one.
@@ -95,15 +107,18 @@ export function findScript(text: string): Script | null {
 /** The script that governs a request and the step it is at. The script comes from the LAST
  * user message that holds one, so prompting a session again with a new script starts that
  * script at step 0 (swarm.test.ts re-prompts its coordinator); user messages without a script
- * are passed over. The step is the number of assistant messages after that user message. */
-function plan(messages: ChatMessage[]): (Script & { step: number }) | null {
+ * are passed over. The step is the number of assistant messages after that user message. A
+ * retry's prompt follows the script's `retry_steps`, when it has some. */
+function plan(messages: ChatMessage[]): (Script & { step: number; retry: boolean }) | null {
   for (let i = messages.length - 1; i >= 0; i--) {
     const m = messages[i]!;
     if (m.role !== "user") continue;
-    const script = findScript(textOf(m.content));
+    const text = textOf(m.content);
+    const script = findScript(text);
     if (!script) continue;
     const step = messages.slice(i + 1).filter((x) => x.role === "assistant").length;
-    return { ...script, step };
+    const retry = text.includes(RETRY_MARK);
+    return { ...script, steps: (retry ? script.retry_steps : undefined) ?? script.steps, step, retry };
   }
   return null;
 }
@@ -162,6 +177,7 @@ export async function startScriptedModel(opts: { logFile?: string } = {}): Promi
       ended_at: null,
       aborted: false,
       title_request: titleRequest,
+      retry: p?.retry ?? false,
       tool_results: trailingToolResults(messages),
       reply,
     };
