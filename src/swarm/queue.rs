@@ -234,7 +234,13 @@ impl<H: Host> Apiary<H> {
                 .host
                 .delete_session(&session_id, in_worktree.as_deref())
                 .await;
-            return Ok(Started::default());
+            let queued = recorded
+                .iter()
+                .any(|e| matches!(e.payload, Payload::Known(EventBody::WorkerQueued(_))));
+            return Ok(Started {
+                queued,
+                ..Started::default()
+            });
         }
         let request = PromptRequest {
             session_id: session_id.clone(),
@@ -260,6 +266,7 @@ impl<H: Host> Apiary<H> {
         }
         Ok(Started {
             started: true,
+            queued: false,
             note: place.note,
             prompt_hash: Some(prompt_hash),
         })
@@ -350,6 +357,8 @@ pub(super) enum From {
 pub(super) struct Started {
     /// False when the bead did not start (someone else started it, or it was queued).
     pub started: bool,
+    /// This start queued the bead instead: a limit was reached meanwhile.
+    pub queued: bool,
     pub note: Option<String>,
     pub prompt_hash: Option<String>,
 }

@@ -59,7 +59,11 @@ impl<H: Host> Apiary<H> {
             if started.started {
                 return self.spawned_reply(&args.bead_id, started.note, started.prompt_hash);
             }
-            // Another instance took the bead, or the slot: answer with what the log says now.
+            if started.queued {
+                // Spawns running together took the slots first: this one was queued.
+                return self.after_queued(args).await;
+            }
+            // Another instance took the bead: answer with what the log says now.
             return self.after_race(args);
         }
         self.enqueue(args, queued).await
@@ -107,6 +111,12 @@ impl<H: Host> Apiary<H> {
         if recorded.is_empty() {
             return self.after_race(args);
         }
+        self.after_queued(args).await
+    }
+
+    /// Lets the scheduler start what it can now that this spawn's bead is queued, and says
+    /// where the bead stands.
+    async fn after_queued(&self, args: &SpawnArgs) -> Result<SpawnReply, ToolError> {
         let outcome = self.drain_for(Some(&args.bead_id)).await?;
         if let Some(Err(e)) = outcome.failed {
             // Taken out of the queue again, so the error means what it says: nothing runs.
