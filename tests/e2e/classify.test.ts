@@ -1,6 +1,7 @@
 // Four workers end four ways on a real server, and poll and await tell them apart: one
-// completes, one fails with a provider error, one ends its turn without swarm_complete, one's
-// session is deleted. Each failure is recorded once, with its reason.
+// completes, one fails with a provider error (retried as the default allows, failing each
+// time), one ends its turn without swarm_complete, one's session is deleted (never retried).
+// Each attempt's failure is recorded once, with its reason.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { dropInPlugin, startFixture, type Fixture } from "./fixture.js";
@@ -11,7 +12,8 @@ let fx: Fixture;
 before(async () => {
   // The coordinator is prompted again after its workers finish: a wake-up turn in between
   // would move its script on (waking has its own tests: wake.test.ts, restart.test.ts).
-  fx = await startFixture({ pluginDir: dropInPlugin, apiaryOptions: { wake_coordinator: false } });
+  // A short backoff: the provider error's two retries take moments, not 10 s and 20 s.
+  fx = await startFixture({ pluginDir: dropInPlugin, apiaryOptions: { wake_coordinator: false, retry_backoff_ms: 200 } });
 });
 after(async () => {
   await fx?.stop();
@@ -65,10 +67,14 @@ test("complete, provider error, idle without swarm_complete and deleted are each
     assert.match(out, /epic four-ways: 4 workers: 2 completed \(1 needs review\), 0 in progress, 2 failed, 0 pending/, out);
     assert.match(out, /  done success \S+: did done/, out);
     assert.match(out, /  quiet needs_review/, out);
-    assert.match(out, /  broken failed \S+: .*scripted provider refusal/, out);
+    assert.match(out, /  broken failed \S+ attempt 3: .*scripted provider refusal/, out);
     assert.match(out, /  gone failed \S+: .*deleted/, out);
   }
-  const failed = loggedEvents(fx).filter((e) => e.type === "worker_failed");
-  assert.deepEqual(failed.map((e) => e.bead_id).sort(), ["broken", "gone"], "each failure recorded once");
+  const events = loggedEvents(fx);
+  const failed = events.filter((e) => e.type === "worker_failed");
+  assert.deepEqual(failed.map((e) => e.bead_id).sort(), ["broken", "broken", "broken", "gone"], "each attempt's failure recorded once");
+  assert.deepEqual(failed.map((e) => [e.bead_id, e.retryable === true]).sort(), [["broken", true], ["broken", true], ["broken", true], ["gone", false]]);
+  const retried = events.filter((e) => e.type === "worker_retried");
+  assert.deepEqual(retried.map((e) => [e.bead_id, e.attempt]), [["broken", 2], ["broken", 3]], "max_attempts 3: two retries, then failed");
   assert.deepEqual([...fx.offLoopback], [], "the server made no connection off loopback");
 });
