@@ -1,6 +1,7 @@
 // Worktrees on a real server: a worker's edits land in its own worktree, not in the main tree,
-// and it still has the worker tools there; swarm_worktree_merge brings a branch in, refuses a
-// conflicting one whole (listing the file), and swarm_worktree_cleanup removes what was merged.
+// and it still has the worker tools there; swarm_worktree_merge brings a branch in and removes
+// its worktree (remove_merged_worktrees, on by default), refuses a conflicting one whole
+// (listing the file), and swarm_worktree_cleanup keeps the unmerged one.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -73,9 +74,9 @@ test("a worker's edits stay in its worktree until merged; a conflicting merge ch
     { name: "swarm_worktree_merge", args: { bead_id: "left" } },
     { name: "swarm_worktree_merge", args: { bead_id: "right" } },
   ]);
-  assert.match(mergeWriter!.state.output!, /^merged apiary\/writer into your branch at [0-9a-f]{10}: 1 file changed: note\.txt/);
+  assert.match(mergeWriter!.state.output!, /^merged apiary\/writer into your branch at [0-9a-f]{10}: 1 file changed: note\.txt; its worktree and branch were removed$/);
   assert.equal(readFileSync(path.join(fx.repo, "note.txt"), "utf8"), "from-writer\n");
-  assert.match(mergeLeft!.state.output!, /^merged apiary\/left/);
+  assert.match(mergeLeft!.state.output!, /^merged apiary\/left .*; its worktree and branch were removed$/);
   assert.match(mergeRight!.state.output!, /^not merged: right conflicts with your branch in 1 file: shared\.txt/);
   // Nothing half-merged: a clean tree, no merge in progress, the first merge's content kept.
   const mainHead = git(fx.repo, "rev-parse", "HEAD").trim();
@@ -85,7 +86,8 @@ test("a worker's edits stay in its worktree until merged; a conflicting merge ch
   assert.equal(git(fx.repo, "log", "-1", "--format=%H").trim(), mainHead);
 
   const [cleanup] = await coordinatorRuns(coordinator.id, "cleanup", [{ name: "swarm_worktree_cleanup", args: { epic_id: EPIC } }]);
-  assert.match(cleanup!.state.output!, /^removed 2 worktree\(s\): writer, left; kept 1 \(running or not merged\): right/);
+  // The merges removed their own worktrees; the one whose merge was refused stays.
+  assert.match(cleanup!.state.output!, /^removed 0 worktree\(s\); kept 1 \(running or not merged\): right/);
   assert.ok(!existsSync(tree("writer")) && !existsSync(tree("left")));
   assert.ok(existsSync(tree("right")), "the unmerged worktree is kept");
   assert.equal(git(fx.repo, "branch", "--list", "apiary/writer").trim(), "");
