@@ -104,6 +104,10 @@ pub struct Worker {
     /// Its session was deleted from the server by the retention policy.
     #[serde(default)]
     pub session_deleted: bool,
+    /// Its session went idle after it reported: the reply that follows `swarm_complete` is a
+    /// model call too, so until then the worker still holds its slot.
+    #[serde(default)]
+    pub turn_over: bool,
 }
 
 /// Where a bead that has not started (or is about to start again) stands.
@@ -195,6 +199,7 @@ impl Swarm {
                     priority: e.priority.unwrap_or_default(),
                     retryable: false,
                     session_deleted: false,
+                    turn_over: false,
                 });
                 let queued = self.queue.remove(&e.bead_id).is_some();
                 if self.by_bead.insert(e.bead_id.clone(), index).is_none() && !queued {
@@ -253,10 +258,12 @@ impl Swarm {
                     WorkerState::Starting | WorkerState::Idle | WorkerState::Interrupted
                 ) {
                     w.state = WorkerState::Running;
+                    w.turn_over = false;
                     w.ended_at = None;
                 }
             }),
             EventBody::WorkerIdle(e) => self.update(&e.session_id, at, |w| {
+                w.turn_over = true;
                 if w.state.is_active() {
                     w.state = WorkerState::Idle;
                     w.ended_at = Some(at);

@@ -148,11 +148,27 @@ pub fn model_keys(model: Option<&str>) -> Vec<String> {
     }
 }
 
+/// How long a worker that reported keeps its slot at most while its session has not been seen
+/// idle (the event may be lost, e.g. to a restart).
+pub const FINISH_GRACE_MS: u64 = 120_000;
+
+/// Whether a worker takes a slot: it runs, or it reported and its session is still making its
+/// last reply (for `FINISH_GRACE_MS` at most).
+pub fn holds_slot(w: &Worker, now: u64) -> bool {
+    w.state.is_active() || finishing_until(w).is_some_and(|until| until > now)
+}
+
+/// Until when a worker that reported may still hold its slot.
+fn finishing_until(w: &Worker) -> Option<u64> {
+    let reported = matches!(w.state, WorkerState::Completed(_)) && !w.turn_over;
+    reported.then(|| w.ended_at.unwrap_or(w.spawned_at) + FINISH_GRACE_MS)
+}
+
 /// Running workers, in all and per limit key (counted only for keys with a limit).
-fn running(swarm: &Swarm, options: &Options) -> (u32, BTreeMap<String, u32>) {
+fn running(swarm: &Swarm, options: &Options, now: u64) -> (u32, BTreeMap<String, u32>) {
     let mut total = 0;
     let mut per_key = BTreeMap::new();
-    for w in swarm.workers().filter(|w| w.state.is_active()) {
+    for w in swarm.workers().filter(|w| holds_slot(w, now)) {
         // A bead's earlier attempts are never active alongside its latest.
         total += 1;
         if options.max_running_per_model.is_empty() {
@@ -225,7 +241,7 @@ pub fn plan(swarm: &Swarm, options: &Options, machine: Option<&Machine>, now: u6
         }
     }
 
-    let (mut total, mut per_key) = running(swarm, options);
+    let (mut total, mut per_key) = running(swarm, options, now);
     let hold = machine_hold(options, machine);
     for q in waiting {
         let bead = &q.request.bead_id;
@@ -285,6 +301,12 @@ pub fn plan(swarm: &Swarm, options: &Options, machine: Option<&Machine>, now: u6
                 let next = match &w {
                     Wait::Backoff { until } => Some(*until),
                     Wait::Machine(_) => Some(now + MACHINE_RECHECK_MS),
+                    // A slot held by a finishing worker frees by itself at the latest then.
+                    Wait::Slot { .. } | Wait::ModelSlot { .. } => swarm
+                        .workers()
+                        .filter_map(finishing_until)
+                        .filter(|&until| until > now)
+                        .min(),
                     _ => None,
                 };
                 plan.wake_at = match (plan.wake_at, next) {
@@ -451,7 +473,7 @@ pub fn can_start_now(
     if !plan.start.is_empty() || backed_up {
         return false;
     }
-    let (total, per_key) = running(swarm, options);
+    let (total, per_key) = running(swarm, options, now);
     total < options.max_running
         && model_keys(request.model.as_deref()).iter().all(|k| {
             options

@@ -54,11 +54,15 @@ fn queue_state(a: &Core, bead: &str) -> Option<QueueState> {
     a.log().swarm().queued(bead).map(|q| q.state.clone())
 }
 
-/// The worker reports success from its own session; the scheduler then runs, as the plugin's
-/// watch loop runs it on every change of the log.
+/// The worker reports success from its own session and its turn ends; the scheduler then
+/// runs, as the plugin's watch loop runs it on every change of the log.
 fn finish(a: &Core, id: &str) {
     let session = session_of(a, id);
     block_on(a.complete(&worker(&session), &complete_args(id))).unwrap();
+    block_on(a.observe(&ServerEvent::Idle {
+        session_id: session,
+    }))
+    .unwrap();
     block_on(a.drain()).unwrap();
 }
 
@@ -126,6 +130,45 @@ fn spawns_beyond_the_limit_are_queued_with_their_place_and_start_as_slots_free()
     assert_eq!(started_order(&a), ["bd-1", "bd-2", "bd-3", "bd-4", "bd-5"]);
     assert_eq!(count_lines(&a, "worker_queued"), 3);
     assert_eq!(count_lines(&a, "worker_completed"), 5);
+}
+
+#[test]
+fn a_worker_that_reported_keeps_its_slot_until_its_last_reply_ends() {
+    let a = apiary_with(|o| o.max_running = 1);
+    spawn(&a, bead("bd-1"));
+    spawn(&a, bead("bd-2"));
+    let session = session_of(&a, "bd-1");
+    block_on(a.complete(&worker(&session), &complete_args("bd-1"))).unwrap();
+    // The reply after swarm_complete is still a model call: the slot is not free yet, and the
+    // scheduler names the moment it frees at the latest.
+    assert_eq!(block_on(a.drain()).unwrap(), 120_000);
+    assert!(running(&a).is_empty());
+    assert_eq!(a.host().sessions.created.borrow().len(), 1);
+    block_on(a.observe(&ServerEvent::Idle {
+        session_id: session.clone(),
+    }))
+    .unwrap();
+    assert_eq!(count_lines(&a, "worker_idle"), 1);
+    block_on(a.drain()).unwrap();
+    assert_eq!(running(&a), ["bd-2"]);
+    assert_eq!(
+        state_of(&a, "bd-1"),
+        Some(WorkerState::Completed(CompletionStatus::Success)),
+        "still completed"
+    );
+
+    // An idle event that never comes (a restart) holds the slot two minutes at most.
+    let b = apiary_with(|o| o.max_running = 1);
+    spawn(&b, bead("bd-1"));
+    spawn(&b, bead("bd-2"));
+    let session = session_of(&b, "bd-1");
+    block_on(b.complete(&worker(&session), &complete_args("bd-1"))).unwrap();
+    b.host().clock.advance(119_999);
+    block_on(b.drain()).unwrap();
+    assert!(running(&b).is_empty());
+    b.host().clock.advance(1);
+    block_on(b.drain()).unwrap();
+    assert_eq!(running(&b), ["bd-2"]);
 }
 
 #[test]
@@ -651,6 +694,10 @@ fn a_new_instance_rebuilds_the_queue_from_the_log_and_drains_it() {
     }
     let session = first.log().swarm().bead("bd-1").unwrap().session_id.clone();
     block_on(first.complete(&worker(&session), &complete_args("bd-1"))).unwrap();
+    block_on(first.observe(&ServerEvent::Idle {
+        session_id: session,
+    }))
+    .unwrap();
     drop(first);
     // A restart: a new instance over the same log, with nothing in memory.
     let second = Apiary::with_options(FakeHost::with_store(store), options);
@@ -663,6 +710,10 @@ fn a_new_instance_rebuilds_the_queue_from_the_log_and_drains_it() {
             .cloned()
             .expect("started after the restart");
         block_on(second.complete(&worker(&w.session_id), &complete_args(&w.bead_id))).unwrap();
+        block_on(second.observe(&ServerEvent::Idle {
+            session_id: w.session_id.clone(),
+        }))
+        .unwrap();
     }
     assert_eq!(second.log().swarm().waiting().count(), 0);
 }

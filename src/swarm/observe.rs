@@ -102,6 +102,16 @@ fn react(swarm: &Swarm, session: &str, event: &ServerEvent) -> Vec<EventBody> {
         })
     };
     match (event, w.state) {
+        // A worker that reported finishes its turn with one more reply; its slot frees when
+        // the session goes idle.
+        (
+            ServerEvent::Idle { .. }
+            | ServerEvent::Status {
+                status: SessionStatus::Idle,
+                ..
+            },
+            WorkerState::Completed(_),
+        ) if !w.turn_over => vec![EventBody::WorkerIdle(obs())],
         (_, s) if s.is_final() => Vec::new(),
         (
             ServerEvent::Status {

@@ -219,6 +219,9 @@ impl<H: Host> Apiary<H> {
                             now,
                         ) {
                             vec![spawned]
+                        } else if swarm.waiting().count() as u32 >= options.max_queued {
+                            // Queued only within the cap; the spawn then refuses with counts.
+                            Vec::new()
                         } else {
                             vec![EventBody::WorkerQueued(request)]
                         }

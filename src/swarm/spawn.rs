@@ -63,6 +63,10 @@ impl<H: Host> Apiary<H> {
                 // Spawns running together took the slots first: this one was queued.
                 return self.after_queued(args).await;
             }
+            if !taken(&self.log.swarm(), &args.bead_id) {
+                // The slot went and the queue is full: the queueing path refuses with counts.
+                return self.enqueue(args, queued).await;
+            }
             // Another instance took the bead: answer with what the log says now.
             return self.after_race(args);
         }

@@ -52,6 +52,15 @@ function maxOverlap(spans: Span[]): number {
 const completed = (epic: string): LoggedEvent[] =>
   loggedEvents(fx).filter((e) => e.type === "worker_completed" && e.epic_id === epic);
 
+/** A worker of 1.5 s whose reply after swarm_complete takes 800 ms more: the slot must stay
+ * taken until that last model call ends, not only until the completion is recorded. */
+function slowToFinish(bead: string) {
+  const call = spawnCall("limit-epic", bead, 1500);
+  const complete = { name: "swarm_complete", args: { bead_id: bead, summary: `did ${bead}`, files_touched: [] } };
+  const steps = [{ delay_ms: 1500, tool_calls: [complete] }, { delay_ms: 800, text: `${bead} finished` }];
+  return { ...call, args: { ...call.args, description: `Scripted task.\n${script(`worker-${bead}`, steps)}` } };
+}
+
 test("six workers spawned in one step under max_running 2: never more than two at the model, all six complete", async () => {
   const EPIC = "limit-epic";
   const beads = ["l1", "l2", "l3", "l4", "l5", "l6"];
@@ -60,7 +69,7 @@ test("six workers spawned in one step under max_running 2: never more than two a
     fx,
     coordinator.id,
     script("coordinator-limit", [
-      { tool_calls: beads.map((b) => spawnCall(EPIC, b, 1500)) },
+      { tool_calls: beads.map(slowToFinish) },
       { tool_calls: [{ name: "swarm_status", args: { epic_id: EPIC } }] },
       { text: "queued the rest" },
     ]),
@@ -93,11 +102,8 @@ test("six workers spawned in one step under max_running 2: never more than two a
   );
   assert.deepEqual(completed(EPIC).map((e) => String(e.bead_id)).sort(), beads);
 
-  // The model's own log: at no moment were more than two workers' turns in progress. A slot
-  // frees when swarm_complete is recorded, while the worker still makes its last request (the
-  // reply after the tool call); that reply is instant here, and ended 55-150 ms before the next
-  // worker's first request in runs on 2 cores. A worker whose last reply takes longer (800 ms
-  // tried) overlaps the next worker: four turns at once under max_running 2.
+  // The model's own log: at no moment were more than two workers' turns in progress, the last
+  // reply after swarm_complete included (a slot frees when the worker's session goes idle).
   const spans = workerSpans(beads);
   const most = maxOverlap(spans);
   const t0 = Math.min(...spans.map((s) => s.start));
