@@ -93,6 +93,13 @@ test("six workers spawned in one step under max_running 2: never more than two a
   assert.match(status, /\nqueue:\n  #1 l\d \(epic limit-epic\) normal, waited \S+: limit: 2\/2 running\n/, status);
 
   await until("six worker_completed events", 90_000, async () => (completed(EPIC).length === 6 ? true : undefined));
+  // Each worker's last reply, after swarm_complete, ends its turn: the slot frees then.
+  await until("every worker's turn over (worker_idle after its completion)", 30_000, async () =>
+    loggedEvents(fx).filter((e) => e.type === "worker_idle" && beads.includes(String(e.bead_id)))
+      .length === 6
+      ? true
+      : undefined,
+  );
   const events = loggedEvents(fx).filter((e) => e.epic_id === EPIC);
   assert.equal(events.filter((e) => e.type === "worker_queued").length, 4);
   assert.deepEqual(
