@@ -10,6 +10,9 @@ import { swarmTools } from "./tools.js";
 
 /** How long after the plugin starts its background duties begin. */
 const START_DELAY_MS = 500;
+/** The tools that change files (OpenCode's names); the core checks them against what a worker
+ * owns. Other tools never reach it. */
+const WRITE_TOOLS = new Set(["edit", "write", "multiedit", "patch", "apply_patch"]);
 /** The longest the scheduler waits for recovery before it starts anyway. */
 const RECOVERY_WAIT_MS = 10_000;
 /** The coordinators' safety-net recheck; log changes wake it sooner. */
@@ -94,6 +97,11 @@ export const ApiaryPlugin: Plugin = async ({ client, directory, worktree }, opti
   let events: Promise<void> = Promise.resolve();
   const hooks: Hooks = {
     tool: swarmTools(core),
+    // A worker's edit, write and patch calls on files it does not own throw here, before they
+    // run; OpenCode gives the model the error's message as the tool's result.
+    "tool.execute.before": async (input, output) => {
+      if (WRITE_TOOLS.has(input.tool)) await core.guardWrite(input.sessionID, input.tool, output.args);
+    },
     event: async ({ event }) => {
       const { type, properties } = event as { type: string; properties: unknown };
       const mine = events.then(() =>

@@ -88,6 +88,20 @@ pub struct Options {
     pub max_sessions_kept: u32,
     /// A merged worker's worktree and branch are removed right after the merge.
     pub remove_merged_worktrees: bool,
+    /// A spawn whose files overlap a running worker's: `queue` (wait for them) or `refuse`.
+    pub on_file_conflict: FileConflict,
+    /// A running worker's reservation lapses after this long without activity (0: never).
+    pub reservation_ttl_ms: u64,
+    /// A worker's edit, write and patch tool calls on files it does not own are stopped.
+    pub enforce_files: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+#[serde(rename_all = "snake_case")]
+pub enum FileConflict {
+    Queue,
+    Refuse,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +133,9 @@ impl Default for Options {
             session_retention_ms: 86_400_000,
             max_sessions_kept: 100,
             remove_merged_worktrees: true,
+            on_file_conflict: FileConflict::Queue,
+            reservation_ttl_ms: 3_600_000,
+            enforce_files: true,
         }
     }
 }

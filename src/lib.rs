@@ -9,6 +9,7 @@ pub mod api;
 pub mod chain;
 pub mod error;
 pub mod event;
+pub mod glob;
 pub mod host;
 pub mod ids;
 pub mod log;
@@ -23,4 +24,4 @@ mod text;
 pub mod wasm;
 
 pub use error::{HostError, LogError, ToolError};
-pub use swarm::Apiary;
+pub use swarm::{Apiary, WriteArgs, WRITE_TOOLS};

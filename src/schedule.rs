@@ -35,6 +35,8 @@ pub enum Wait {
     Backoff { until: u64 },
     /// Dependencies still running or queued; they start it when they complete.
     Dependencies(Vec<String>),
+    /// Its files overlap those a running worker holds: `bead`, and the overlapping patterns.
+    Files { bead: String, paths: Vec<String> },
     /// Only the coordinator can move it on: a dependency needs review or was never spawned.
     Coordinator(String),
 }
@@ -60,6 +62,9 @@ impl Wait {
                 crate::text::duration(until.saturating_sub(now))
             ),
             Self::Dependencies(deps) => format!("waits for {}", deps.join(", ")),
+            Self::Files { bead, paths } => {
+                format!("files held by {bead}: {}", paths.join(", "))
+            }
             Self::Coordinator(why) => why.clone(),
         }
     }
@@ -164,6 +169,36 @@ fn finishing_until(w: &Worker) -> Option<u64> {
     reported.then(|| w.ended_at.unwrap_or(w.spawned_at) + FINISH_GRACE_MS)
 }
 
+/// Whether a worker holds its files: it runs, and has shown activity within the TTL (a
+/// worker that vanished lets go).
+pub fn holds_files(w: &Worker, options: &Options, now: u64) -> bool {
+    w.state.is_active()
+        && !w.files.is_empty()
+        && (options.reservation_ttl_ms == 0
+            || now.saturating_sub(w.last_activity_at) < options.reservation_ttl_ms)
+}
+
+/// The first running worker (other than `bead`'s) whose files overlap `files`, with the
+/// overlapping patterns.
+pub fn file_conflict(
+    swarm: &Swarm,
+    options: &Options,
+    bead: &str,
+    files: &[String],
+    now: u64,
+) -> Option<(String, Vec<String>)> {
+    if files.is_empty() {
+        return None;
+    }
+    swarm
+        .workers()
+        .filter(|w| w.bead_id != bead && holds_files(w, options, now))
+        .find_map(|w| {
+            let paths = crate::glob::overlaps(files, &w.files);
+            (!paths.is_empty()).then(|| (w.bead_id.clone(), paths))
+        })
+}
+
 /// Running workers, in all and per limit key (counted only for keys with a limit).
 fn running(swarm: &Swarm, options: &Options, now: u64) -> (u32, BTreeMap<String, u32>) {
     let mut total = 0;
@@ -243,6 +278,8 @@ pub fn plan(swarm: &Swarm, options: &Options, machine: Option<&Machine>, now: u6
 
     let (mut total, mut per_key) = running(swarm, options, now);
     let hold = machine_hold(options, machine);
+    // Files of the beads this plan starts: two queued beads never start on the same files.
+    let mut starting: Vec<(String, Vec<String>)> = Vec::new();
     for q in waiting {
         let bead = &q.request.bead_id;
         if let Some(i) = dead.iter().position(|(d, _)| d == bead) {
@@ -270,6 +307,15 @@ pub fn plan(swarm: &Swarm, options: &Options, machine: Option<&Machine>, now: u6
             })
         } else if let Some(why) = &hold {
             Some(Wait::Machine(why.clone()))
+        } else if let Some((other, paths)) =
+            file_conflict(swarm, options, bead, &q.request.files, now).or_else(|| {
+                starting.iter().find_map(|(b, files)| {
+                    let paths = crate::glob::overlaps(&q.request.files, files);
+                    (!paths.is_empty()).then(|| (b.clone(), paths))
+                })
+            })
+        {
+            Some(Wait::Files { bead: other, paths })
         } else if total >= options.max_running {
             Some(Wait::Slot {
                 running: total,
@@ -296,7 +342,10 @@ pub fn plan(swarm: &Swarm, options: &Options, machine: Option<&Machine>, now: u6
                 })
         };
         match wait {
-            None => plan.start.push(bead.clone()),
+            None => {
+                starting.push((bead.clone(), q.request.files.clone()));
+                plan.start.push(bead.clone());
+            }
             Some(w) => {
                 let next = match &w {
                     Wait::Backoff { until } => Some(*until),
@@ -461,6 +510,9 @@ pub fn can_start_now(
         .iter()
         .all(|d| dependency(swarm, options, d) == Dep::Done);
     if !deps_done || machine_hold(options, machine).is_some() {
+        return false;
+    }
+    if file_conflict(swarm, options, &request.bead_id, &request.files, now).is_some() {
         return false;
     }
     let plan = plan(swarm, options, machine, now);

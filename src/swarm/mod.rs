@@ -9,6 +9,7 @@ use crate::log::EventLog;
 
 mod cancel;
 mod gate;
+mod guard;
 mod notify;
 mod observe;
 mod poll;
@@ -81,3 +82,5 @@ impl<H: Host> Apiary<H> {
         Ok(())
     }
 }
+
+pub use guard::{WriteArgs, WRITE_TOOLS};

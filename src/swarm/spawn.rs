@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use super::queue::{taken, From};
 use super::{limits, Apiary};
-use crate::api::{CallContext, Options, SpawnArgs, SpawnReply, SpawnStatus};
+use crate::api::{CallContext, FileConflict, Options, SpawnArgs, SpawnReply, SpawnStatus};
 use crate::error::ToolError;
 use crate::event::{CompletionStatus, EventBody, WorkerCancelled, WorkerQueued};
 use crate::host::{Host, ModelRef};
@@ -28,6 +28,7 @@ impl<H: Host> Apiary<H> {
             return Ok(reply);
         }
         check_dependencies(&self.log.swarm(), &self.options, args)?;
+        self.check_files_free(args)?;
         if let Some(agent) = &args.agent {
             self.check_agent(agent).await?;
         }
@@ -253,6 +254,32 @@ impl<H: Host> Apiary<H> {
             }
             // Failed, blocked or needing review: a new spawn is a new attempt.
             _ => Ok(None),
+        }
+    }
+
+    /// With `on_file_conflict: refuse`, files that overlap a running worker's refuse the
+    /// spawn, naming the worker and the overlapping patterns.
+    fn check_files_free(&self, args: &SpawnArgs) -> Result<(), ToolError> {
+        if self.options.on_file_conflict != FileConflict::Refuse {
+            return Ok(());
+        }
+        let now = self.host.now_ms();
+        let conflict = schedule::file_conflict(
+            &self.log.swarm(),
+            &self.options,
+            &args.bead_id,
+            &args.files,
+            now,
+        );
+        match conflict {
+            None => Ok(()),
+            Some((other, paths)) => Err(ToolError::Refused(format!(
+                "{}'s files overlap those of running worker {other}: {}. Nothing was queued; \
+                 wait for {other}, or give {} other files.",
+                args.bead_id,
+                paths.join(", "),
+                args.bead_id
+            ))),
         }
     }
 

@@ -159,6 +159,28 @@ impl ApiaryCore {
         inner.drain().await.map(|ms| ms as f64).map_err(fail)
     }
 
+    /// The plugin's `tool.execute.before` hook: rejects (with the reason) a worker's edit,
+    /// write or patch call on a file it does not own; resolves for everything else. `args` is
+    /// the tool call's arguments as OpenCode passes them.
+    #[wasm_bindgen(js_name = guardWrite)]
+    pub async fn guard_write(
+        &self,
+        session_id: String,
+        tool: String,
+        args: JsValue,
+    ) -> Result<(), JsError> {
+        if !crate::WRITE_TOOLS.contains(&tool.as_str()) {
+            return Ok(());
+        }
+        let args: crate::WriteArgs =
+            json::from_js(&args).map_err(|e| JsError::new(&format!("{tool} arguments: {e}")))?;
+        let inner = self.inner.clone();
+        inner
+            .guard_write(&session_id, &tool, &args)
+            .await
+            .map_err(fail)
+    }
+
     /// Looks at every epic with live workers: records what changed while no instance watched
     /// and resumes workers whose turn a restart cut off. Resolves to the epics looked at.
     pub async fn recover(&self) -> Result<u32, JsError> {

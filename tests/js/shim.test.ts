@@ -37,7 +37,8 @@ async function run(hooks: Awaited<ReturnType<typeof plugin>>, name: string, args
   return (await t.execute(args as never, c)) as ToolOut;
 }
 
-const spawnArgs = (bead: string) => ({ bead_id: bead, epic_id: "ep", title: `task ${bead}`, files: ["src/a.ts"] });
+/** Each bead owns a file of its own, so that no spawn waits for another's files. */
+const spawnArgs = (bead: string) => ({ bead_id: bead, epic_id: "ep", title: `task ${bead}`, files: [`src/${bead}.ts`] });
 
 test("the package exports only the plugin function", () => {
   assert.deepEqual(Object.keys(pkg), ["ApiaryPlugin"]);
@@ -264,4 +265,22 @@ test("message events reach the core as activity of their session only", async ()
     .map((l) => JSON.parse(l).type);
   // One activity record per interval (a quarter of the stall time), none for other sessions.
   assert.deepEqual(types, ["worker_spawned", "worker_active"]);
+});
+
+test("tool.execute.before stops a worker's write outside its files and lets its own through", async () => {
+  const repo = scratchRepo();
+  mkdirSync(path.join(repo, ".opencode"), { recursive: true });
+  writeFileSync(path.join(repo, ".opencode", "apiary.json"), JSON.stringify({ worktrees: false }));
+  const hooks = await plugin(fakeClient(), repo);
+  await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
+  const before = hooks["tool.execute.before"]!;
+  const call = (tool: string, args: object, sessionID = "ses_fake1") =>
+    before({ tool, sessionID, callID: "call_1" }, { args });
+  await call("write", { filePath: path.join(repo, "src", "bd-1.ts"), content: "ok" });
+  await assert.rejects(
+    call("edit", { filePath: path.join(repo, "package.json"), oldString: "a", newString: "b" }),
+    /^Error: refused: bd-1 owns only src\/bd-1\.ts; package\.json is not one of them\. Nothing was changed\./,
+  );
+  await call("read", { filePath: path.join(repo, "package.json") });
+  await call("write", { filePath: path.join(repo, "package.json") }, "ses_coord");
 });

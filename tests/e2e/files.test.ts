@@ -1,0 +1,95 @@
+// Files a worker owns, on a real server: a spawn whose files overlap a running worker's waits
+// for them and starts when that worker ends; and a worker's write outside its own files is
+// stopped before it runs (the plugin's tool.execute.before hook in the worker's own instance,
+// in its worktree), while a write to a file it owns goes through.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { dropInPlugin, startFixture, type Fixture } from "./fixture.js";
+import { loggedEvents, prompt, script, spawnCall, until, waitIdle, type ToolPart } from "./scenario.js";
+
+let fx: Fixture;
+before(async () => {
+  fx = await startFixture({ pluginDir: dropInPlugin, apiaryOptions: { wake_coordinator: false } });
+});
+after(async () => {
+  await fx?.stop();
+});
+
+const completedAt = (bead: string) =>
+  loggedEvents(fx).find((e) => e.type === "worker_completed" && e.bead_id === bead)?.timestamp;
+
+test("a spawn on files a running worker holds is queued, named, and starts when that worker ends", async () => {
+  const EPIC = "files-epic";
+  const owner = spawnCall(EPIC, "owner", 2500);
+  const overlapping = spawnCall(EPIC, "later", 500);
+  const coordinator = (await fx.client.session.create({ body: { title: "coordinator" } })).data!;
+  await prompt(
+    fx,
+    coordinator.id,
+    script("coordinator-files", [
+      { tool_calls: [{ ...owner, args: { ...owner.args, files: ["src/**"] } }] },
+      { tool_calls: [{ ...overlapping, args: { ...overlapping.args, files: ["./src/later.txt"] } }] },
+      { text: "spawned" },
+    ]),
+  );
+  await waitIdle(fx, coordinator.id);
+  const replies = ((await fx.client.session.messages({ path: { id: coordinator.id } })).data ?? [])
+    .flatMap((m) => m.parts)
+    .filter((p) => p.type === "tool") as unknown as ToolPart[];
+  assert.equal(
+    replies[1]!.state.output,
+    "queued later (epic files-epic) at #1: files held by owner: src/later.txt ~ src/**; it starts by itself",
+  );
+  await until("both workers completed", 90_000, async () => (completedAt("later") ? true : undefined));
+  const laterSpawned = loggedEvents(fx).find((e) => e.type === "worker_spawned" && e.bead_id === "later")!;
+  assert.ok(laterSpawned.timestamp >= completedAt("owner")!, "later started only after owner completed");
+});
+
+test("a worker's write outside its files is stopped and the file never appears; its own file is written", async () => {
+  const EPIC = "guard-epic";
+  const bead = "guarded";
+  const tree = path.join(fx.repo, ".apiary", "worktrees", bead);
+  const worker = script(`worker-${bead}`, [
+    { tool_calls: [{ name: "write", args: { filePath: path.join(tree, "notes", "mine.txt"), content: "mine\n" } }] },
+    { tool_calls: [{ name: "write", args: { filePath: path.join(tree, "outside.txt"), content: "nope\n" } }] },
+    { tool_calls: [{ name: "swarm_complete", args: { bead_id: bead, summary: "tried", files_touched: ["notes/mine.txt"] } }] },
+    { text: "done" },
+  ]);
+  const coordinator = (await fx.client.session.create({ body: { title: "coordinator" } })).data!;
+  await prompt(
+    fx,
+    coordinator.id,
+    script("coordinator-guard", [
+      {
+        tool_calls: [
+          {
+            name: "swarm_spawn_async",
+            args: { bead_id: bead, epic_id: EPIC, title: "write notes", description: worker, files: ["notes/**"] },
+          },
+        ],
+      },
+      { text: "spawned" },
+    ]),
+  );
+  await until("the guarded worker completed", 90_000, async () => (completedAt(bead) ? true : undefined));
+  const session = String(loggedEvents(fx).find((e) => e.type === "worker_spawned" && e.bead_id === bead)!.session_id);
+  const parts = ((await fx.client.session.messages({ path: { id: session }, query: { directory: tree } })).data ?? [])
+    .flatMap((m) => m.parts)
+    .filter((p) => p.type === "tool" && (p as unknown as ToolPart).tool === "write") as unknown as (ToolPart & {
+    state: { error?: string };
+  })[];
+  assert.equal(parts.length, 2);
+  assert.equal(parts[0]!.state.status, "completed", JSON.stringify(parts[0]!.state));
+  assert.equal(readFileSync(path.join(tree, "notes", "mine.txt"), "utf8"), "mine\n");
+  assert.equal(parts[1]!.state.status, "error", JSON.stringify(parts[1]!.state));
+  assert.match(
+    parts[1]!.state.error ?? "",
+    /refused: guarded owns only notes\/\*\*; outside\.txt is not one of them\. Nothing was changed\./,
+  );
+  assert.ok(!existsSync(path.join(tree, "outside.txt")), "the refused write never ran");
+  // What the model was told is the refusal, as its tool result.
+  const told = fx.model.requests.filter((r) => r.script_id === `worker-${bead}`).flatMap((r) => r.tool_results);
+  assert.ok(told.some((t) => t.includes("guarded owns only notes/**")), told.join("\n"));
+});
