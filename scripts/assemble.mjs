@@ -18,8 +18,11 @@ pkg.version = version;
 packageFiles("dist/npm");
 writeFileSync("dist/npm/package.json", JSON.stringify(pkg, null, 2) + "\n");
 cpSync("pkg-template/README.md", "dist/npm/README.md");
+// Example agent definitions for the worker roles, to copy into a project's .opencode/agent/.
+cpSync("pkg-template/agents", "dist/npm/agents", { recursive: true });
 
 packageFiles("dist/opencode-plugin/apiary");
 cpSync("pkg-template/drop-in-entry.js", "dist/opencode-plugin/apiary.js");
+cpSync("pkg-template/agents", "dist/opencode-plugin/apiary/agents", { recursive: true });
 // Marks the subfolder as ES modules wherever it is copied.
 writeFileSync("dist/opencode-plugin/apiary/package.json", JSON.stringify({ type: "module", version }, null, 2) + "\n");

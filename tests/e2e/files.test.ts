@@ -4,7 +4,7 @@
 // in its worktree), while a write to a file it owns goes through.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { dropInPlugin, startFixture, type Fixture } from "./fixture.js";
 import { loggedEvents, prompt, script, spawnCall, until, waitIdle, type ToolPart } from "./scenario.js";
@@ -92,4 +92,39 @@ test("a worker's write outside its files is stopped and the file never appears; 
   // What the model was told is the refusal, as its tool result.
   const told = fx.model.requests.filter((r) => r.script_id === `worker-${bead}`).flatMap((r) => r.tool_results);
   assert.ok(told.some((t) => t.includes("guarded owns only notes/**")), told.join("\n"));
+});
+
+test("the example role agents load in OpenCode and a worker runs as one of them", async () => {
+  // As a user would: copy the package's roles into the project's .opencode/agent/.
+  const agents = path.join(fx.repo, ".opencode", "agent");
+  mkdirSync(agents, { recursive: true });
+  const roles = readdirSync(path.join(dropInPlugin, "apiary", "agents"));
+  assert.deepEqual(roles.sort(), [
+    "fullstack-developer.md",
+    "integration-tester.md",
+    "security-specialist.md",
+    "session-manager.md",
+    "task-architect.md",
+  ]);
+  for (const r of roles) cpSync(path.join(dropInPlugin, "apiary", "agents", r), path.join(agents, r));
+  await fx.restart();
+  const known = ((await fx.client.app.agents()).data ?? []).map((a) => a.name);
+  for (const r of roles) assert.ok(known.includes(r.replace(/\.md$/, "")), `${r} is an agent: ${known.join(", ")}`);
+
+  const bead = "tester";
+  const call = spawnCall("roles-epic", bead, 200);
+  const coordinator = (await fx.client.session.create({ body: { title: "coordinator" } })).data!;
+  await prompt(
+    fx,
+    coordinator.id,
+    script("coordinator-roles", [{ tool_calls: [{ ...call, args: { ...call.args, agent: "integration-tester" } }] }, { text: "spawned" }]),
+  );
+  await until("the tester completed", 90_000, async () => (completedAt(bead) ? true : undefined));
+  const spawned = loggedEvents(fx).find((e) => e.type === "worker_spawned" && e.bead_id === bead)!;
+  assert.equal(spawned.agent, "integration-tester");
+  const tree = String(spawned.directory);
+  const info = ((await fx.client.session.messages({ path: { id: String(spawned.session_id) }, query: { directory: tree } })).data ?? [])
+    .map((m) => m.info as { role: string; mode?: string; agent?: string })
+    .filter((i) => i.role === "assistant");
+  assert.ok(info.length > 0 && info.every((i) => (i.agent ?? i.mode) === "integration-tester"), JSON.stringify(info));
 });
