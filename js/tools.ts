@@ -94,6 +94,35 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
       },
       execute: async (args) => result(await core.status(args)),
     }),
+    swarm_send: tool({
+      description:
+        "Send a message to the coordinator or to workers (bead ids). Recorded, so it survives " +
+        "restarts. A worker asking the coordinator with importance high or urgent shows as " +
+        "blocked until answered, and the coordinator is told when idle; urgent to a worker " +
+        "reaches it as a prompt between its turns.",
+      args: {
+        to: z.array(z.string()).describe('"coordinator" and/or bead ids'),
+        subject: z.string().describe("One line"),
+        body: z.string().describe("The message"),
+        importance: z.enum(["low", "normal", "high", "urgent"]).optional().describe("Default normal"),
+        thread_id: z.string().optional().describe("Groups a conversation"),
+      },
+      execute: async (args, ctx) => result(await core.send(caller(ctx), args)),
+    }),
+    swarm_inbox: tool({
+      description:
+        "Messages for you (newest 20; * unread), and what became of those you sent (delivered, read).",
+      args: {
+        unread_only: z.boolean().optional().describe("Only messages not acknowledged yet"),
+        thread_id: z.string().optional().describe("Only this conversation"),
+      },
+      execute: async (args, ctx) => result(await core.inbox(caller(ctx), args)),
+    }),
+    swarm_ack: tool({
+      description: "Mark messages read; their senders see it in their inbox.",
+      args: { message_ids: z.array(z.string()).describe("Ids from swarm_inbox") },
+      execute: async (args, ctx) => result(await core.ack(caller(ctx), args)),
+    }),
     swarm_worktree_merge: tool({
       description:
         "Merge a finished worker's branch (its worktree's changes) into your branch; the " +

@@ -9,7 +9,7 @@ use tsify::Tsify;
 
 use std::collections::BTreeMap;
 
-use crate::event::{CompletionStatus, Priority};
+use crate::event::{CompletionStatus, Importance, Priority};
 
 /// Who called a tool: the session, and the directory it works in.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,6 +238,34 @@ pub struct CancelArgs {
     pub epic_id: Option<String>,
     #[serde(default)]
     pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+pub struct SendArgs {
+    /// `coordinator` and/or bead ids.
+    pub to: Vec<String>,
+    pub subject: String,
+    pub body: String,
+    #[serde(default)]
+    pub importance: Option<Importance>,
+    #[serde(default)]
+    pub thread_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+pub struct InboxArgs {
+    #[serde(default)]
+    pub unread_only: Option<bool>,
+    #[serde(default)]
+    pub thread_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+pub struct AckArgs {
+    pub message_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

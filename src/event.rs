@@ -209,14 +209,52 @@ pub struct WorkerRetried {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageSent {
     pub message_id: String,
+    /// `coordinator`, or the sending worker's bead.
     pub from: String,
+    /// The sending session: which coordinator, when several share the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_session: Option<String>,
     pub to: Vec<String>,
     pub subject: String,
     pub body: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub importance: Option<String>,
+    pub importance: Option<Importance>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread_id: Option<String>,
+}
+
+/// How much a message matters: `high` and `urgent` to the coordinator wake it (and say the
+/// sender is blocked); `urgent` to a worker reaches it as a prompt.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "snake_case")]
+pub enum Importance {
+    Low,
+    #[default]
+    Normal,
+    High,
+    Urgent,
+}
+
+impl Importance {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Normal => "normal",
+            Self::High => "high",
+            Self::Urgent => "urgent",
+        }
+    }
+}
+
+/// A message reached one recipient (`message_delivered`: as a prompt, or shown by its inbox),
+/// or the recipient acknowledged it (`message_read`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageMark {
+    pub message_id: String,
+    pub recipient: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 /// Paths (or globs) a worker owns, or gives back.
@@ -324,6 +362,8 @@ event_types! {
     // once per interval per worker, for stall detection.
     WorkerActive(WorkerObserved) = "worker_active",
     SessionDeleted(WorkerNote) = "session_deleted",
+    MessageDelivered(MessageMark) = "message_delivered",
+    MessageRead(MessageMark) = "message_read",
 }
 
 /// An event's payload as read back: a known event, or one this build does not know (written

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{CompletionStatus, Event, EventBody, Payload, Priority, WorkerQueued};
+use crate::event::{
+    CompletionStatus, Event, EventBody, Importance, MessageSent, Payload, Priority, WorkerQueued,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -104,10 +106,42 @@ pub struct Worker {
     /// Its session was deleted from the server by the retention policy.
     #[serde(default)]
     pub session_deleted: bool,
+    /// What it asked the coordinator with a high or urgent message, until the coordinator
+    /// answers it or it reports.
+    #[serde(default)]
+    pub asks: Option<String>,
     /// Its session went idle after it reported: the reply that follows `swarm_complete` is a
     /// model call too, so until then the worker still holds its slot.
     #[serde(default)]
     pub turn_over: bool,
+}
+
+/// A message and what became of it, per recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mail {
+    pub sent: MessageSent,
+    pub at: u64,
+    /// (recipient, when, how: `prompt` or `inbox`).
+    pub delivered: Vec<(String, u64, String)>,
+    /// (recipient, when).
+    pub read: Vec<(String, u64)>,
+}
+
+impl Mail {
+    pub fn importance(&self) -> Importance {
+        self.sent.importance.unwrap_or_default()
+    }
+
+    pub fn delivered_to(&self, recipient: &str) -> Option<&(String, u64, String)> {
+        self.delivered.iter().find(|(r, _, _)| r == recipient)
+    }
+
+    pub fn read_by(&self, recipient: &str) -> Option<u64> {
+        self.read
+            .iter()
+            .find(|(r, _)| r == recipient)
+            .map(|(_, at)| *at)
+    }
 }
 
 /// Where a bead that has not started (or is about to start again) stands.
@@ -149,6 +183,9 @@ pub struct Swarm {
     /// Beads waiting to start, and beads that never started and will not by themselves.
     #[serde(default)]
     queue: BTreeMap<String, Queued>,
+    /// Every message, in the order sent.
+    #[serde(default)]
+    mail: Vec<Mail>,
     last_seq: u64,
 }
 
@@ -200,6 +237,7 @@ impl Swarm {
                     retryable: false,
                     session_deleted: false,
                     turn_over: false,
+                    asks: None,
                 });
                 let queued = self.queue.remove(&e.bead_id).is_some();
                 if self.by_bead.insert(e.bead_id.clone(), index).is_none() && !queued {
@@ -281,6 +319,7 @@ impl Swarm {
             }),
             EventBody::WorkerCompleted(e) => self.update(&e.session_id, at, |w| {
                 w.state = WorkerState::Completed(e.status);
+                w.asks = None;
                 w.summary = Some(e.summary.clone());
                 merge_files(&mut w.files_touched, &e.files_touched);
                 w.duration_ms = Some(e.duration_ms);
@@ -341,11 +380,54 @@ impl Swarm {
                     }
                 }
             }
-            // Folded by the features that produce them (messages, reservations); recorded and
-            // replayed already.
-            EventBody::MessageSent(_)
-            | EventBody::FilesReserved(_)
-            | EventBody::FilesReleased(_) => {}
+            EventBody::MessageSent(e) => {
+                let asks = matches!(e.importance, Some(Importance::High | Importance::Urgent))
+                    && e.to.iter().any(|t| t == "coordinator");
+                if let Some(&i) = self.by_bead.get(&e.from) {
+                    if asks && !self.workers[i].state.is_final() {
+                        self.workers[i].asks = Some(e.subject.clone());
+                    }
+                }
+                // The coordinator's answer ends the wait of the workers it goes to.
+                if e.from == "coordinator" {
+                    for to in &e.to {
+                        if let Some(&i) = self.by_bead.get(to) {
+                            self.workers[i].asks = None;
+                        }
+                    }
+                }
+                self.mail.push(Mail {
+                    sent: e.clone(),
+                    at,
+                    delivered: Vec::new(),
+                    read: Vec::new(),
+                });
+            }
+            EventBody::MessageDelivered(e) => {
+                if let Some(m) = self
+                    .mail
+                    .iter_mut()
+                    .find(|m| m.sent.message_id == e.message_id)
+                {
+                    if m.delivered_to(&e.recipient).is_none() {
+                        let via = e.via.clone().unwrap_or_else(|| "inbox".into());
+                        m.delivered.push((e.recipient.clone(), at, via));
+                    }
+                }
+            }
+            EventBody::MessageRead(e) => {
+                if let Some(m) = self
+                    .mail
+                    .iter_mut()
+                    .find(|m| m.sent.message_id == e.message_id)
+                {
+                    if m.read_by(&e.recipient).is_none() {
+                        m.read.push((e.recipient.clone(), at));
+                    }
+                }
+            }
+            // Recorded and replayed; reservations are derived from the workers' files.
+            EventBody::FilesReserved(_) | EventBody::FilesReleased(_) => {}
         }
     }
 
@@ -410,6 +492,11 @@ impl Swarm {
     /// Every queue entry (waiting, blocked or cancelled), by bead id.
     pub fn queue(&self) -> impl Iterator<Item = &Queued> {
         self.queue.values()
+    }
+
+    /// Every message, in the order sent.
+    pub fn mail(&self) -> &[Mail] {
+        &self.mail
     }
 
     /// The beads waiting to start.

@@ -122,8 +122,11 @@ impl WorkerPrompt<'_> {
             "## Protocol (follow it exactly)\n\
              1. Report progress at each meaningful step: `swarm_progress {{ bead_id: \"{bead}\", \
              progress_percent: <0-100>, message: \"<what is done>\" }}`.\n\
-             2. If you cannot go on (missing access, a file you do not own, an unclear task), \
-             stop and call `swarm_complete {{ bead_id: \"{bead}\", status: \"blocked\", summary: \
+             2. If you need an answer to go on, ask: `swarm_send {{ to: [\"coordinator\"], \
+             subject: \"<question>\", body: \"<details>\", importance: \"high\" }}`, then end \
+             your turn; the answer reaches you as a message. Check `swarm_inbox` when you start \
+             and between steps. If you cannot go on at all (missing access, a file you do not \
+             own), call `swarm_complete {{ bead_id: \"{bead}\", status: \"blocked\", summary: \
              \"<what you need>\", files_touched: [] }}`.\n\
              3. When done, call `swarm_complete {{ bead_id: \"{bead}\", summary: \"<what you \
              did>\", files_touched: [<files you changed>] }}`. Do not end your turn without it: \

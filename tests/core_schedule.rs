@@ -769,9 +769,9 @@ fn await_returns_when_what_is_left_waits_on_the_coordinator() {
     .unwrap();
     assert_eq!(report.outcome, Some(apiary::api::AwaitOutcome::Done));
     assert!(
-        report
-            .output
-            .starts_with("done: no worker running (waited 0ms); 1 wait on you (see pending)"),
+        report.output.starts_with(
+            "done: no worker running (waited 0ms); 1 wait on you (blocked or waiting)"
+        ),
         "{}",
         report.output
     );

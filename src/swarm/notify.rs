@@ -105,6 +105,12 @@ impl<H: Host> Apiary<H> {
         self.busy.borrow_mut().insert(session.clone(), busy);
         if !busy {
             self.tell_idle().await?;
+            self.tell_messages().await?;
+            // A worker between turns gets the urgent messages that waited for its turn to end.
+            let bead = self.log.swarm().session(session).map(|w| w.bead_id.clone());
+            if let Some(bead) = bead {
+                self.deliver_urgent(&bead).await?;
+            }
         }
         Ok(())
     }
@@ -156,7 +162,8 @@ impl<H: Host> Apiary<H> {
     /// shows them idle. Returns the messages sent.
     pub async fn tell_coordinators(&self) -> Result<u32, ToolError> {
         let sent = self.tell_idle().await?;
-        Ok(sent + self.tell_unseen_coordinators().await?)
+        let unseen = self.tell_unseen_coordinators().await?;
+        Ok(sent + unseen + self.tell_messages().await?)
     }
 
     async fn tell_idle(&self) -> Result<u32, ToolError> {

@@ -213,6 +213,13 @@ impl<H: Host> Apiary<H> {
                 v.state = "retrying".into();
                 v.note = Some(why.clone());
             }
+            // A worker that asked the coordinator waits on it, whatever its session does.
+            if let Some(asks) = w.asks.as_ref().filter(|_| !w.state.is_final()) {
+                v.state = report::ASKING.into();
+                v.note = Some(format!("asks: {asks}"));
+                report.in_progress.push(v);
+                continue;
+            }
             match report::group(w.state) {
                 Group::Completed => report.completed.push(v),
                 Group::InProgress => report.in_progress.push(v),

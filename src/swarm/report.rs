@@ -106,9 +106,23 @@ pub(crate) fn queued_view(q: &Queued, plan: &Plan, now: u64) -> (WorkerView, Gro
     (view, group)
 }
 
-/// Whether a pending line will move on without the coordinator (await waits for it).
+/// The state of a running worker that asked the coordinator and waits for its answer.
+pub(crate) const ASKING: &str = "blocked";
+
+/// Whether a pending or in-progress line will move on without the coordinator (await waits
+/// for it): not a bead waiting on a review or a spawn, not a worker waiting for an answer.
 pub(crate) fn moves_by_itself(v: &WorkerView) -> bool {
-    v.state != "waiting"
+    v.state != "waiting" && v.state != ASKING
+}
+
+/// The lines an await still waits for.
+pub(crate) fn still_moving(report: &PollReport) -> usize {
+    report
+        .in_progress
+        .iter()
+        .chain(&report.pending)
+        .filter(|v| moves_by_itself(v))
+        .count()
 }
 
 /// Fills in `summary`, `title` and `output` from the groups.
@@ -171,15 +185,15 @@ fn headline(report: &PollReport) -> String {
         return String::new();
     };
     let waited = duration(report.waited_ms.unwrap_or(0));
-    let running =
-        report.in_progress.len() + report.pending.iter().filter(|v| moves_by_itself(v)).count();
+    let running = still_moving(report);
+    let on_you = report.in_progress.len() + report.pending.len() - running;
     match outcome {
-        AwaitOutcome::Done if report.pending.is_empty() => {
+        AwaitOutcome::Done if on_you == 0 => {
             format!("done: no worker running (waited {waited})\n")
         }
         AwaitOutcome::Done => format!(
-            "done: no worker running (waited {waited}); {} wait on you (see pending)\n",
-            report.pending.len()
+            "done: no worker running (waited {waited}); {on_you} wait on you (blocked or \
+             waiting)\n"
         ),
         AwaitOutcome::TimedOut => format!(
             "timed out after {waited}: {running} still running; call swarm_await_workers again \

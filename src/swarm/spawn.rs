@@ -299,6 +299,11 @@ impl<H: Host> Apiary<H> {
     }
 }
 
+/// `provider/model` as the host takes it, for a value already checked at spawn.
+pub(super) fn model_ref(model: &str) -> Option<ModelRef> {
+    parse_model(model).ok()
+}
+
 /// `provider/model`, both parts present.
 pub(super) fn parse_model(model: &str) -> Result<ModelRef, ToolError> {
     match model.split_once('/') {

@@ -36,12 +36,7 @@ impl<H: Host> Apiary<H> {
             let changed = self.host.log_changed();
             let mut report = self.look(&args.epic_id, false).await?;
             let waited = self.host.now_ms().saturating_sub(started);
-            let running = report.in_progress.len()
-                + report
-                    .pending
-                    .iter()
-                    .filter(|v| report::moves_by_itself(v))
-                    .count();
+            let running = report::still_moving(&report);
             let outcome = if running == 0 {
                 Some(AwaitOutcome::Done)
             } else if waited >= timeout {

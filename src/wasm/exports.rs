@@ -8,8 +8,9 @@ use wasm_bindgen::prelude::*;
 use super::host::JsHost;
 use super::json;
 use crate::api::{
-    AwaitArgs, CallContext, CancelArgs, CleanupArgs, CompleteArgs, MergeArgs, MergeReply, Options,
-    PollArgs, PollReport, ProgressArgs, Reply, SpawnArgs, SpawnReply, StatusArgs,
+    AckArgs, AwaitArgs, CallContext, CancelArgs, CleanupArgs, CompleteArgs, InboxArgs, MergeArgs,
+    MergeReply, Options, PollArgs, PollReport, ProgressArgs, Reply, SendArgs, SpawnArgs,
+    SpawnReply, StatusArgs,
 };
 use crate::host::ServerEvent;
 use crate::swarm::Apiary;
@@ -144,6 +145,36 @@ impl ApiaryCore {
         let input = args(input)?;
         let inner = self.inner.clone();
         reply(&inner.cancel(&input).await.map_err(fail)?)
+    }
+
+    pub async fn send(
+        &self,
+        ctx: Ts<CallContext>,
+        input: Ts<SendArgs>,
+    ) -> Result<Ts<Reply>, JsError> {
+        let (ctx, input) = (args(ctx)?, args(input)?);
+        let inner = self.inner.clone();
+        reply(&inner.send(&ctx, &input).await.map_err(fail)?)
+    }
+
+    pub async fn inbox(
+        &self,
+        ctx: Ts<CallContext>,
+        input: Ts<InboxArgs>,
+    ) -> Result<Ts<Reply>, JsError> {
+        let (ctx, input) = (args(ctx)?, args(input)?);
+        let inner = self.inner.clone();
+        reply(&inner.inbox(&ctx, &input).await.map_err(fail)?)
+    }
+
+    pub async fn ack(
+        &self,
+        ctx: Ts<CallContext>,
+        input: Ts<AckArgs>,
+    ) -> Result<Ts<Reply>, JsError> {
+        let (ctx, input) = (args(ctx)?, args(input)?);
+        let inner = self.inner.clone();
+        reply(&inner.ack(&ctx, &input).await.map_err(fail)?)
     }
 
     pub async fn status(&self, input: Ts<StatusArgs>) -> Result<Ts<Reply>, JsError> {

@@ -48,11 +48,14 @@ test("the package exports only the plugin function", () => {
 test("the plugin registers the swarm tools with the seed design's argument names", async () => {
   const hooks = await plugin(fakeClient(), scratchRepo());
   assert.deepEqual(Object.keys(hooks.tool ?? {}).sort(), [
+    "swarm_ack",
     "swarm_await_workers",
     "swarm_cancel",
     "swarm_complete",
+    "swarm_inbox",
     "swarm_poll_workers",
     "swarm_progress",
+    "swarm_send",
     "swarm_spawn_async",
     "swarm_status",
     "swarm_worktree_cleanup",
