@@ -89,7 +89,7 @@ fn spawn_args(bead: &str) -> Ts<SpawnArgs> {
         epic_id: "ep".into(),
         title: "Write it".into(),
         description: None,
-        files: vec!["src/a.rs".into()],
+        files: vec![format!("src/{bead}.rs")],
         dependencies: None,
         shared_context: None,
         agent: None,
