@@ -88,7 +88,8 @@ pub struct Options {
     pub max_sessions_kept: u32,
     /// A merged worker's worktree and branch are removed right after the merge.
     pub remove_merged_worktrees: bool,
-    /// A spawn whose files overlap a running worker's: `queue` (wait for them) or `refuse`.
+    /// A spawn whose files overlap a running worker's: `queue` (wait for them), `refuse`, or
+    /// `allow` (reservations advisory: overlapping workers run together).
     pub on_file_conflict: FileConflict,
     /// A running worker's reservation lapses after this long without activity (0: never).
     pub reservation_ttl_ms: u64,
@@ -102,6 +103,7 @@ pub struct Options {
 pub enum FileConflict {
     Queue,
     Refuse,
+    Allow,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

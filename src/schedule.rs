@@ -187,7 +187,7 @@ pub fn file_conflict(
     files: &[String],
     now: u64,
 ) -> Option<(String, Vec<String>)> {
-    if files.is_empty() {
+    if files.is_empty() || options.on_file_conflict == crate::api::FileConflict::Allow {
         return None;
     }
     swarm

@@ -87,6 +87,10 @@ fn with_on_file_conflict_refuse_the_overlapping_spawn_is_refused_by_name() {
     );
     // `*.md` is top-level only: a file in a folder is free.
     spawn_ok(&a, owning("bd-3", &["docs/x.md"]));
+    // Advisory reservations: overlapping workers run together.
+    let advisory = apiary_with(|o| o.on_file_conflict = FileConflict::Allow);
+    spawn_ok(&advisory, owning("bd-1", &["*.md"]));
+    spawn_ok(&advisory, owning("bd-2", &["README.md"]));
 }
 
 #[test]
