@@ -39,7 +39,9 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
         epic_id: z.string().describe("Id of the epic this subtask belongs to"),
         title: z.string().describe("One-line title of the subtask"),
         description: z.string().optional().describe("Full task description for the worker"),
-        files: z.array(z.string()).describe("Paths or globs the worker owns, relative to the repository"),
+        files: z
+          .array(z.string())
+          .describe("Paths or globs the worker owns, relative to the repository: reserved while it runs; its edits elsewhere are refused"),
         dependencies: z
           .array(z.string())
           .optional()
