@@ -125,6 +125,19 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
       args: { message_ids: z.array(z.string()).describe("Ids from swarm_inbox") },
       execute: async (args, ctx) => result(await core.ack(caller(ctx), args)),
     }),
+    swarm_log: tool({
+      description:
+        "The event log itself, one line per event (newest last): what happened to a bead, an " +
+        "epic or a session, in order. Filter by epic_id, bead_id, session_id and event types.",
+      args: {
+        epic_id: z.string().optional(),
+        bead_id: z.string().optional(),
+        session_id: z.string().optional(),
+        types: z.array(z.string()).optional().describe("e.g. worker_failed, worker_retried"),
+        limit: z.number().int().min(1).max(200).optional().describe("Last N matching events (default 30)"),
+      },
+      execute: async (args) => result(await core.history(args)),
+    }),
     swarm_worktree_merge: tool({
       description:
         "Merge a finished worker's branch (its worktree's changes) into your branch; the " +

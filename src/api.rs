@@ -272,6 +272,23 @@ pub struct AckArgs {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+pub struct LogArgs {
+    #[serde(default)]
+    pub epic_id: Option<String>,
+    #[serde(default)]
+    pub bead_id: Option<String>,
+    #[serde(default)]
+    pub session_id: Option<String>,
+    /// Event types (`worker_failed`, ...); all when absent.
+    #[serde(default)]
+    pub types: Option<Vec<String>>,
+    /// The last this many matching events; default 30, at most 200.
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
 pub struct StatusArgs {
     /// Only this epic's queue; the whole swarm when absent.
     #[serde(default)]

@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use apiary::api::{CancelArgs, Options, SpawnArgs, SpawnStatus, StallPolicy, StatusArgs};
 use apiary::event::{CompletionStatus, Priority};
-use apiary::host::{MessageError, ServerEvent, SessionStatus};
+use apiary::host::{ServerEvent, SessionStatus};
 use apiary::projection::{QueueState, WorkerState};
 use apiary::schedule::Machine;
 use apiary::testing::{block_on, FakeHost, MemoryStore};
@@ -87,15 +87,7 @@ fn started_order(a: &Core) -> Vec<String> {
 }
 
 fn provider_error(a: &Core, id: &str) {
-    let session = session_of(a, id);
-    block_on(a.observe(&ServerEvent::Error {
-        session_id: session,
-        error: Some(MessageError {
-            name: Some("APIError".into()),
-            data: None,
-        }),
-    }))
-    .unwrap();
+    session_error(a, &session_of(a, id), "APIError");
 }
 
 #[test]
@@ -451,14 +443,7 @@ fn failures_that_are_not_the_providers_are_not_retried() {
         session_id: session_of(&a, "deleted"),
     }))
     .unwrap();
-    block_on(a.observe(&ServerEvent::Error {
-        session_id: session_of(&a, "aborted"),
-        error: Some(MessageError {
-            name: Some("MessageAbortedError".into()),
-            data: None,
-        }),
-    }))
-    .unwrap();
+    session_error(&a, &session_of(&a, "aborted"), "MessageAbortedError");
     block_on(a.drain()).unwrap();
     assert_eq!(count_lines(&a, "worker_retried"), 0);
     assert_eq!(a.host().sessions.created.borrow().len(), 3);
@@ -578,14 +563,7 @@ fn a_coordinator_aborted_or_deleted_takes_its_running_and_queued_workers_with_it
     let a = apiary_with(|o| o.max_running = 1);
     spawn(&a, bead("bd-1"));
     spawn(&a, bead("bd-2"));
-    block_on(a.observe(&ServerEvent::Error {
-        session_id: "ses_coord".into(),
-        error: Some(MessageError {
-            name: Some("MessageAbortedError".into()),
-            data: None,
-        }),
-    }))
-    .unwrap();
+    session_error(&a, "ses_coord", "MessageAbortedError");
     assert_eq!(state_of(&a, "bd-1"), Some(WorkerState::Cancelled));
     assert_eq!(
         queue_state(&a, "bd-2"),

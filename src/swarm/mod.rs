@@ -10,6 +10,7 @@ use crate::log::EventLog;
 mod cancel;
 mod gate;
 mod guard;
+mod history;
 mod mail;
 mod notify;
 mod observe;

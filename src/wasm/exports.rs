@@ -8,8 +8,8 @@ use wasm_bindgen::prelude::*;
 use super::host::JsHost;
 use super::json;
 use crate::api::{
-    AckArgs, AwaitArgs, CallContext, CancelArgs, CleanupArgs, CompleteArgs, InboxArgs, MergeArgs,
-    MergeReply, Options, PollArgs, PollReport, ProgressArgs, Reply, SendArgs, SpawnArgs,
+    AckArgs, AwaitArgs, CallContext, CancelArgs, CleanupArgs, CompleteArgs, InboxArgs, LogArgs,
+    MergeArgs, MergeReply, Options, PollArgs, PollReport, ProgressArgs, Reply, SendArgs, SpawnArgs,
     SpawnReply, StatusArgs,
 };
 use crate::host::ServerEvent;
@@ -175,6 +175,13 @@ impl ApiaryCore {
         let (ctx, input) = (args(ctx)?, args(input)?);
         let inner = self.inner.clone();
         reply(&inner.ack(&ctx, &input).await.map_err(fail)?)
+    }
+
+    /// `swarm_log`: the log's events, filtered, one line each.
+    pub async fn history(&self, input: Ts<LogArgs>) -> Result<Ts<Reply>, JsError> {
+        let input = args(input)?;
+        let inner = self.inner.clone();
+        reply(&inner.history(&input).await.map_err(fail)?)
     }
 
     pub async fn status(&self, input: Ts<StatusArgs>) -> Result<Ts<Reply>, JsError> {

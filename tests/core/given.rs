@@ -3,12 +3,25 @@
 use std::rc::Rc;
 
 use apiary::api::{CallContext, CompleteArgs, Options, PollArgs, SpawnArgs};
-use apiary::testing::{FakeHost, MemoryStore};
+use apiary::host::{MessageError, ServerEvent};
+use apiary::testing::{self, FakeHost, MemoryStore};
 use apiary::Apiary;
 use sha2::{Digest, Sha256};
 
 pub fn apiary() -> Apiary<FakeHost> {
     Apiary::new(FakeHost::default())
+}
+
+/// The server reports an error of this name on a session (`APIError`, `MessageAbortedError`).
+pub fn session_error(a: &Apiary<FakeHost>, session: &str, name: &str) {
+    testing::block_on(a.observe(&ServerEvent::Error {
+        session_id: session.into(),
+        error: Some(MessageError {
+            name: Some(name.into()),
+            data: None,
+        }),
+    }))
+    .unwrap();
 }
 
 /// An instance with the default options changed by `change`.

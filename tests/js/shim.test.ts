@@ -53,6 +53,7 @@ test("the plugin registers the swarm tools with the seed design's argument names
     "swarm_cancel",
     "swarm_complete",
     "swarm_inbox",
+    "swarm_log",
     "swarm_poll_workers",
     "swarm_progress",
     "swarm_send",
