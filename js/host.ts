@@ -68,6 +68,10 @@ export function makeHost(client: OpencodeClient, store: LogStore): ApiaryHost {
       const agents = unwrap(await client.app.agents());
       return (agents ?? []).map((a) => a.name);
     },
+    async showToast(title, message, variant) {
+      const v = variant as "info" | "success" | "warning" | "error";
+      unwrap(await client.tui.showToast({ body: { title, message, variant: v } }));
+    },
     async abortSession(id, directory) {
       unwrap(await client.session.abort({ path: { id }, query: at(directory) }));
     },

@@ -40,8 +40,9 @@ export function readOptionsFile(root: string): Record<string, unknown> {
 /** Whenever the log changes (a worker in any instance or process finished, failed or went
  * quiet) and at least every WATCH_INTERVAL_MS: runs the scheduler, which starts queued workers,
  * retries, fails stalled ones and deletes old sessions, then tells idle coordinators about
- * finished workers. The scheduler names the next moment it has something to do (a backoff
- * ending, a stall deadline) and the loop wakes then. */
+ * finished workers; the coordinator's instance also shows a toast per worker outcome. The
+ * scheduler names the next moment it has something to do (a backoff ending, a stall deadline)
+ * and the loop wakes then. */
 async function watch(core: ApiaryCore, store: LogStore, schedules: boolean): Promise<void> {
   for (;;) {
     const changed = store.logChanged();
@@ -49,6 +50,7 @@ async function watch(core: ApiaryCore, store: LogStore, schedules: boolean): Pro
     if (schedules) {
       const due = await core.drain().catch((e: unknown) => (report("scheduling", e), 0));
       if (due > 0) wait = Math.min(wait, due);
+      await core.toastNews().catch((e: unknown) => report("toasts", e));
     }
     await core.tellCoordinators().catch((e: unknown) => report("waking the coordinator", e));
     await Promise.race([changed, new Promise((r) => setTimeout(r, wait).unref?.())]);

@@ -95,6 +95,8 @@ pub struct Options {
     pub reservation_ttl_ms: u64,
     /// A worker's edit, write and patch tool calls on files it does not own are stopped.
     pub enforce_files: bool,
+    /// A toast in the TUI when a worker completes, fails or is blocked.
+    pub toasts: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +140,7 @@ impl Default for Options {
             on_file_conflict: FileConflict::Queue,
             reservation_ttl_ms: 3_600_000,
             enforce_files: true,
+            toasts: true,
         }
     }
 }

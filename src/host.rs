@@ -12,6 +12,14 @@ use serde::Deserialize;
 
 use crate::error::HostError;
 
+/// A toast in the OpenCode TUI (`tui.showToast`); `variant` is info, success, warning or error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toast {
+    pub title: String,
+    pub message: String,
+    pub variant: String,
+}
+
 /// A request to create a child session for a worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateSession {
@@ -309,6 +317,8 @@ pub trait Sessions {
     ) -> Result<Vec<Message>, HostError>;
     /// The names of the agents the server knows.
     async fn agents(&self) -> Result<Vec<String>, HostError>;
+    /// Shows a toast in the TUI.
+    async fn show_toast(&self, toast: &Toast) -> Result<(), HostError>;
     /// Stops a session's running turn (`session.abort`).
     async fn abort_session(
         &self,

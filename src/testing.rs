@@ -11,7 +11,7 @@ use std::thread::{self, Thread};
 use crate::error::HostError;
 use crate::host::{
     Clock, CreateSession, GitOutput, Message, PromptRequest, SessionStatus, Sessions, Storage,
-    Waits, Workspace,
+    Toast, Waits, Workspace,
 };
 use crate::schedule::Machine;
 
@@ -232,6 +232,8 @@ pub struct FakeSessions {
     pub before_create: RefCell<Option<Box<dyn FnMut()>>>,
     /// Sessions whose turn was aborted, in order.
     pub aborts: RefCell<Vec<String>>,
+    /// Toasts shown, in order.
+    pub toasts: RefCell<Vec<Toast>>,
 }
 
 impl std::fmt::Debug for FakeSessions {
@@ -334,6 +336,10 @@ impl Sessions for FakeSessions {
             .borrow()
             .clone()
             .unwrap_or_else(|| vec!["build".into(), "plan".into()]))
+    }
+    async fn show_toast(&self, toast: &Toast) -> Result<(), HostError> {
+        self.toasts.borrow_mut().push(toast.clone());
+        Ok(())
     }
     async fn abort_session(&self, session_id: &str, _: Option<&str>) -> Result<(), HostError> {
         self.aborts.borrow_mut().push(session_id.to_string());
@@ -474,6 +480,9 @@ impl<S> Sessions for FakeHost<S> {
     }
     async fn abort_session(&self, session_id: &str, dir: Option<&str>) -> Result<(), HostError> {
         self.sessions.abort_session(session_id, dir).await
+    }
+    async fn show_toast(&self, toast: &Toast) -> Result<(), HostError> {
+        self.sessions.show_toast(toast).await
     }
 }
 

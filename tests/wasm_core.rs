@@ -14,7 +14,7 @@ use wasm_bindgen_test::*;
 const FAKE_HOST: &str = r#"
   let data = new Uint8Array(0), next = 0;
   const host = {
-    prompts: [], deleted: [], aborted: [], status: {}, failCreate: null, snapshot: undefined,
+    prompts: [], deleted: [], aborted: [], toasts: [], status: {}, failCreate: null, snapshot: undefined,
     machineState: { load_percent: 10, free_memory_mb: 8192 },
     async createSession(parent, title, directory) {
       if (host.failCreate) throw new Error(host.failCreate);
@@ -26,6 +26,7 @@ const FAKE_HOST: &str = r#"
     async sessionMessages(id, directory, limit) { return []; },
     async agents() { return ["build", "plan"]; },
     async abortSession(id) { host.aborted.push(id); },
+    async showToast(title, message, variant) { host.toasts.push([title, message, variant]); },
     async machine() { return host.machineState; },
     async git(cwd, args) { throw new Error("git is not installed"); },
     async prepareWorktree(root, worktree) { return []; },

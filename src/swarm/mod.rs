@@ -1,6 +1,6 @@
 //! `Apiary`: the tools' logic over a host. Each tool is a file of its own.
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::Options;
 use crate::error::ToolError;
@@ -22,6 +22,7 @@ mod resume;
 mod retention;
 mod spawn;
 mod status;
+mod toast;
 mod wait;
 mod worker;
 mod worktree;
@@ -51,6 +52,10 @@ pub struct Apiary<H: Host> {
     drain_gate: gate::Gate,
     /// When each session's activity was last recorded, to record it at most once per interval.
     beats: RefCell<BTreeMap<String, u64>>,
+    /// When this instance started: outcomes before it are not toasted.
+    started_at: u64,
+    /// The outcomes this instance toasted.
+    toasted: RefCell<BTreeSet<String>>,
 }
 
 impl<H: Host> Apiary<H> {
@@ -59,6 +64,7 @@ impl<H: Host> Apiary<H> {
     }
 
     pub fn with_options(host: H, options: Options) -> Self {
+        let started_at = host.now_ms();
         Self {
             host,
             options,
@@ -67,6 +73,8 @@ impl<H: Host> Apiary<H> {
             busy: RefCell::default(),
             drain_gate: gate::Gate::default(),
             beats: RefCell::default(),
+            started_at,
+            toasted: RefCell::default(),
         }
     }
 

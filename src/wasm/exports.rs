@@ -219,6 +219,14 @@ impl ApiaryCore {
             .map_err(fail)
     }
 
+    /// Shows a toast for each worker outcome (completed, failed, blocked) since the plugin
+    /// started, once each. Resolves to the number shown.
+    #[wasm_bindgen(js_name = toastNews)]
+    pub async fn toast_news(&self) -> Result<u32, JsError> {
+        let inner = self.inner.clone();
+        inner.toast_news().await.map_err(fail)
+    }
+
     /// Looks at every epic with live workers: records what changed while no instance watched
     /// and resumes workers whose turn a restart cut off. Resolves to the epics looked at.
     pub async fn recover(&self) -> Result<u32, JsError> {

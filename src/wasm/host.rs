@@ -12,7 +12,7 @@ use wasm_bindgen_futures::JsFuture;
 use crate::error::HostError;
 use crate::host::{
     Clock, CreateSession, GitOutput, Message, PromptRequest, SessionStatus, Sessions, Storage,
-    Waits, Workspace,
+    Toast, Waits, Workspace,
 };
 use crate::schedule::Machine;
 
@@ -43,6 +43,9 @@ export interface ApiaryHost {
   sessionMessages(sessionId: string, directory: string | undefined, limit: number): Promise<unknown>;
   /** The names of the server's agents (`client.app.agents`). */
   agents(): Promise<string[]>;
+  /** `client.tui.showToast` with this title, message and variant (info, success, warning,
+   * error). */
+  showToast(title: string, message: string, variant: string): Promise<void>;
   /** `client.session.abort`: stops the session's running turn. */
   abortSession(sessionId: string, directory: string | undefined): Promise<void>;
   /** The machine: the 1-minute load average as a percentage of the CPUs (whole number), and
@@ -118,6 +121,13 @@ extern "C" {
     ) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = agents)]
     fn agents_js(this: &JsHost) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = showToast)]
+    fn show_toast_js(
+        this: &JsHost,
+        title: &str,
+        message: &str,
+        variant: &str,
+    ) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = abortSession)]
     fn abort_session_js(
         this: &JsHost,
@@ -249,6 +259,11 @@ impl Sessions for JsHost {
     async fn agents(&self) -> Result<Vec<String>, HostError> {
         const OP: &str = "app.agents";
         decode(OP, call(OP, self.agents_js()).await?)
+    }
+
+    async fn show_toast(&self, toast: &Toast) -> Result<(), HostError> {
+        let started = self.show_toast_js(&toast.title, &toast.message, &toast.variant);
+        call("tui.showToast", started).await.map(drop)
     }
 
     async fn abort_session(

@@ -5,12 +5,14 @@ export interface FakeClient {
   prompts: { id: string; text: string; directory?: string; agent?: string; model?: unknown }[];
   deleted: string[];
   aborted: { id: string; directory?: string }[];
+  toasts: { title?: string; message: string; variant: string }[];
   status: Record<string, { type: string }>;
   /** The server's agents, as `app.agents` lists them. */
   agents: string[];
   failNext?: { name: string; data: { message: string } };
   session: Record<string, (...args: any[]) => Promise<unknown>>;
   app: Record<string, (...args: any[]) => Promise<unknown>>;
+  tui: Record<string, (...args: any[]) => Promise<unknown>>;
 }
 
 type Query = { query?: { directory?: string } };
@@ -22,10 +24,12 @@ export function fakeClient(): FakeClient {
     prompts: [],
     deleted: [],
     aborted: [],
+    toasts: [],
     status: {},
     agents: ["build", "plan", "general"],
     session: {},
     app: {},
+    tui: {},
   };
   const reply = <T>(data: T) => {
     const error = c.failNext;
@@ -66,6 +70,12 @@ export function fakeClient(): FakeClient {
     },
     async messages() {
       return reply([]);
+    },
+  };
+  c.tui = {
+    async showToast(opts: { body: { title?: string; message: string; variant: string } }) {
+      c.toasts.push(opts.body);
+      return reply(true);
     },
   };
   c.app = {

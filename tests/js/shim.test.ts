@@ -288,3 +288,17 @@ test("tool.execute.before stops a worker's write outside its files and lets its 
   await call("read", { filePath: path.join(repo, "package.json") });
   await call("write", { filePath: path.join(repo, "package.json") }, "ses_coord");
 });
+
+test("the coordinator's instance shows one toast when a worker completes", async () => {
+  const repo = scratchRepo();
+  mkdirSync(path.join(repo, ".opencode"), { recursive: true });
+  writeFileSync(path.join(repo, ".opencode", "apiary.json"), JSON.stringify({ worktrees: false }));
+  const client = fakeClient();
+  const hooks = await plugin(client, repo);
+  await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
+  await run(hooks, "swarm_complete", { bead_id: "bd-1", summary: "wrote it", files_touched: [] }, ctx("ses_fake1", repo));
+  const deadline = Date.now() + 10_000;
+  while (client.toasts.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(client.toasts, [{ title: "apiary · bd-1 completed", message: "wrote it (epic ep)", variant: "success" }]);
+});
