@@ -14,7 +14,7 @@ use super::{limits, Apiary};
 use crate::api::{AckArgs, CallContext, InboxArgs, Reply, SendArgs};
 use crate::error::ToolError;
 use crate::event::{EventBody, Importance, MessageMark, MessageSent, Payload};
-use crate::host::{Host, PromptRequest};
+use crate::host::Host;
 use crate::ids::{check_count, check_id, check_text};
 use crate::projection::{Mail, Swarm, WorkerState};
 use crate::text::{duration, excerpt, hex};
@@ -444,15 +444,8 @@ impl<H: Host> Apiary<H> {
              then go on with your task and finish with swarm_complete.",
             ids.iter().map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", ")
         );
-        let request = PromptRequest {
-            session_id: w.session_id.clone(),
-            directory: w.worktree.clone(),
-            text,
-            agent: w.agent.clone(),
-            model: w.model.as_deref().and_then(super::spawn::model_ref),
-        };
         // Recorded first: a refused prompt leaves the messages in the worker's inbox.
-        let _ = self.host.prompt_async(&request).await;
+        let _ = self.prompt_worker(&w, text).await;
         Ok(())
     }
 
@@ -497,14 +490,7 @@ impl<H: Host> Apiary<H> {
                 );
                 (text, directory)
             };
-            let request = PromptRequest {
-                session_id: session.clone(),
-                directory,
-                text,
-                agent: None,
-                model: None,
-            };
-            if self.host.prompt_async(&request).await.is_ok() {
+            if self.prompt_coordinator(&session, directory, text).await {
                 sent += 1;
             }
         }

@@ -10,7 +10,7 @@ use super::Apiary;
 use crate::api::{AwaitArgs, CallContext, Options, PollArgs, PollReport};
 use crate::error::ToolError;
 use crate::event::{CoordinatorNotified, EventBody, Payload};
-use crate::host::{Host, PromptRequest, ServerEvent, SessionStatus};
+use crate::host::{Host, ServerEvent, SessionStatus};
 use crate::projection::{Swarm, Worker, WorkerState};
 use crate::schedule::will_retry;
 
@@ -191,16 +191,9 @@ impl<H: Host> Apiary<H> {
                 continue;
             };
             let text = message(&self.log.swarm(), &n.workers);
-            let request = PromptRequest {
-                session_id: parent.clone(),
-                directory,
-                text,
-                agent: None,
-                model: None,
-            };
             // Recorded first, so a failure here never sends it twice; the coordinator can
             // still poll. The server's refusal is not the workers' failure.
-            if self.host.prompt_async(&request).await.is_ok() {
+            if self.prompt_coordinator(&parent, directory, text).await {
                 sent += 1;
             }
         }

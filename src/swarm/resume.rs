@@ -2,9 +2,10 @@
 //! plugin instance runs when it starts, and (policy `resume_interrupted`, on by default)
 //! prompted to continue in their own session, so a swarm outlives a restart by itself.
 use super::Apiary;
-use crate::error::ToolError;
+use crate::error::{HostError, ToolError};
 use crate::event::{EventBody, WorkerFailed};
-use crate::host::{Host, ModelRef, PromptRequest};
+use crate::host::{Host, PromptRequest};
+use crate::projection::Worker;
 
 /// What an interrupted worker is told. It has its task and history in its session already.
 pub(crate) const RESUME_TEXT: &str = "Your previous turn was cut off because the OpenCode \
@@ -18,21 +19,7 @@ impl<H: Host> Apiary<H> {
         let Some(w) = self.log.swarm().session(session_id).cloned() else {
             return Ok(());
         };
-        let model = w.model.as_deref().and_then(|m| {
-            let (p, id) = m.split_once('/')?;
-            Some(ModelRef {
-                provider_id: p.to_string(),
-                model_id: id.to_string(),
-            })
-        });
-        let request = PromptRequest {
-            session_id: w.session_id.clone(),
-            directory: w.worktree.clone(),
-            text: RESUME_TEXT.to_string(),
-            agent: w.agent.clone(),
-            model,
-        };
-        if let Err(e) = self.host.prompt_async(&request).await {
+        if let Err(e) = self.prompt_worker(&w, RESUME_TEXT.to_string()).await {
             let failed = EventBody::WorkerFailed(WorkerFailed {
                 session_id: w.session_id.clone(),
                 bead_id: w.bead_id.clone(),
@@ -46,6 +33,36 @@ impl<H: Host> Apiary<H> {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Prompts a worker's own session, in its directory, with the agent and model it was
+    /// started with.
+    pub(super) async fn prompt_worker(&self, w: &Worker, text: String) -> Result<(), HostError> {
+        let request = PromptRequest {
+            session_id: w.session_id.clone(),
+            directory: w.worktree.clone(),
+            text,
+            agent: w.agent.clone(),
+            model: w.model.as_deref().and_then(super::spawn::model_ref),
+        };
+        self.host.prompt_async(&request).await
+    }
+
+    /// Prompts a coordinator's session in its own instance; whether the server took it.
+    pub(super) async fn prompt_coordinator(
+        &self,
+        session: &str,
+        directory: Option<String>,
+        text: String,
+    ) -> bool {
+        let request = PromptRequest {
+            session_id: session.to_string(),
+            directory,
+            text,
+            agent: None,
+            model: None,
+        };
+        self.host.prompt_async(&request).await.is_ok()
     }
 
     /// Looks at every epic with a worker still live: what changed while no instance watched
