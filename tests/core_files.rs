@@ -17,25 +17,6 @@ fn owning(id: &str, files: &[&str]) -> SpawnArgs {
     args
 }
 
-fn session_of(a: &Core, bead: &str) -> String {
-    a.log()
-        .swarm()
-        .bead(bead)
-        .expect("a worker")
-        .session_id
-        .clone()
-}
-
-fn finish(a: &Core, id: &str) {
-    let session = session_of(a, id);
-    block_on(a.complete(&worker(&session), &complete_args(id))).unwrap();
-    block_on(a.observe(&ServerEvent::Idle {
-        session_id: session,
-    }))
-    .unwrap();
-    block_on(a.drain()).unwrap();
-}
-
 fn started(a: &Core, id: &str) -> bool {
     a.log().swarm().bead(id).is_some()
 }

@@ -28,17 +28,6 @@ fn send(a: &Core, from: &str, to: &[&str], subject: &str, importance: Importance
     reply.output
 }
 
-fn prompts_to(a: &Core, session: &str) -> Vec<String> {
-    a.host()
-        .sessions
-        .prompts
-        .borrow()
-        .iter()
-        .filter(|(s, _)| s == session)
-        .map(|(_, t)| t.clone())
-        .collect()
-}
-
 fn status(a: &Core, session: &str, busy: bool) {
     let event = if busy {
         ServerEvent::Status {

@@ -26,17 +26,6 @@ fn running(a: &Apiary<FakeHost>, bead: &str) -> String {
     session
 }
 
-fn prompts_to(a: &Apiary<FakeHost>, session: &str) -> Vec<String> {
-    a.host()
-        .sessions
-        .prompts
-        .borrow()
-        .iter()
-        .filter(|(s, _)| s == session)
-        .map(|(_, t)| t.clone())
-        .collect()
-}
-
 #[test]
 fn a_running_worker_left_with_an_unfinished_reply_is_resumed_once_in_its_own_session() {
     let a = apiary();

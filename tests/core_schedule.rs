@@ -37,33 +37,12 @@ fn with_priority(id: &str, p: Priority) -> SpawnArgs {
     args
 }
 
-fn session_of(a: &Core, bead: &str) -> String {
-    a.log()
-        .swarm()
-        .bead(bead)
-        .expect("a worker")
-        .session_id
-        .clone()
-}
-
 fn state_of(a: &Core, bead: &str) -> Option<WorkerState> {
     a.log().swarm().bead(bead).map(|w| w.state)
 }
 
 fn queue_state(a: &Core, bead: &str) -> Option<QueueState> {
     a.log().swarm().queued(bead).map(|q| q.state.clone())
-}
-
-/// The worker reports success from its own session and its turn ends; the scheduler then
-/// runs, as the plugin's watch loop runs it on every change of the log.
-fn finish(a: &Core, id: &str) {
-    let session = session_of(a, id);
-    block_on(a.complete(&worker(&session), &complete_args(id))).unwrap();
-    block_on(a.observe(&ServerEvent::Idle {
-        session_id: session,
-    }))
-    .unwrap();
-    block_on(a.drain()).unwrap();
 }
 
 fn running(a: &Core) -> Vec<String> {

@@ -24,6 +24,40 @@ pub fn session_error(a: &Apiary<FakeHost>, session: &str, name: &str) {
     .unwrap();
 }
 
+/// The session of a bead's latest worker.
+pub fn session_of(a: &Apiary<FakeHost>, bead: &str) -> String {
+    a.log()
+        .swarm()
+        .bead(bead)
+        .expect("a worker")
+        .session_id
+        .clone()
+}
+
+/// The worker reports success from its own session and its turn ends; the scheduler then
+/// runs, as the plugin's watch loop runs it on every change of the log.
+pub fn finish(a: &Apiary<FakeHost>, bead: &str) {
+    let session = session_of(a, bead);
+    testing::block_on(a.complete(&worker(&session), &complete_args(bead))).unwrap();
+    testing::block_on(a.observe(&ServerEvent::Idle {
+        session_id: session,
+    }))
+    .unwrap();
+    testing::block_on(a.drain()).unwrap();
+}
+
+/// The text of every prompt sent to `session`, in order.
+pub fn prompts_to(a: &Apiary<FakeHost>, session: &str) -> Vec<String> {
+    a.host()
+        .sessions
+        .prompts
+        .borrow()
+        .iter()
+        .filter(|(s, _)| s == session)
+        .map(|(_, t)| t.clone())
+        .collect()
+}
+
 /// An instance with the default options changed by `change`.
 pub fn apiary_with(change: impl FnOnce(&mut Options)) -> Apiary<FakeHost> {
     let mut options = Options::default();
