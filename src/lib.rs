@@ -19,6 +19,7 @@ pub mod schedule;
 pub mod swarm;
 pub mod testing;
 mod text;
+pub mod view;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

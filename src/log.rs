@@ -529,6 +529,16 @@ fn looks_torn(tail: &[u8]) -> bool {
 
 /// Decodes, checks and applies one complete line.
 fn apply_line(state: &mut LogState, raw: &[u8]) -> Result<(), String> {
+    let (event, h) = check_line(state.next_seq, &state.chain, raw)?;
+    state.swarm.apply(&event);
+    state.next_seq = event.seq + 1;
+    state.chain = h;
+    Ok(())
+}
+
+/// Decodes one complete line and checks it against the chain value and sequence number the
+/// line before it left: returns the event and the line's own chain value, or what is wrong.
+pub fn check_line(next_seq: u64, chain: &str, raw: &[u8]) -> Result<(Event, String), String> {
     if raw.len() > MAX_LINE {
         return Err(format!(
             "line is {} bytes long; the limit is {MAX_LINE}",
@@ -537,26 +547,23 @@ fn apply_line(state: &mut LogState, raw: &[u8]) -> Result<(), String> {
     }
     let line = std::str::from_utf8(raw).map_err(|_| "not UTF-8".to_string())?;
     let event = event::decode(line)?;
-    let h = chain::verify(&state.chain, line, event.version >= 2)?;
+    let h = chain::verify(chain, line, event.version >= 2)?;
     // Concurrent catch-ups are de-duplicated by byte offset, so every line read here must be
     // the next event: anything else is a duplicated or missing line.
-    if event.seq < state.next_seq {
+    if event.seq < next_seq {
         return Err(format!(
-            "sequence number {} repeats (expected {}): a line is duplicated",
-            event.seq, state.next_seq
-        ));
-    }
-    if event.seq > state.next_seq {
-        return Err(format!(
-            "sequence jumps from {} to {}: an event is missing",
-            state.next_seq - 1,
+            "sequence number {} repeats (expected {next_seq}): a line is duplicated",
             event.seq
         ));
     }
-    state.swarm.apply(&event);
-    state.next_seq = event.seq + 1;
-    state.chain = h;
-    Ok(())
+    if event.seq > next_seq {
+        return Err(format!(
+            "sequence jumps from {} to {}: an event is missing",
+            next_seq - 1,
+            event.seq
+        ));
+    }
+    Ok((event, h))
 }
 
 #[cfg(test)]

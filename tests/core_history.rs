@@ -84,13 +84,14 @@ fn unknown_event_types_and_bad_limits_are_refused_by_name() {
 }
 
 #[test]
-fn a_damaged_line_is_passed_over_and_counted() {
+fn a_damaged_line_is_named_and_the_events_before_it_are_shown() {
     let a = apiary();
     block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
     a.host().store.push_raw(b"{not an event}\n");
     let out = block_on(a.history(&LogArgs::default())).unwrap().output;
     assert!(
-        out.starts_with("1 event(s); 1 unreadable line(s) passed over:\n#1 "),
+        out.starts_with("1 event(s); the log is damaged at line 2 (not an event envelope: "),
         "{out}"
     );
+    assert!(out.contains("nothing after it is shown:\n#1 "), "{out}");
 }

@@ -29,7 +29,7 @@ where
     json::from_js(&value.js_value()).map_err(|e| JsError::new(&format!("invalid arguments: {e}")))
 }
 
-fn reply<T: tsify::Tsify + serde::Serialize>(value: &T) -> Result<Ts<T>, JsError> {
+pub(super) fn reply<T: tsify::Tsify + serde::Serialize>(value: &T) -> Result<Ts<T>, JsError> {
     json::to_js(value)
         .map(Ts::new_unchecked)
         .map_err(|e| JsError::new(&e))

@@ -2,6 +2,8 @@
 mod exports;
 mod host;
 mod json;
+mod view;
 
 pub use exports::ApiaryCore;
 pub use host::JsHost;
+pub use view::LogView;

@@ -1,0 +1,228 @@
+//! The state of a swarm at a glance: each epic with its workers (every attempt, spawn to end,
+//! with progress and the last word) and its queue.
+use serde::{Deserialize, Serialize};
+
+#[cfg(target_arch = "wasm32")]
+use tsify::Tsify;
+
+use super::{Health, LogView};
+use crate::event::CompletionStatus;
+use crate::projection::{QueueState, Worker, WorkerState};
+use crate::text::order_by;
+
+/// One attempt of a bead: a bar on a timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+pub struct WorkerRow {
+    pub bead_id: String,
+    pub epic_id: String,
+    pub attempt: u32,
+    pub session_id: String,
+    pub title: String,
+    pub agent: Option<String>,
+    pub model: Option<String>,
+    /// starting, running, needs_review, success, failed, blocked, cancelled or interrupted.
+    pub state: String,
+    pub spawned_at: u64,
+    pub ended_at: Option<u64>,
+    /// To its end, or to `now` while it runs.
+    pub duration_ms: u64,
+    pub progress_percent: Option<u8>,
+    /// Its last word: the summary, the error, its question, or its last progress message.
+    pub message: Option<String>,
+    pub branch: Option<String>,
+    pub merged: bool,
+}
+
+/// A bead that has not started: waiting for its turn, or held back for good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+pub struct QueueRow {
+    pub bead_id: String,
+    pub epic_id: String,
+    pub title: String,
+    pub priority: String,
+    /// waiting, blocked or cancelled.
+    pub state: String,
+    /// Why it was queued, blocked or cancelled.
+    pub reason: String,
+    pub queued_at: u64,
+    pub attempt: u32,
+    /// A retry's backoff ends then.
+    pub not_before: Option<u64>,
+    pub dependencies: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+pub struct EpicView {
+    pub epic_id: String,
+    /// From its first spawn or queueing to its last end (or `now` while a worker runs).
+    pub first_at: u64,
+    pub last_at: u64,
+    /// The latest attempt of each bead, counted by state.
+    pub beads: u32,
+    pub running: u32,
+    pub succeeded: u32,
+    pub failed: u32,
+    pub waiting: u32,
+    /// Every attempt, in spawn order.
+    pub workers: Vec<WorkerRow>,
+    pub queue: Vec<QueueRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+pub struct Overview {
+    pub now: u64,
+    pub health: Health,
+    pub running: u32,
+    pub waiting: u32,
+    pub blocked: u32,
+    /// Oldest first.
+    pub epics: Vec<EpicView>,
+}
+
+/// The state's one-word name.
+pub fn state_name(state: WorkerState) -> &'static str {
+    match state {
+        WorkerState::Starting => "starting",
+        WorkerState::Running => "running",
+        WorkerState::Idle => "needs_review",
+        WorkerState::Completed(s) => s.as_str(),
+        WorkerState::Failed => "failed",
+        WorkerState::Cancelled => "cancelled",
+        WorkerState::Interrupted => "interrupted",
+    }
+}
+
+fn row(w: &Worker, now: u64) -> WorkerRow {
+    let message = match w.state {
+        WorkerState::Completed(_) => w.summary.clone(),
+        WorkerState::Failed | WorkerState::Cancelled => w.error.clone(),
+        _ => w.asks.clone().or_else(|| w.progress_message.clone()),
+    };
+    WorkerRow {
+        bead_id: w.bead_id.clone(),
+        epic_id: w.epic_id.clone(),
+        attempt: w.attempt,
+        session_id: w.session_id.clone(),
+        title: w.title.clone(),
+        agent: w.agent.clone(),
+        model: w.model.clone(),
+        state: state_name(w.state).to_string(),
+        spawned_at: w.spawned_at,
+        ended_at: w.ended_at,
+        duration_ms: w.ended_at.unwrap_or(now.max(w.spawned_at)) - w.spawned_at,
+        progress_percent: w.progress_percent,
+        message,
+        branch: w.branch.clone(),
+        merged: w.merged_commit.is_some(),
+    }
+}
+
+impl LogView {
+    /// The state as of the last event applied; `now` measures the running workers (for a
+    /// replay, pass the time it stopped at).
+    pub fn overview(&self, now: u64) -> Overview {
+        let swarm = &self.swarm;
+        let mut epics: Vec<EpicView> = swarm
+            .epic_ids()
+            .map(|id| {
+                let workers: Vec<WorkerRow> = swarm
+                    .workers()
+                    .filter(|w| w.epic_id == id)
+                    .map(|w| row(w, now))
+                    .collect();
+                let mut queue: Vec<QueueRow> = swarm
+                    .queue()
+                    .filter(|q| q.request.epic_id == id)
+                    .map(|q| {
+                        let (state, reason) = match &q.state {
+                            QueueState::Waiting => ("waiting", q.request.reason.clone()),
+                            QueueState::Blocked(r) => ("blocked", r.clone()),
+                            QueueState::Cancelled(r) => ("cancelled", r.clone()),
+                        };
+                        QueueRow {
+                            bead_id: q.request.bead_id.clone(),
+                            epic_id: q.request.epic_id.clone(),
+                            title: q.request.title.clone(),
+                            priority: q.request.priority.as_str().to_string(),
+                            state: state.to_string(),
+                            reason,
+                            queued_at: q.queued_at,
+                            attempt: q.attempt,
+                            not_before: (q.not_before > 0).then_some(q.not_before),
+                            dependencies: q.request.dependencies.clone(),
+                        }
+                    })
+                    .collect();
+                order_by(&mut queue, |q| (q.queued_at, 0));
+                let latest: Vec<&Worker> = swarm.epic(id);
+                let count = |f: &dyn Fn(&Worker) -> bool| latest.iter().filter(|w| f(w)).count();
+                let waiting = swarm
+                    .epic_beads(id)
+                    .iter()
+                    .filter(|b| {
+                        swarm
+                            .queued(b)
+                            .is_some_and(|q| q.state == QueueState::Waiting)
+                    })
+                    .count();
+                let first_at = workers
+                    .iter()
+                    .map(|w| w.spawned_at)
+                    .chain(queue.iter().map(|q| q.queued_at))
+                    .min()
+                    .unwrap_or(now);
+                let last_at = workers
+                    .iter()
+                    .map(|w| w.ended_at.unwrap_or(now))
+                    .chain(queue.iter().map(|q| q.queued_at))
+                    .max()
+                    .unwrap_or(first_at);
+                EpicView {
+                    epic_id: id.to_string(),
+                    first_at,
+                    last_at,
+                    beads: swarm.epic_beads(id).len() as u32,
+                    running: count(&|w| w.state.is_active()) as u32,
+                    succeeded: count(&|w| {
+                        w.state == WorkerState::Completed(CompletionStatus::Success)
+                    }) as u32,
+                    failed: count(&|w| {
+                        matches!(
+                            w.state,
+                            WorkerState::Failed
+                                | WorkerState::Completed(
+                                    CompletionStatus::Failed | CompletionStatus::Blocked
+                                )
+                        ) && waiting_not(swarm, w)
+                    }) as u32,
+                    waiting: waiting as u32,
+                    workers,
+                    queue,
+                }
+            })
+            .collect();
+        order_by(&mut epics, |e| (e.first_at, 0));
+        Overview {
+            now,
+            health: self.health(),
+            running: swarm.workers().filter(|w| w.state.is_active()).count() as u32,
+            waiting: swarm.waiting().count() as u32,
+            blocked: swarm
+                .queue()
+                .filter(|q| matches!(q.state, QueueState::Blocked(_)))
+                .count() as u32,
+            epics,
+        }
+    }
+}
+
+/// The bead's latest attempt is not waiting to be retried.
+fn waiting_not(swarm: &crate::projection::Swarm, w: &Worker) -> bool {
+    swarm
+        .queued(&w.bead_id)
+        .is_none_or(|q| q.state != QueueState::Waiting)
+}
