@@ -1,10 +1,9 @@
 // The OpenCode plugin: one core per plugin instance (OpenCode makes one per directory), the
 // swarm tools, and the event hook that tells the core when worker sessions go busy or idle.
-import { readFileSync } from "node:fs";
-import * as path from "node:path";
 import type { Hooks, Plugin } from "@opencode-ai/plugin";
 import { loadCore, type ApiaryCore, type Options } from "./core.js";
 import { makeHost } from "./host.js";
+import { readOptionsFile } from "./options.js";
 import { findLogPath, openFileStore, type LogStore } from "./store.js";
 import { swarmTools } from "./tools.js";
 
@@ -17,25 +16,6 @@ const WRITE_TOOLS = new Set(["edit", "write", "multiedit", "patch", "apply_patch
 const RECOVERY_WAIT_MS = 10_000;
 /** The coordinators' safety-net recheck; log changes wake it sooner. */
 const WATCH_INTERVAL_MS = 30_000;
-
-/** `.opencode/apiary.json`: the options for users of the drop-in folder, which OpenCode gives
- * no options; options in opencode.json's `plugin` entry override it key by key. */
-export function readOptionsFile(root: string): Record<string, unknown> {
-  const file = path.join(root, ".opencode", "apiary.json");
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return {};
-  }
-  try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("not a JSON object");
-    return value as Record<string, unknown>;
-  } catch (e) {
-    throw new Error(`[apiary] ${file}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-}
 
 /** Whenever the log changes (a worker in any instance or process finished, failed or went
  * quiet) and at least every WATCH_INTERVAL_MS: runs the scheduler, which starts queued workers,

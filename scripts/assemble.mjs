@@ -18,6 +18,8 @@ pkg.version = version;
 packageFiles("dist/npm");
 writeFileSync("dist/npm/package.json", JSON.stringify(pkg, null, 2) + "\n");
 cpSync("pkg-template/README.md", "dist/npm/README.md");
+// The dashboard's page and style (its script is compiled with the shim into page/).
+cpSync("pkg-template/page", "dist/npm/page", { recursive: true });
 // Example agent definitions for the worker roles, to copy into a project's .opencode/agent/.
 cpSync("pkg-template/agents", "dist/npm/agents", { recursive: true });
 

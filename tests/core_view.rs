@@ -249,3 +249,35 @@ fn events_filter_by_epic_bead_session_type_and_position() {
         "{err}"
     );
 }
+
+#[test]
+fn the_queue_says_why_each_bead_waits_against_the_options_it_was_given() {
+    let a = apiary_with(|o| o.max_running = 1);
+    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(a.spawn(&coordinator(), &spawn_args("bd-2"))).unwrap();
+    let mut low = spawn_args("bd-3");
+    low.dependencies = Some(vec!["bd-2".into()]);
+    block_on(a.spawn(&coordinator(), &low)).unwrap();
+    let bytes = a.host().store.text().into_bytes();
+    let mut v = view_of(&bytes);
+    v.set_options(apiary::api::Options {
+        max_running: 1,
+        ..Default::default()
+    });
+    let queue = &v.overview(T0).epics[0].queue;
+    let rows: Vec<(&str, Option<u32>, &str)> = queue
+        .iter()
+        .map(|q| (q.bead_id.as_str(), q.position, q.reason.as_str()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("bd-2", Some(1), "limit: 1/1 running"),
+            ("bd-3", Some(2), "waits for bd-2")
+        ]
+    );
+    // With the default limit of 8, bd-2 would start at once.
+    let default = view_of(&bytes).overview(T0);
+    let bd2 = default.epics[0].queue.iter().find(|q| q.bead_id == "bd-2");
+    assert_eq!(bd2.map(|q| q.reason.as_str()), Some("starts now"));
+}

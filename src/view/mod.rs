@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 #[cfg(target_arch = "wasm32")]
 use tsify::Tsify;
 
+use crate::api::Options;
 use crate::event::{Event, Payload};
 use crate::log::check_line;
 use crate::projection::Swarm;
@@ -63,6 +64,8 @@ pub struct Health {
 #[derive(Debug, Default)]
 pub struct LogView {
     until: Until,
+    /// The limits the queue's reasons are given against (the plugin's, when known).
+    options: Options,
     /// The bytes after the last complete line.
     pending: Vec<u8>,
     bytes: u64,
@@ -84,6 +87,11 @@ impl LogView {
             next_seq: 1,
             ..Self::default()
         }
+    }
+
+    /// The plugin's options, so that the queue says why each bead waits as the plugin would.
+    pub fn set_options(&mut self, options: Options) {
+        self.options = options;
     }
 
     /// Reads the next bytes of the log; returns the number of events applied from them.

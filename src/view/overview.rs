@@ -8,6 +8,7 @@ use tsify::Tsify;
 use super::{Health, LogView};
 use crate::event::CompletionStatus;
 use crate::projection::{QueueState, Worker, WorkerState};
+use crate::schedule;
 use crate::text::order_by;
 
 /// One attempt of a bead: a bar on a timeline.
@@ -44,7 +45,10 @@ pub struct QueueRow {
     pub priority: String,
     /// waiting, blocked or cancelled.
     pub state: String,
-    /// Why it was queued, blocked or cancelled.
+    /// Its place in the queue (1 starts first), while it waits.
+    pub position: Option<u32>,
+    /// Why it waits (as the scheduler would say with the options the view was given), or why
+    /// it was blocked or cancelled.
     pub reason: String,
     pub queued_at: u64,
     pub attempt: u32,
@@ -126,6 +130,7 @@ impl LogView {
     /// replay, pass the time it stopped at).
     pub fn overview(&self, now: u64) -> Overview {
         let swarm = &self.swarm;
+        let plan = schedule::plan(swarm, &self.options, None, now);
         let mut epics: Vec<EpicView> = swarm
             .epic_ids()
             .map(|id| {
@@ -138,8 +143,17 @@ impl LogView {
                     .queue()
                     .filter(|q| q.request.epic_id == id)
                     .map(|q| {
+                        let bead = &q.request.bead_id;
+                        let wait = plan.waits.iter().position(|(b, _)| b == bead);
                         let (state, reason) = match &q.state {
-                            QueueState::Waiting => ("waiting", q.request.reason.clone()),
+                            QueueState::Waiting => (
+                                "waiting",
+                                match wait {
+                                    Some(i) => plan.waits[i].1.describe(now),
+                                    None if plan.start.contains(bead) => "starts now".into(),
+                                    None => q.request.reason.clone(),
+                                },
+                            ),
                             QueueState::Blocked(r) => ("blocked", r.clone()),
                             QueueState::Cancelled(r) => ("cancelled", r.clone()),
                         };
@@ -149,6 +163,7 @@ impl LogView {
                             title: q.request.title.clone(),
                             priority: q.request.priority.as_str().to_string(),
                             state: state.to_string(),
+                            position: wait.map(|i| i as u32 + 1),
                             reason,
                             queued_at: q.queued_at,
                             attempt: q.attempt,
@@ -157,7 +172,9 @@ impl LogView {
                         }
                     })
                     .collect();
-                order_by(&mut queue, |q| (q.queued_at, 0));
+                order_by(&mut queue, |q| {
+                    (q.position.map_or(u64::MAX, u64::from), q.queued_at)
+                });
                 let latest: Vec<&Worker> = swarm.epic(id);
                 let count = |f: &dyn Fn(&Worker) -> bool| latest.iter().filter(|w| f(w)).count();
                 let waiting = swarm

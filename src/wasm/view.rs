@@ -5,6 +5,7 @@ use wasm_bindgen::prelude::*;
 
 use super::exports::reply;
 use super::json;
+use crate::api::Options;
 use crate::view::{self, EventFilter, EventPage, Health, Overview, Stats, Until};
 
 #[wasm_bindgen]
@@ -26,6 +27,19 @@ impl LogView {
         Ok(LogView {
             inner: view::LogView::new(until),
         })
+    }
+
+    /// The plugin's options (as in `.opencode/apiary.json`), so that the queue says why each
+    /// bead waits against the same limits; refused by name when invalid.
+    #[wasm_bindgen(js_name = setOptions)]
+    pub fn set_options(&mut self, options: Ts<Options>) -> Result<(), JsError> {
+        let options: Options = json::from_js(&options.js_value())
+            .map_err(|e| JsError::new(&format!("invalid options: {e}")))?;
+        options
+            .check()
+            .map_err(|e| JsError::new(&format!("invalid options: {e}")))?;
+        self.inner.set_options(options);
+        Ok(())
     }
 
     /// Reads the next bytes of the log; returns the number of events applied from them.

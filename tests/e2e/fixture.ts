@@ -122,6 +122,17 @@ function installReaper(): void {
   }
 }
 
+/** Where each run's event log is kept: the command line and the dashboard are tested on them. */
+export const e2eLogs = path.join(workspace, "build", "e2e-logs");
+let logsKept = 0;
+function keepEventLog(repo: string): void {
+  const log = path.join(repo, ".git", "apiary", "events.jsonl");
+  if (!existsSync(log)) return;
+  mkdirSync(e2eLogs, { recursive: true });
+  const test = path.basename(process.argv[1] ?? "run", ".js").replace(/\.test$/, "");
+  cpSync(log, path.join(e2eLogs, `${test}-${process.pid}-${++logsKept}.jsonl`));
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -266,6 +277,7 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
     scratch.delete(root);
     connections.stop();
     await halt();
+    keepEventLog(repo);
     if (ownModel) await model.close();
     if (!keepFiles) rmSync(root, { recursive: true, force: true });
   }

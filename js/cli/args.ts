@@ -1,0 +1,135 @@
+// The command line's arguments: one command, then `--name value` options. Every mistake is
+// refused with what is wrong and the usage, before any file is read.
+
+export const USAGE = `usage: opencode-apiary <command> [options]
+
+commands:
+  status      epics and workers: state, progress, duration, and the queue
+  log         the events, one a line (--follow keeps printing new ones)
+  stats       durations (p50, p95), success rate and retries, per epic and per agent
+  replay      the status as of --seq N or --at TIME
+  dashboard   a live page on 127.0.0.1, with a secret token in its address
+
+options:
+  --dir DIR       a directory in the repository (default: the current one)
+  --log FILE      the log file itself (default: <git dir>/apiary/events.jsonl)
+  --json          JSON for scripts instead of aligned text
+  --epic ID       only this epic (status, log, stats)
+  --bead ID       only this bead (log)
+  --session ID    only this session (log)
+  --type T[,T]    only these event types (log)
+  --limit N       only the last N events (log)
+  --follow        keep printing events as they are appended (log)
+  --seq N         replay up to event N
+  --at TIME       replay up to a time: ISO 8601 or milliseconds since the epoch
+  --port N        the dashboard's port (default: any free one)
+
+exit status: 0 done, 1 usage or no log, 2 the log is damaged (the part before the damage
+is shown, and where the damage is)`;
+
+export type Command = "status" | "log" | "stats" | "replay" | "dashboard";
+const COMMANDS: readonly Command[] = ["status", "log", "stats", "replay", "dashboard"];
+
+export interface Args {
+  command: Command;
+  dir: string;
+  log?: string;
+  json: boolean;
+  epic?: string;
+  bead?: string;
+  session?: string;
+  types?: string[];
+  limit?: number;
+  follow: boolean;
+  seq?: number;
+  at?: number;
+  port?: number;
+}
+
+export class UsageError extends Error {}
+
+const VALUE_OPTIONS = ["dir", "log", "epic", "bead", "session", "type", "limit", "seq", "at", "port"] as const;
+const FLAGS = ["json", "follow"] as const;
+/** Which commands each option means something to; elsewhere it is refused, not ignored. */
+const ONLY: Record<string, readonly Command[]> = {
+  epic: ["status", "log", "stats"],
+  bead: ["log"],
+  session: ["log"],
+  type: ["log"],
+  limit: ["log"],
+  follow: ["log"],
+  seq: ["replay"],
+  at: ["replay"],
+  port: ["dashboard"],
+  json: ["status", "log", "stats", "replay"],
+};
+
+function whole(name: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new UsageError(`--${name} takes a whole number from ${min} to ${max}, not "${text}"`);
+  }
+  return Number(text);
+}
+
+/** ISO 8601 (`2026-11-29T10:41:00Z`) or milliseconds since the epoch. */
+export function parseTime(text: string): number {
+  if (/^\d+$/.test(text)) return Number(text);
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms)) {
+    throw new UsageError(`--at takes an ISO 8601 time or milliseconds since the epoch, not "${text}"`);
+  }
+  return ms;
+}
+
+export function parseArgs(argv: readonly string[]): Args | "help" {
+  if (argv.length === 0 || argv.includes("--help") || argv.includes("-h") || argv[0] === "help") return "help";
+  const [first, ...rest] = argv;
+  const command = COMMANDS.find((c) => c === first);
+  if (!command) throw new UsageError(`unknown command "${first}"; one of: ${COMMANDS.join(", ")}`);
+  const values = new Map<string, string>();
+  const flags = new Set<string>();
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i] ?? "";
+    const [name, inline] = arg.startsWith("--") ? arg.slice(2).split(/=(.*)/s, 2) : [undefined, undefined];
+    if (name === undefined) throw new UsageError(`unexpected argument "${arg}"`);
+    if ((FLAGS as readonly string[]).includes(name)) {
+      if (inline !== undefined) throw new UsageError(`--${name} takes no value`);
+      flags.add(name);
+    } else if ((VALUE_OPTIONS as readonly string[]).includes(name)) {
+      const value = inline ?? rest[++i];
+      if (value === undefined || value === "") throw new UsageError(`--${name} needs a value`);
+      if (values.has(name)) throw new UsageError(`--${name} is given twice`);
+      values.set(name, value);
+    } else {
+      throw new UsageError(`unknown option --${name}`);
+    }
+    const only = ONLY[name];
+    if (only && !only.includes(command)) {
+      throw new UsageError(`--${name} does not apply to ${command} (only to ${only.join(", ")})`);
+    }
+  }
+  const get = (n: string) => values.get(n);
+  const args: Args = {
+    command,
+    dir: get("dir") ?? ".",
+    log: get("log"),
+    json: flags.has("json"),
+    follow: flags.has("follow"),
+    epic: get("epic"),
+    bead: get("bead"),
+    session: get("session"),
+    types: get("type")?.split(",").map((t) => t.trim()).filter((t) => t !== ""),
+  };
+  const limit = get("limit");
+  if (limit !== undefined) args.limit = whole("limit", limit, 1);
+  const seq = get("seq");
+  if (seq !== undefined) args.seq = whole("seq", seq, 1);
+  const at = get("at");
+  if (at !== undefined) args.at = parseTime(at);
+  const port = get("port");
+  if (port !== undefined) args.port = whole("port", port, 0, 65535);
+  if (command === "replay" && (args.seq === undefined) === (args.at === undefined)) {
+    throw new UsageError("replay needs exactly one of --seq N or --at TIME");
+  }
+  return args;
+}

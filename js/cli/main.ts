@@ -1,0 +1,141 @@
+#!/usr/bin/env node
+// `npx opencode-apiary <command>`: the state, events and metrics of a repository's swarm, read
+// from its event log by the same wasm core the plugin runs.
+import { loadLogView } from "../core.js";
+import type { EventFilter, LogView } from "../wasm/apiary_core.js";
+import { parseArgs, UsageError, USAGE, type Args } from "./args.js";
+import { serveDashboard } from "./dashboard.js";
+import { LogFile, locateLog, NoLog, optionsFor } from "./source.js";
+import { clock, damageLine, eventLine, eventsText, healthLine, statsText, statusText } from "./text.js";
+
+const FOLLOW_POLL_MS = 1000;
+const print = (text: string) => process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+const json = (value: unknown) => print(JSON.stringify(value, null, 2));
+
+/** Reads the whole log into a fresh view. */
+async function readAll(source: LogFile, args: Args): Promise<LogView> {
+  const View = loadLogView();
+  const view = new View(args.command === "replay" ? { seq: args.seq, time: args.at } : undefined);
+  view.setOptions(optionsFor(source.path));
+  for (;;) {
+    const chunk = await source.read();
+    if (!chunk.restart) {
+      view.feed(chunk.bytes);
+      return view;
+    }
+  }
+}
+
+function filterOf(args: Args): EventFilter {
+  return { epic_id: args.epic, bead_id: args.bead, session_id: args.session, types: args.types, limit: args.limit };
+}
+
+/** Prints new events as they are appended, until interrupted or the log turns out damaged. */
+async function follow(source: LogFile, first: LogView, args: Args): Promise<number> {
+  let view = first;
+  let after = view.health().events;
+  let stop = false;
+  process.once("SIGINT", () => {
+    stop = true;
+    source.close();
+  });
+  while (!stop) {
+    await source.changed(FOLLOW_POLL_MS);
+    const chunk = await source.read();
+    if (chunk.restart) {
+      // A torn last line was cut off: read again from the start, print only what is new.
+      view = await readAll(source, args);
+    } else {
+      view.feed(chunk.bytes);
+    }
+    for (const e of view.events({ ...filterOf(args), limit: undefined, after_seq: after }).events) {
+      print(args.json ? JSON.stringify(e) : eventLine(e));
+    }
+    after = view.health().events;
+    const damage = damageLine(view.health());
+    if (damage) {
+      process.stderr.write(`${damage}\n`);
+      return 2;
+    }
+  }
+  return 0;
+}
+
+async function run(args: Args): Promise<number> {
+  if (args.command === "dashboard") return serveDashboard(args);
+  const following = args.command === "log" && args.follow;
+  const file = await locateLog(args.dir, args.log, following);
+  const source = new LogFile(file);
+  const view = await readAll(source, args);
+  const health = view.health();
+  const now = args.command === "replay" ? (args.at ?? health.last_at ?? Date.now()) : Date.now();
+  switch (args.command) {
+    case "status":
+    case "replay": {
+      const overview = view.overview(now);
+      if (args.json) {
+        json({ log: file, ...overview });
+        break;
+      }
+      if (args.command === "replay") {
+        print(
+          health.events === 0
+            ? "replay: no event at or before that point"
+            : `replay: as of event #${health.events} (${clock(health.last_at ?? now)})${health.stopped ? "" : "; the log ends there"}`,
+        );
+      } else {
+        print(healthLine(file, health, now));
+      }
+      print(statusText(overview, args.epic));
+      break;
+    }
+    case "stats": {
+      const stats = view.stats(now);
+      if (args.json) json({ log: file, health, ...stats });
+      else print(`${healthLine(file, health, now)}\n${statsText(stats, args.epic)}`);
+      break;
+    }
+    case "log": {
+      const page = view.events(following ? { ...filterOf(args), limit: args.limit ?? 20 } : filterOf(args));
+      if (args.json && following) for (const e of page.events) print(JSON.stringify(e));
+      else if (args.json) json({ log: file, health, ...page });
+      else {
+        const shown = page.events.length < page.total ? `, the last ${page.events.length} shown` : "";
+        print(`${page.total} event(s)${shown}`);
+        if (page.events.length > 0) print(eventsText(page.events));
+      }
+      if (following && !health.damage) return follow(source, view, args);
+      break;
+    }
+  }
+  const damage = damageLine(health);
+  if (damage) {
+    process.stderr.write(`${damage}\n`);
+    return 2;
+  }
+  return 0;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let args: Args | "help";
+  try {
+    args = parseArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`opencode-apiary: ${e.message}\n\n${USAGE}\n`);
+    return 1;
+  }
+  if (args === "help") {
+    print(USAGE);
+    return 0;
+  }
+  try {
+    return await run(args);
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`opencode-apiary: ${e instanceof NoLog ? "" : "error: "}${message}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,100 @@
+// Where the log is, and reading it: at once, or following it while writers append.
+import { existsSync, promises as fs, watch, type FSWatcher } from "node:fs";
+import * as path from "node:path";
+import { readOptionsFile } from "../options.js";
+import { findLogPath } from "../store.js";
+
+export class NoLog extends Error {}
+
+/** The log of the repository around `dir`, or the file given; refuses a path with no log. */
+export async function locateLog(dir: string, file: string | undefined, mayWait: boolean): Promise<string> {
+  if (file !== undefined) {
+    const resolved = path.resolve(file);
+    if (!mayWait && !existsSync(resolved)) throw new NoLog(`no log file at ${resolved}`);
+    return resolved;
+  }
+  if (!existsSync(dir)) throw new NoLog(`no directory ${path.resolve(dir)}`);
+  const found = await findLogPath(dir);
+  if (!mayWait && !existsSync(found)) {
+    throw new NoLog(`no swarm has run here yet: no log at ${found} (or pass --log FILE)`);
+  }
+  return found;
+}
+
+/** What a read brought: bytes to feed on, or a file that got shorter (read it again from 0). */
+export type Chunk = { bytes: Uint8Array; restart: false } | { restart: true };
+
+/**
+ * A log file read in order. A writer only ever appends, except when it cuts off a torn last
+ * line that a crashed writer left: then the file is shorter than what was read, and the
+ * reader must start over.
+ */
+export class LogFile {
+  offset = 0;
+  private watcher: FSWatcher | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(readonly path: string) {}
+
+  async read(): Promise<Chunk> {
+    const handle = await fs.open(this.path, "r").catch((e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOENT") return undefined;
+      throw e;
+    });
+    if (!handle) return { bytes: new Uint8Array(), restart: false };
+    try {
+      const { size } = await handle.stat();
+      if (size < this.offset) {
+        this.offset = 0;
+        return { restart: true };
+      }
+      const bytes = new Uint8Array(size - this.offset);
+      let got = 0;
+      while (got < bytes.length) {
+        const { bytesRead } = await handle.read(bytes, got, bytes.length - got, this.offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      this.offset += got;
+      return { bytes: bytes.subarray(0, got), restart: false };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Resolves when the log's folder changes, or after `ms` at most (a watch can miss events). */
+  changed(ms: number): Promise<void> {
+    if (!this.watcher) {
+      try {
+        this.watcher = watch(path.dirname(this.path), { persistent: false }, () => this.wake?.());
+        this.watcher.on("error", () => undefined);
+      } catch {
+        // The folder does not exist yet: the timeout alone paces the reads.
+      }
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        if (self.wake === done) self.wake = undefined;
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  close(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+    this.wake?.();
+  }
+}
+
+/** The plugin's options file of the repository a log belongs to (`<repo>/.git/apiary/` or
+ * `<dir>/.apiary/`), so that the queue is shown against the limits the plugin uses. */
+export function optionsFor(log: string): Record<string, unknown> {
+  const folder = path.dirname(log);
+  const root = path.basename(folder) === ".apiary" ? path.dirname(folder) : path.dirname(path.dirname(folder));
+  return readOptionsFile(root);
+}

@@ -1,0 +1,175 @@
+// The command line on a log recorded from a real run: what it reports agrees with the lines
+// themselves; damage, a torn last line and a growing log are handled; mistakes are refused.
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { appendFileSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { cli, cliChild, cliJson, recordedRun, typesOf } from "./cli-run.js";
+import { removeTempDirs, scratchRepo, tempDir } from "./repo.js";
+import { fakeClient } from "./writer.js";
+import { loadCore } from "../../dist/npm/core.js";
+import { makeHost } from "../../dist/npm/host.js";
+import { findLogPath, openFileStore } from "../../dist/npm/store.js";
+
+after(removeTempDirs);
+
+const recorded = readFileSync(recordedRun, "utf8");
+const lines = recorded.split("\n").filter((l) => l !== "");
+const count = (type: string) => typesOf(recorded).filter((t) => t === type).length;
+
+/** A copy of the recorded log (its first `n` lines), to change freely. */
+function copyOf(n = lines.length, tail = ""): string {
+  const file = path.join(tempDir("apiary-cli-"), "events.jsonl");
+  writeFileSync(file, lines.slice(0, n).map((l) => `${l}\n`).join("") + tail);
+  return file;
+}
+
+test("status shows every attempt of every epic as the log's lines have them", () => {
+  const o = cliJson("status", "--log", recordedRun);
+  assert.equal(o.health.events, lines.length);
+  assert.equal(o.health.damage, null);
+  const rows = o.epics.flatMap((e: { workers: unknown[] }) => e.workers);
+  assert.equal(rows.length, count("worker_spawned"));
+  const succeeded = rows.filter((w: { state: string }) => w.state === "success").length;
+  assert.equal(succeeded, count("worker_completed"));
+  const text = cli("status", "--log", recordedRun);
+  assert.equal(text.code, 0, text.stderr);
+  // Aligned: every row of a table starts its columns where its header does.
+  const table = text.stdout.split("\n").filter((l) => l.startsWith("  ") && !l.startsWith("  queue"));
+  const header = table.find((l) => l.includes("BEAD"))!;
+  const stateAt = header.indexOf("STATE");
+  for (const row of table.filter((l) => !l.includes("BEAD"))) {
+    assert.match(row.slice(stateAt), /^(success|failed|running|starting|blocked|cancelled|needs_review|interrupted) /, row);
+  }
+});
+
+test("stats count attempts, successes and durations per epic and per agent", () => {
+  const s = cliJson("stats", "--log", recordedRun);
+  assert.equal(s.overall.attempts, count("worker_spawned"));
+  assert.equal(s.overall.succeeded, count("worker_completed"));
+  assert.equal(s.overall.success_percent, 100);
+  assert.ok(s.overall.p50_ms > 0 && s.overall.p50_ms <= s.overall.p95_ms, JSON.stringify(s.overall));
+  assert.equal(s.epics.reduce((n: number, e: { attempts: number }) => n + e.attempts, 0), s.overall.attempts);
+  const text = cli("stats", "--log", recordedRun).stdout;
+  assert.match(text, /^all +\d+ /m);
+  assert.match(text, /P50 +P95/);
+});
+
+test("log filters by type, bead and limit, in sequence order", () => {
+  const done = cliJson("log", "--log", recordedRun, "--type", "worker_completed");
+  assert.equal(done.total, count("worker_completed"));
+  assert.ok(done.events.every((e: { type: string }) => e.type === "worker_completed"));
+  const firstBead = done.events[0].bead_id as string;
+  const one = cliJson("log", "--log", recordedRun, "--bead", firstBead);
+  assert.ok(one.events.length >= 3 && one.events.every((e: { bead_id: string }) => e.bead_id === firstBead));
+  const seqs = one.events.map((e: { seq: number }) => e.seq);
+  assert.deepEqual(seqs, [...seqs].sort((a: number, b: number) => a - b));
+  const last = cliJson("log", "--log", recordedRun, "--limit", "3");
+  assert.deepEqual(last.events.map((e: { seq: number }) => e.seq), [lines.length - 2, lines.length - 1, lines.length]);
+});
+
+test("replay shows the state as of a sequence number or a time", () => {
+  const bySeq = cliJson("replay", "--log", recordedRun, "--seq", "12");
+  assert.equal(bySeq.health.events, 12);
+  assert.equal(bySeq.health.stopped, true);
+  const at = (JSON.parse(lines[11]!) as { timestamp: number }).timestamp;
+  const byTime = cliJson("replay", "--log", recordedRun, "--at", new Date(at).toISOString());
+  assert.ok(byTime.health.events >= 12, `${byTime.health.events}`);
+  assert.ok((byTime.health.last_at as number) <= at);
+  const text = cli("replay", "--log", recordedRun, "--seq", "12").stdout;
+  assert.match(text, /^replay: as of event #12 /);
+});
+
+test("a damaged log exits 2, names the line, and shows the valid part before it", () => {
+  const file = copyOf();
+  const damaged = lines.map((l, i) => (i === 9 ? l.replace('"seq":10', '"seq":10 ') : l));
+  writeFileSync(file, damaged.join("\n") + "\n");
+  const r = cli("status", "--log", file);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /the log is damaged at line 10 \(byte \d+\): .*Shown: the 9 valid event\(s\) before it/);
+  assert.match(r.stdout, /: 9 event\(s\)/);
+  const j = cli("log", "--log", file, "--json");
+  assert.equal(j.code, 2);
+  assert.equal(JSON.parse(j.stdout).health.damage.line, 10);
+});
+
+test("a torn last line is an append in progress, not damage", () => {
+  const file = copyOf(20, lines[20]!.slice(0, 30));
+  const r = cli("status", "--log", file);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /20 event\(s\), .*; 30 bytes of an append in progress not read yet/);
+});
+
+test("log --follow prints each appended event once, in order, as it is written", async () => {
+  const file = copyOf(10);
+  const child = cliChild("log", "--log", file, "--follow", "--json");
+  const seen: number[] = [];
+  let buffered = "";
+  const allSeen = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`saw only ${seen.join(",")}`)), 30_000);
+    child.stdout!.on("data", (d: Buffer) => {
+      buffered += d.toString("utf8");
+      const parts = buffered.split("\n");
+      buffered = parts.pop()!;
+      for (const p of parts) seen.push((JSON.parse(p) as { seq: number }).seq);
+      if (seen.length >= lines.length) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  // Appended in pieces that split lines, as a writer's flushes may.
+  const rest = lines.slice(10).map((l) => `${l}\n`).join("");
+  for (let i = 0; i < rest.length; i += 700) {
+    await new Promise((r) => setTimeout(r, 20));
+    appendFileSync(file, rest.slice(i, i + 700));
+  }
+  try {
+    await allSeen;
+  } finally {
+    child.kill("SIGINT");
+  }
+  assert.deepEqual(seen, Array.from({ length: lines.length }, (_, i) => i + 1));
+});
+
+test("mistakes are refused with what is wrong and exit 1", () => {
+  const cases: [string[], RegExp][] = [
+    [["explode"], /unknown command "explode"; one of: status, log/],
+    [["status", "--seq", "3"], /--seq does not apply to status \(only to replay\)/],
+    [["replay", "--log", recordedRun], /replay needs exactly one of --seq N or --at TIME/],
+    [["log", "--limit", "0"], /--limit takes a whole number from 1/],
+    [["replay", "--at", "yesterday-ish"], /--at takes an ISO 8601 time/],
+    [["log", "--log", recordedRun, "--type", "worker_exploded"], /no event type "worker_exploded"; known: worker_spawned/],
+    [["status", "--log", "/nonexistent/events.jsonl"], /no log file at \/nonexistent\/events.jsonl/],
+  ];
+  for (const [args, message] of cases) {
+    const r = cli(...args);
+    assert.equal(r.code, 1, `${args.join(" ")}: ${r.stdout}`);
+    assert.match(r.stderr, message, args.join(" "));
+  }
+  const repo = scratchRepo();
+  const none = cli("status", "--dir", repo);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /no swarm has run here yet: no log at .*\.git\/apiary\/events\.jsonl/);
+  assert.match(cli("--help").stdout, /^usage: opencode-apiary <command>/);
+});
+
+test("the queue's reasons follow the limits in the repository's .opencode/apiary.json", async () => {
+  const repo = scratchRepo();
+  const options = { worktrees: false, max_running: 1 };
+  mkdirSync(path.join(repo, ".opencode"));
+  writeFileSync(path.join(repo, ".opencode", "apiary.json"), JSON.stringify(options));
+  const Core = loadCore();
+  const core = new Core(makeHost(fakeClient("q"), openFileStore(await findLogPath(repo))), options);
+  const ctx = { session_id: "ses_coord", directory: repo };
+  for (const bead of ["a", "b"]) await core.spawnAsync(ctx, { bead_id: bead, epic_id: "ep", title: bead, files: [`${bead}.txt`] });
+  const o = cliJson("status", "--dir", repo);
+  assert.deepEqual(
+    o.epics[0].queue.map((q: { bead_id: string; position: number; reason: string }) => [q.bead_id, q.position, q.reason]),
+    [["b", 1, "limit: 1/1 running"]],
+  );
+  const copied = path.join(tempDir("apiary-cli-"), "events.jsonl");
+  copyFileSync(await findLogPath(repo), copied);
+  // Without the options file, the defaults (8 running) would start b at once.
+  assert.equal(cliJson("status", "--log", copied).epics[0].queue[0].reason, "starts now");
+});
