@@ -5,7 +5,8 @@
 #   3. wasm: wasm-bindgen tests in Node, headless Chromium and headless Firefox
 #   4. shim: tsc --strict --noEmit, the shim's tests in Node and in Bun
 #   5. e2e: a real `opencode serve` driven by the scripted model
-#   6. fuzz: the log's line decoder and reading path under cargo fuzz, for a fixed 30 s
+#   6. observe: the command line and the dashboard (headless Chromium) on the logs of layer 5
+#   7. fuzz: the log's line decoder and reading path under cargo fuzz, for a fixed 30 s
 # Every layer must run at least one test: a layer that ran none fails the whole run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -105,9 +106,14 @@ bun_files() {
 run shim-bun bun bash -c "BUN=$BUN; $(declare -f bun_files); bun_files"
 
 echo "== 5. e2e (real opencode serve, scripted model)"
+rm -rf build/e2e-logs build/test-artifacts
 run e2e node node --test --test-concurrency=1 build/tests-js/tests/e2e/
 
-echo "== 6. fuzz (cargo fuzz, 30 s)"
+echo "== 6. observe (command line and dashboard in headless Chromium)"
+run observe node node --test --test-concurrency=1 build/tests-js/tests/observe/
+ls build/test-artifacts/*.png 2>/dev/null | sed 's/^/   screenshot: /'
+
+echo "== 7. fuzz (cargo fuzz, 30 s)"
 fuzz_run() {
   rm -rf build/fuzz-corpus && mkdir -p build/fuzz-corpus && cp fuzz/seeds/* build/fuzz-corpus/
   cd fuzz && cargo +nightly fuzz run decode_line ../build/fuzz-corpus -- -max_total_time=30

@@ -280,3 +280,46 @@ fn options_that_would_stall_the_swarm_or_are_unknown_are_refused_by_name() {
         assert!(message.contains(expected), "{options}: {message}");
     }
 }
+
+#[wasm_bindgen_test]
+async fn a_log_view_reads_a_log_in_pieces_and_answers_as_the_command_line_and_page_need() {
+    use apiary::wasm::LogView;
+    let host = fake_host();
+    let c = core(&host);
+    for bead in ["bd-1", "bd-2"] {
+        c.spawn_async(ctx(), spawn_args(bead)).await.unwrap();
+    }
+    let bytes = log_text(&host).into_bytes();
+    let mut view = LogView::new(None).unwrap();
+    let applied: f64 = bytes.chunks(33).map(|piece| view.feed(piece)).sum();
+    assert_eq!(applied, 2.0);
+    let overview: JsValue = view.overview(1_700_000_001_000.0).unwrap().into();
+    let epics = js_sys::Array::from(&get(&overview, "epics"));
+    let workers = js_sys::Array::from(&get(&epics.get(0), "workers"));
+    assert_eq!(workers.length(), 2);
+    assert_eq!(get(&workers.get(1), "bead_id").as_string().unwrap(), "bd-2");
+    assert_eq!(
+        get(&workers.get(0), "duration_ms").as_f64().unwrap(),
+        1000.0
+    );
+    let stats: JsValue = view.stats(1_700_000_001_000.0).unwrap().into();
+    assert_eq!(get(&get(&stats, "overall"), "attempts").as_f64(), Some(2.0));
+
+    let bad = js_sys::JSON::parse(r#"{"types": ["worker_exploded"]}"#).unwrap();
+    let err = view
+        .events(Some(Ts::new_unchecked(bad)))
+        .err()
+        .expect("refused");
+    let message = String::from(js_sys::Error::from(JsValue::from(err)).message());
+    assert!(
+        message.starts_with("no event type \"worker_exploded\""),
+        "{message}"
+    );
+    let options = js_sys::JSON::parse(r#"{"max_running": 0}"#).unwrap();
+    let err = view
+        .set_options(Ts::new_unchecked(options))
+        .err()
+        .expect("refused");
+    let message = String::from(js_sys::Error::from(JsValue::from(err)).message());
+    assert_eq!(message, "invalid options: max_running must be at least 1");
+}
