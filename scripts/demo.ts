@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url";
 import { loadCore, type PollReport, type WorkerView } from "../dist/npm/core.js";
 import { makeHost } from "../dist/npm/host.js";
 import { findLogPath, openFileStore } from "../dist/npm/store.js";
+import { startDashboard } from "../dist/npm/cli/dashboard.js";
+import { execFileSync } from "node:child_process";
 import { dropInPlugin, startFixture } from "../tests/e2e/fixture.js";
 import { loggedEvents, prompt, script, sleep, type Step, until, waitIdle } from "../tests/e2e/scenario.js";
 
@@ -24,6 +26,23 @@ const WORKERS: [string, number][] = [
 ];
 
 const tty = process.stdout.isTTY === true;
+/** `--screenshot FILE`: a picture of the live dashboard mid-run (the README's is made so). */
+const screenshotTo = ((i) => (i >= 0 ? process.argv[i + 1] : undefined))(process.argv.indexOf("--screenshot"));
+
+/** Opens the dashboard in headless Chromium and saves a picture of it. */
+async function screenshot(url: string, file: string): Promise<void> {
+  const { chromium } = await import("playwright-core");
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+    await page.goto(url);
+    await page.waitForSelector("body[data-events]:not([data-events='0'])");
+    await sleep(500);
+    await page.screenshot({ path: file, fullPage: true });
+  } finally {
+    await browser.close();
+  }
+}
 const bold = (s: string) => (tty ? `\x1b[1m${s}\x1b[0m` : s);
 const colour: Record<string, string> = { success: "32", running: "36", starting: "33", failed: "31", blocked: "31" };
 const paint = (state: string, s: string) => (tty && colour[state] ? `\x1b[${colour[state]}m${s}\x1b[0m` : s);
@@ -91,6 +110,10 @@ async function main(): Promise<void> {
     const ApiaryCore = loadCore();
     const core = new ApiaryCore(makeHost(fx.client, openFileStore(await findLogPath(fx.repo))));
 
+    const dashboard = await startDashboard(fx.repo, undefined);
+    console.log(`watch it live: ${dashboard.url}`);
+    let pictured = screenshotTo === undefined;
+
     const coordinator = (await fx.client.session.create({ body: { title: "demo coordinator" } })).data!;
     const t0 = Date.now();
     await prompt(fx, coordinator.id, coordinatorScript());
@@ -109,11 +132,16 @@ async function main(): Promise<void> {
         console.log(lines.join("\n"));
       }
       last = report.summary;
+      if (!pictured && report.completed.length >= 2 && report.in_progress.length >= 2) {
+        pictured = true;
+        await screenshot(dashboard.url, screenshotTo!);
+      }
       if (report.total === WORKERS.length && report.completed.length + report.failed.length === WORKERS.length) break;
       if (Date.now() - t0 > 120_000) throw new Error("the workers did not finish within 2 minutes");
       await sleep(250);
     }
     await waitIdle(fx, coordinator.id);
+    await dashboard.close();
 
     const events = loggedEvents(fx);
     const spawnedAt = new Map(events.filter((e) => e.type === "worker_spawned").map((e) => [e.bead_id, e.timestamp]));
@@ -140,6 +168,13 @@ async function main(): Promise<void> {
     console.log(`  speed-up  ${(serial / wall).toFixed(1)}x, ${events.length} events in the log`);
     if (process.env.APIARY_KEEP_E2E === "1") console.log(`  the log: ${await findLogPath(fx.repo)}`);
     else console.log("  (the scratch repository is removed on exit; APIARY_KEEP_E2E=1 keeps it)");
+    // The same run as the command line shows it, from the log alone.
+    const cli = path.join(workspace, "dist", "npm", "cli", "main.js");
+    for (const command of ["status", "stats"]) {
+      console.log("");
+      console.log(bold(`$ npx opencode-apiary ${command}`));
+      console.log(execFileSync(process.execPath, [cli, command, "--dir", fx.repo], { encoding: "utf8" }).trimEnd());
+    }
     console.log("");
     console.log(
       [

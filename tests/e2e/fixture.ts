@@ -129,7 +129,7 @@ function keepEventLog(repo: string): void {
   const log = path.join(repo, ".git", "apiary", "events.jsonl");
   if (!existsSync(log)) return;
   mkdirSync(e2eLogs, { recursive: true });
-  const test = path.basename(process.argv[1] ?? "run", ".js").replace(/\.test$/, "");
+  const test = path.basename(process.argv[1] ?? "run").replace(/(\.test)?\.(js|ts)$/, "");
   cpSync(log, path.join(e2eLogs, `${test}-${process.pid}-${++logsKept}.jsonl`));
 }
 

@@ -34,6 +34,14 @@ const BEADS = ["w1", "w2", "w3"];
 const WORKER_MS = 2000;
 
 test("three spawned workers run in parallel and poll reports them running, then completed", async () => {
+  // The TUI's toasts, as any client of the server's event stream sees them.
+  const toasts: { title?: string; message: string; variant: string }[] = [];
+  const listening = new AbortController();
+  const sse = await fx.client.event.subscribe({ signal: listening.signal });
+  const reading = (async () => {
+    for await (const e of sse.stream) if (e.type === "tui.toast.show") toasts.push(e.properties);
+  })().catch(() => undefined);
+
   const coordinator = (await fx.client.session.create({ body: { title: "coordinator" } })).data!;
   await prompt(
     fx,
@@ -76,6 +84,17 @@ test("three spawned workers run in parallel and poll reports them running, then 
   const finalPoll = polls.at(-1)!.state.output!;
   assert.match(finalPoll, /^epic e2e-epic: 3 workers: 3 completed, 0 in progress, 0 failed, 0 pending/);
   for (const b of BEADS) assert.match(finalPoll, new RegExp(`  ${b} success \\S+: did ${b}`));
+
+  // One toast per completed worker, once each, from the coordinator's instance.
+  await until("a toast per worker", 20_000, async () => (toasts.length >= BEADS.length ? true : undefined));
+  await new Promise((r) => setTimeout(r, 1500));
+  listening.abort();
+  await reading;
+  assert.deepEqual(
+    toasts.map((t) => `${t.title} ${t.variant}`).sort(),
+    BEADS.map((b) => `apiary · ${b} completed success`),
+  );
+  for (const b of BEADS) assert.ok(toasts.some((t) => t.message === `did ${b} (epic ${EPIC})`), JSON.stringify(toasts));
 
   // Each spawn returned before its worker finished.
   const events = loggedEvents(fx);
