@@ -308,8 +308,7 @@ async fn a_log_view_reads_a_log_in_pieces_and_answers_as_the_command_line_and_pa
     let bad = js_sys::JSON::parse(r#"{"types": ["worker_exploded"]}"#).unwrap();
     let err = view
         .events(Some(Ts::new_unchecked(bad)))
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     let message = String::from(js_sys::Error::from(JsValue::from(err)).message());
     assert!(
         message.starts_with("no event type \"worker_exploded\""),
@@ -318,8 +317,7 @@ async fn a_log_view_reads_a_log_in_pieces_and_answers_as_the_command_line_and_pa
     let options = js_sys::JSON::parse(r#"{"max_running": 0}"#).unwrap();
     let err = view
         .set_options(Ts::new_unchecked(options))
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     let message = String::from(js_sys::Error::from(JsValue::from(err)).message());
     assert_eq!(message, "invalid options: max_running must be at least 1");
 }
