@@ -4,7 +4,7 @@ import type { Hooks, Plugin } from "@opencode-ai/plugin";
 import { loadCore, type ApiaryCore, type Options } from "./core.js";
 import { makeHost } from "./host.js";
 import { readOptionsFile } from "./options.js";
-import { findLogPath, openFileStore, type LogStore } from "./store.js";
+import { findLogPath, openFileStore, repoRootOf, type LogStore } from "./store.js";
 import { swarmTools } from "./tools.js";
 
 /** How long after the plugin starts its background duties begin. */
@@ -53,10 +53,37 @@ function report(what: string, e: unknown): void {
   console.error(`[apiary] ${what}: ${e instanceof Error ? e.message : String(e)}`);
 }
 
+/** The options the shim acts on itself (where the log is); the rest go to the core. */
+interface StorageOptions {
+  /** A PostgreSQL connection string: the log lives there instead of in `.git/apiary/`. */
+  postgres?: unknown;
+  /** The log's name in that database; by default the repository's `origin` remote. */
+  log_name?: unknown;
+}
+
+/** The file log by default; with `postgres`, the log in that database (loaded only then, so
+ * that the `pg` client is needed only by those who use it). */
+async function openStore(root: string, opts: StorageOptions): Promise<LogStore> {
+  if (opts.postgres === undefined) {
+    if (opts.log_name !== undefined) throw new Error("[apiary] option log_name needs option postgres");
+    return openFileStore(await findLogPath(root));
+  }
+  if (typeof opts.postgres !== "string" || !/^postgres(ql)?:\/\//.test(opts.postgres)) {
+    throw new Error("[apiary] option postgres must be a connection string: postgres://user@host:port/database");
+  }
+  if (opts.log_name !== undefined && (typeof opts.log_name !== "string" || opts.log_name === "")) {
+    throw new Error("[apiary] option log_name must be a non-empty string");
+  }
+  const { openPostgresStore, logNameFor } = await import("./pgstore.js");
+  const name = (opts.log_name as string | undefined) ?? (await logNameFor(repoRootOf(await findLogPath(root))));
+  return openPostgresStore(opts.postgres, name);
+}
+
 export const ApiaryPlugin: Plugin = async ({ client, directory, worktree }, options) => {
   const ApiaryCore = loadCore();
-  const store = openFileStore(await findLogPath(worktree || directory));
-  const settings = { ...readOptionsFile(worktree || directory), ...(options ?? {}) } as Options;
+  const root = worktree || directory;
+  const { postgres, log_name, ...settings } = { ...readOptionsFile(root), ...(options ?? {}) } as Options & StorageOptions;
+  const store = await openStore(root, { postgres, log_name });
   const core = new ApiaryCore(makeHost(client, store), settings);
 
   // Background duties, never awaited here: a call to this instance's own server while it is

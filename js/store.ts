@@ -45,6 +45,12 @@ export async function findLogPath(directory: string): Promise<string> {
     : path.join(directory, ".apiary", "events.jsonl");
 }
 
+/** The repository (or folder) a log found by `findLogPath` belongs to. */
+export function repoRootOf(logPath: string): string {
+  const folder = path.dirname(path.dirname(logPath));
+  return path.basename(folder) === ".git" ? path.dirname(folder) : folder;
+}
+
 async function gitCommonDir(start: string): Promise<string | undefined> {
   for (let dir = path.resolve(start); ; dir = path.dirname(dir)) {
     const dotGit = path.join(dir, ".git");

@@ -62,7 +62,8 @@ fi
 
 if [ "$want_browsers" = 1 ]; then
   missing=()
-  for pkg in chromium chromium-driver firefox-esr; do
+  # postgresql: the log's second backend, tested against a private instance (scripts/postgres.sh).
+  for pkg in chromium chromium-driver firefox-esr postgresql; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   if [ ${#missing[@]} -gt 0 ]; then

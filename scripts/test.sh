@@ -3,7 +3,8 @@
 #   1. core: cargo fmt --check, clippy (native and wasm32), cargo test
 #   2. build: wasm-pack + wasm-opt + size budget, the shim, the packages
 #   3. wasm: wasm-bindgen tests in Node, headless Chromium and headless Firefox
-#   4. shim: tsc --strict --noEmit, the shim's tests in Node and in Bun
+#   4. shim: tsc --strict --noEmit, the shim's tests in Node and in Bun (the PostgreSQL log's
+#      against a private instance started here)
 #   5. e2e: a real `opencode serve` driven by the scripted model
 #   6. observe: the command line and the dashboard (headless Chromium) on the logs of layer 5
 #   7. fuzz: the log's line decoder and reading path under cargo fuzz, for a fixed 30 s
@@ -17,6 +18,15 @@ bash scripts/setup.sh --test || { echo "setup failed"; exit 1; }
 
 LOGS=build/test-logs
 rm -rf "$LOGS" && mkdir -p "$LOGS"
+
+# A private PostgreSQL for the tests of the log's PostgreSQL backend, stopped on exit.
+PG_DIR=$(mktemp -d /tmp/apiary-test-pg-XXXXXX)
+trap 'bash scripts/postgres.sh stop "$PG_DIR"; rm -rf "$PG_DIR"' EXIT
+if ! APIARY_TEST_POSTGRES=$(bash scripts/postgres.sh start "$PG_DIR"); then
+  echo "could not start PostgreSQL for the tests"
+  exit 1
+fi
+export APIARY_TEST_POSTGRES
 BUN=node_modules/@oven/bun-linux-x64/bin/bun
 total_passed=0
 total_failed=0

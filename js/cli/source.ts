@@ -2,7 +2,7 @@
 import { existsSync, promises as fs, watch, type FSWatcher } from "node:fs";
 import * as path from "node:path";
 import { readOptionsFile } from "../options.js";
-import { findLogPath } from "../store.js";
+import { findLogPath, repoRootOf } from "../store.js";
 
 export class NoLog extends Error {}
 
@@ -94,7 +94,5 @@ export class LogFile {
 /** The plugin's options file of the repository a log belongs to (`<repo>/.git/apiary/` or
  * `<dir>/.apiary/`), so that the queue is shown against the limits the plugin uses. */
 export function optionsFor(log: string): Record<string, unknown> {
-  const folder = path.dirname(log);
-  const root = path.basename(folder) === ".apiary" ? path.dirname(folder) : path.dirname(path.dirname(folder));
-  return readOptionsFile(root);
+  return readOptionsFile(repoRootOf(log));
 }
