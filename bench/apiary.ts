@@ -6,55 +6,12 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 
 const t0 = performance.now();
-const { loadCore, wasmMemoryBytes } = await import("../dist/npm/core.js");
-const { makeHost } = await import("../dist/npm/host.js");
+const { wasmMemoryBytes } = await import("../dist/npm/core.js");
 const { openFileStore } = await import("../dist/npm/store.js");
-const Core = loadCore();
+const { openCore, ctx, spawn, progressRun, median } = await import("./harness.js");
+type Core = import("./harness.js").Core;
 
-type Core = InstanceType<typeof Core>;
-let sessions = 0;
-const ok = <T>(data: T) => ({ data });
-// A stand-in for the OpenCode client that answers at once: what is measured is the log.
-const client = {
-  session: {
-    create: async () => ok({ id: `ses_${++sessions}` }),
-    promptAsync: async () => ok(undefined),
-    delete: async () => ok(true),
-    status: async () => ok({}),
-    messages: async () => ok([]),
-  },
-} as never;
-
-function openCoreAt(file: string): Core {
-  // The log is measured, not the scheduler: every spawn starts at once (no limit, and the
-  // workers' shared file is not reserved).
-  return new Core(makeHost(client, openFileStore(file)), {
-    worktrees: false,
-    max_running: 1_000_000,
-    max_queued: 1_000_000,
-    on_file_conflict: "allow",
-  });
-}
-const ctx = (s: string) => ({ session_id: s, directory: "/bench" });
-
-async function spawn(core: Core, epic: string, bead: string): Promise<string> {
-  const r = await core.spawnAsync(ctx("ses_coord"), { bead_id: bead, epic_id: epic, title: "bench task", files: ["src/lib.rs"] });
-  return r.session_id;
-}
-
-/** `lanes` workers, each making `perLane` progress reports in sequence; all lanes at once. */
-async function progressRun(core: Core, epic: string, lanes: number, perLane: number): Promise<number> {
-  const sessionsOf = await Promise.all(Array.from({ length: lanes }, (_, i) => spawn(core, epic, `${epic}-${i}`)));
-  const start = performance.now();
-  await Promise.all(
-    sessionsOf.map(async (session, i) => {
-      for (let k = 0; k < perLane; k++) {
-        await core.progress(ctx(session), { bead_id: `${epic}-${i}`, progress_percent: k % 100, message: "compiling" });
-      }
-    }),
-  );
-  return (lanes * perLane) / ((performance.now() - start) / 1000);
-}
+const openCoreAt = (file: string): Core => openCore(openFileStore(file));
 
 /** A log of `workers` workers of 10 events each (spawn, 8 progress, complete), in epics of 10. */
 async function fill(core: Core, workers: number, lanes = 32): Promise<void> {
@@ -71,11 +28,6 @@ async function fill(core: Core, workers: number, lanes = 32): Promise<void> {
       }
     }),
   );
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 const dir = mkdtempSync(path.join(tmpdir(), "apiary-bench-"));

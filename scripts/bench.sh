@@ -3,12 +3,21 @@
 # workspace), runs both sides in one run and rewrites the table in BENCHMARKS.md.
 #   --lifecycle  instead: Apiary's spawn + await against OpenCode's Task tool on a real server
 #                (bench/lifecycle.ts), and rewrites that table.
+#   --postgres   instead: the log on a private PostgreSQL against the file log (bench/postgres.ts),
+#                and rewrites that table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
 if [ "${1:-}" = "--lifecycle" ]; then
   exec node_modules/@oven/bun-linux-x64/bin/bun bench/lifecycle.ts
+fi
+if [ "${1:-}" = "--postgres" ]; then
+  pg_dir=$(mktemp -d /tmp/apiary-bench-pg-XXXXXX)
+  trap 'bash scripts/postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
+  url=$(bash scripts/postgres.sh start "$pg_dir")
+  node_modules/@oven/bun-linux-x64/bin/bun bench/postgres.ts "$url"
+  exit 0
 fi
 if [ ! -d bench/node_modules/swarm-mail ]; then
   (cd bench && npm install --ignore-scripts --no-audit --no-fund --loglevel=error)

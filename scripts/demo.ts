@@ -110,7 +110,7 @@ async function main(): Promise<void> {
     const ApiaryCore = loadCore();
     const core = new ApiaryCore(makeHost(fx.client, openFileStore(await findLogPath(fx.repo))));
 
-    const dashboard = await startDashboard(fx.repo, undefined);
+    const dashboard = await startDashboard({ dir: fx.repo });
     console.log(`watch it live: ${dashboard.url}`);
     let pictured = screenshotTo === undefined;
 

@@ -13,6 +13,8 @@ commands:
 options:
   --dir DIR       a directory in the repository (default: the current one)
   --log FILE      the log file itself (default: <git dir>/apiary/events.jsonl)
+  --postgres URL  the log in PostgreSQL instead (the plugin's option postgres)
+  --log-name NAME its name there (default: the repository's origin remote)
   --json          JSON for scripts instead of aligned text
   --epic ID       only this epic (status, log, stats)
   --bead ID       only this bead (log)
@@ -34,6 +36,8 @@ export interface Args {
   command: Command;
   dir: string;
   log?: string;
+  postgres?: string;
+  logName?: string;
   json: boolean;
   epic?: string;
   bead?: string;
@@ -48,7 +52,7 @@ export interface Args {
 
 export class UsageError extends Error {}
 
-const VALUE_OPTIONS = ["dir", "log", "epic", "bead", "session", "type", "limit", "seq", "at", "port"] as const;
+const VALUE_OPTIONS = ["dir", "log", "postgres", "log-name", "epic", "bead", "session", "type", "limit", "seq", "at", "port"] as const;
 const FLAGS = ["json", "follow"] as const;
 /** Which commands each option means something to; elsewhere it is refused, not ignored. */
 const ONLY: Record<string, readonly Command[]> = {
@@ -113,6 +117,8 @@ export function parseArgs(argv: readonly string[]): Args | "help" {
     command,
     dir: get("dir") ?? ".",
     log: get("log"),
+    postgres: get("postgres"),
+    logName: get("log-name"),
     json: flags.has("json"),
     follow: flags.has("follow"),
     epic: get("epic"),

@@ -9,7 +9,7 @@ import { promises as fs } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Args } from "./args.js";
-import { LogFile, locateLog, optionsFor } from "./source.js";
+import { locate, type LogOrigin, type LogSpec } from "./source.js";
 
 /** The package's files the page needs, by their path under the token. */
 const ASSETS: Record<string, { file: string; type: string }> = {
@@ -38,8 +38,8 @@ export interface Dashboard {
 }
 
 /** Streams the log from byte `from`, then every append, until the client goes away. */
-async function streamLog(file: string, from: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const source = new LogFile(file);
+async function streamLog(origin: LogOrigin, from: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const source = origin.open();
   source.offset = from;
   let open = true;
   req.on("close", () => {
@@ -65,8 +65,8 @@ async function streamLog(file: string, from: number, req: IncomingMessage, res: 
   res.end();
 }
 
-export async function startDashboard(dir: string, logFile: string | undefined, port = 0): Promise<Dashboard> {
-  const log = await locateLog(dir, logFile, true);
+export async function startDashboard(spec: LogSpec, port = 0): Promise<Dashboard> {
+  const origin = await locate(spec, true);
   const token = randomBytes(16).toString("hex");
   const server = createServer((req, res) => {
     const host = req.headers.host ?? "";
@@ -88,14 +88,14 @@ export async function startDashboard(dir: string, logFile: string | undefined, p
         res.writeHead(400, HEADERS).end();
         return;
       }
-      streamLog(log, from, req, res).catch(() => res.destroy());
+      streamLog(origin, from, req, res).catch(() => res.destroy());
       return;
     }
     if (rest === "options") {
       // Read at each request: the plugin's limits, for the queue's reasons.
       let body: string;
       try {
-        body = JSON.stringify(optionsFor(log));
+        body = JSON.stringify(origin.options());
       } catch {
         body = "{}";
       }
@@ -119,18 +119,20 @@ export async function startDashboard(dir: string, logFile: string | undefined, p
   const { port: bound } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${bound}/${token}/`,
-    log,
-    close: () =>
-      new Promise<void>((resolve) => {
+    log: origin.label,
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+      await origin.close();
+    },
   };
 }
 
 /** Serves until interrupted; prints the address to open. */
 export async function serveDashboard(args: Args): Promise<number> {
-  const dashboard = await startDashboard(args.dir, args.log, args.port);
+  const dashboard = await startDashboard(args, args.port);
   process.stdout.write(`dashboard of ${dashboard.log}\nopen ${dashboard.url}\n(Ctrl-C stops it)\n`);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);

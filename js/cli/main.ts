@@ -5,7 +5,7 @@ import { loadLogView } from "../core.js";
 import type { EventFilter, LogView } from "../wasm/apiary_core.js";
 import { parseArgs, UsageError, USAGE, type Args } from "./args.js";
 import { serveDashboard } from "./dashboard.js";
-import { LogFile, locateLog, NoLog, optionsFor } from "./source.js";
+import { locate, NoLog, type LogOrigin, type LogSource } from "./source.js";
 import { clock, damageLine, eventLine, eventsText, healthLine, statsText, statusText } from "./text.js";
 
 const FOLLOW_POLL_MS = 1000;
@@ -13,10 +13,10 @@ const print = (text: string) => process.stdout.write(text.endsWith("\n") ? text 
 const json = (value: unknown) => print(JSON.stringify(value, null, 2));
 
 /** Reads the whole log into a fresh view. */
-async function readAll(source: LogFile, args: Args): Promise<LogView> {
+async function readAll(origin: LogOrigin, source: LogSource, args: Args): Promise<LogView> {
   const View = loadLogView();
   const view = new View(args.command === "replay" ? { seq: args.seq, time: args.at } : undefined);
-  view.setOptions(optionsFor(source.path));
+  view.setOptions(origin.options());
   for (;;) {
     const chunk = await source.read();
     if (!chunk.restart) {
@@ -31,7 +31,7 @@ function filterOf(args: Args): EventFilter {
 }
 
 /** Prints new events as they are appended, until interrupted or the log turns out damaged. */
-async function follow(source: LogFile, first: LogView, args: Args): Promise<number> {
+async function follow(origin: LogOrigin, source: LogSource, first: LogView, args: Args): Promise<number> {
   let view = first;
   let after = view.health().events;
   let stop = false;
@@ -44,7 +44,7 @@ async function follow(source: LogFile, first: LogView, args: Args): Promise<numb
     const chunk = await source.read();
     if (chunk.restart) {
       // A torn last line was cut off: read again from the start, print only what is new.
-      view = await readAll(source, args);
+      view = await readAll(origin, source, args);
     } else {
       view.feed(chunk.bytes);
     }
@@ -64,9 +64,18 @@ async function follow(source: LogFile, first: LogView, args: Args): Promise<numb
 async function run(args: Args): Promise<number> {
   if (args.command === "dashboard") return serveDashboard(args);
   const following = args.command === "log" && args.follow;
-  const file = await locateLog(args.dir, args.log, following);
-  const source = new LogFile(file);
-  const view = await readAll(source, args);
+  const origin = await locate(args, following);
+  try {
+    return await show(origin, args, following);
+  } finally {
+    await origin.close();
+  }
+}
+
+async function show(origin: LogOrigin, args: Args, following: boolean): Promise<number> {
+  const file = origin.label;
+  const source = origin.open();
+  const view = await readAll(origin, source, args);
   const health = view.health();
   const now = args.command === "replay" ? (args.at ?? health.last_at ?? Date.now()) : Date.now();
   switch (args.command) {
@@ -104,7 +113,7 @@ async function run(args: Args): Promise<number> {
         print(`${page.total} event(s)${shown}`);
         if (page.events.length > 0) print(eventsText(page.events));
       }
-      if (following && !health.damage) return follow(source, view, args);
+      if (following && !health.damage) return follow(origin, source, view, args);
       break;
     }
   }

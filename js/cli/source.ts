@@ -6,8 +6,82 @@ import { findLogPath, repoRootOf } from "../store.js";
 
 export class NoLog extends Error {}
 
+/** Where a log is: the file log of the repository around `dir`, a file given, or a log in
+ * PostgreSQL (named `logName`, by default after the repository's `origin` remote). */
+export interface LogSpec {
+  dir: string;
+  log?: string;
+  postgres?: string;
+  logName?: string;
+}
+
+/** One log, opened: readers of it, each from the start, and the plugin's options beside it. */
+export interface LogOrigin {
+  /** The log's name in messages (never a password). */
+  readonly label: string;
+  open(): LogSource;
+  /** The repository's `.opencode/apiary.json`: the queue is shown against the same limits. */
+  options(): Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+/** A log read in order: a file, or a log in PostgreSQL. */
+export interface LogSource {
+  offset: number;
+  read(): Promise<Chunk>;
+  /** Resolves when the log may have changed, or after `ms` at most. */
+  changed(ms: number): Promise<void>;
+  close(): void;
+}
+
+/** Finds the log; unless `mayWait` (a reader that waits for a log to appear), refuses a place
+ * with no log yet, saying where it looked. */
+export async function locate(spec: LogSpec, mayWait: boolean): Promise<LogOrigin> {
+  if (spec.postgres !== undefined) return locatePostgres(spec, mayWait);
+  if (spec.logName !== undefined) throw new NoLog("--log-name needs --postgres");
+  const file = await locateLog(spec.dir, spec.log, mayWait);
+  return { label: file, open: () => new LogFile(file), options: () => optionsFor(file), close: async () => undefined };
+}
+
+async function locatePostgres(spec: LogSpec, mayWait: boolean): Promise<LogOrigin> {
+  if (spec.log !== undefined) throw new NoLog("give --log FILE or --postgres URL, not both");
+  const { openPostgresStore, logNameFor } = await import("../pgstore.js");
+  const root = existsSync(spec.dir) ? repoRootOf(await findLogPath(spec.dir)) : path.resolve(spec.dir);
+  const name = spec.logName ?? (await logNameFor(root));
+  const store = await openPostgresStore(spec.postgres!, name);
+  if (!mayWait && (await store.readFrom(0)).length === 0) {
+    await store.close();
+    throw new NoLog(`no events in ${store.path} (or pass --log-name NAME)`);
+  }
+  return {
+    label: store.path,
+    open: () => {
+      const reader: LogSource = {
+        offset: 0,
+        async read() {
+          const bytes = await store.readFrom(reader.offset);
+          reader.offset += bytes.length;
+          return { bytes, restart: false };
+        },
+        changed: (ms) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, ms);
+            void store.logChanged().then(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+          }),
+        close: () => undefined,
+      };
+      return reader;
+    },
+    options: () => readOptionsFile(root),
+    close: () => store.close(),
+  };
+}
+
 /** The log of the repository around `dir`, or the file given; refuses a path with no log. */
-export async function locateLog(dir: string, file: string | undefined, mayWait: boolean): Promise<string> {
+async function locateLog(dir: string, file: string | undefined, mayWait: boolean): Promise<string> {
   if (file !== undefined) {
     const resolved = path.resolve(file);
     if (!mayWait && !existsSync(resolved)) throw new NoLog(`no log file at ${resolved}`);
@@ -29,7 +103,7 @@ export type Chunk = { bytes: Uint8Array; restart: false } | { restart: true };
  * line that a crashed writer left: then the file is shorter than what was read, and the
  * reader must start over.
  */
-export class LogFile {
+export class LogFile implements LogSource {
   offset = 0;
   private watcher: FSWatcher | undefined;
   private wake: (() => void) | undefined;
@@ -91,8 +165,8 @@ export class LogFile {
   }
 }
 
-/** The plugin's options file of the repository a log belongs to (`<repo>/.git/apiary/` or
+/** The plugin's options file of the repository a log file belongs to (`<repo>/.git/apiary/` or
  * `<dir>/.apiary/`), so that the queue is shown against the limits the plugin uses. */
-export function optionsFor(log: string): Record<string, unknown> {
+function optionsFor(log: string): Record<string, unknown> {
   return readOptionsFile(repoRootOf(log));
 }

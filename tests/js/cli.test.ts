@@ -102,7 +102,7 @@ test("a torn last line is an append in progress, not damage", () => {
 
 test("log --follow prints each appended event once, in order, as it is written", async () => {
   const file = copyOf(10);
-  const child = cliChild("log", "--log", file, "--follow", "--json");
+  const child = cliChild("log", "--log", file, "--follow", "--json", "--limit", "1000");
   const seen: number[] = [];
   let buffered = "";
   const allSeen = new Promise<void>((resolve, reject) => {
@@ -172,4 +172,43 @@ test("the queue's reasons follow the limits in the repository's .opencode/apiary
   copyFileSync(await findLogPath(repo), copied);
   // Without the options file, the defaults (8 running) would start b at once.
   assert.equal(cliJson("status", "--log", copied).epics[0].queue[0].reason, "starts now");
+});
+
+test("a log in PostgreSQL reads as a file log does, and is followed through its notifications", async () => {
+  const { freshLog, postgresUrl, spawnManyPg } = await import("./pg.js");
+  const log = freshLog("cli");
+  await spawnManyPg(log, "c", 3);
+  const o = cliJson("status", "--postgres", postgresUrl(), "--log-name", log);
+  assert.equal(o.health.events, 3);
+  assert.equal(o.epics[0].workers.length, 3);
+  assert.match(o.log, new RegExp(`^postgres://127\\.0\\.0\\.1:\\d+/apiary \\(log ${log}\\)$`));
+  const child = cliChild("log", "--postgres", postgresUrl(), "--log-name", log, "--follow", "--json");
+  const seen: number[] = [];
+  const allSeen = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`saw only ${seen.join(",")}`)), 30_000);
+    child.stdout!.on("data", (d: Buffer) => {
+      for (const l of d.toString("utf8").split("\n").filter((x) => x !== "")) seen.push(JSON.parse(l).seq);
+      if (seen.length >= 5) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  await spawnManyPg(log, "d", 2);
+  try {
+    await allSeen;
+  } finally {
+    child.kill("SIGINT");
+  }
+  assert.deepEqual(seen, [1, 2, 3, 4, 5]);
+  for (const [args, message] of [
+    [["status", "--log-name", log], /--log-name needs --postgres/],
+    [["status", "--postgres", postgresUrl(), "--log", recordedRun], /give --log FILE or --postgres URL, not both/],
+    [["status", "--postgres", postgresUrl(), "--log-name", "no-such-log"], /no events in postgres:\/\/.* \(log no-such-log\)/],
+  ] as const) {
+    const r = cli(...args);
+    assert.equal(r.code, 1, args.join(" "));
+    assert.match(r.stderr, message);
+  }
 });

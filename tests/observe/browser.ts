@@ -22,7 +22,7 @@ export interface Opened {
 
 /** Serves `log` and opens the page; resolves once the page has drawn `events` events. */
 export async function openDashboard(browser: Browser, log: string, events: number): Promise<Opened> {
-  const dashboard = await startDashboard(path.dirname(log), log);
+  const dashboard = await startDashboard({ dir: path.dirname(log), log });
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));

@@ -101,7 +101,7 @@ test("only the secret address on the loopback interface is served", async () => 
   const log = path.join(tempDir("apiary-dash-"), "events.jsonl");
   writeFileSync(log, text(5));
   const { startDashboard } = await import("../../dist/npm/cli/dashboard.js");
-  const dashboard = await startDashboard(path.dirname(log), log);
+  const dashboard = await startDashboard({ dir: path.dirname(log), log });
   try {
     const url = new URL(dashboard.url);
     assert.equal(url.hostname, "127.0.0.1");

@@ -1,0 +1,64 @@
+// What Apiary's benchmarks share: a core over any log store with a client that answers at
+// once (what is measured is the log), and the append workloads.
+const { loadCore } = await import("../dist/npm/core.js");
+const Core = loadCore();
+export type Core = InstanceType<typeof Core>;
+type Store = Parameters<typeof import("../dist/npm/host.js").makeHost>[1];
+const { makeHost } = await import("../dist/npm/host.js");
+
+let sessions = 0;
+const ok = <T>(data: T) => ({ data });
+// A stand-in for the OpenCode client that answers at once.
+const client = {
+  session: {
+    create: async () => ok({ id: `ses_${process.pid}_${++sessions}` }),
+    promptAsync: async () => ok(undefined),
+    delete: async () => ok(true),
+    status: async () => ok({}),
+    messages: async () => ok([]),
+  },
+} as never;
+
+/** The log is measured, not the scheduler: every spawn starts at once (no limit, and the
+ * workers' shared file is not reserved). */
+export function openCore(store: Store): Core {
+  return new Core(makeHost(client, store), {
+    worktrees: false,
+    max_running: 1_000_000,
+    max_queued: 1_000_000,
+    on_file_conflict: "allow",
+  });
+}
+
+export const ctx = (s: string) => ({ session_id: s, directory: "/bench" });
+
+export async function spawn(core: Core, epic: string, bead: string): Promise<string> {
+  const r = await core.spawnAsync(ctx("ses_coord"), { bead_id: bead, epic_id: epic, title: "bench task", files: ["src/lib.rs"] });
+  return r.session_id;
+}
+
+/** `lanes` workers, each making `perLane` progress reports in sequence; all lanes at once.
+ * Returns appends per second. */
+export async function progressRun(core: Core, epic: string, lanes: number, perLane: number): Promise<number> {
+  const sessionsOf = await Promise.all(Array.from({ length: lanes }, (_, i) => spawn(core, epic, `${epic}-${i}`)));
+  const start = performance.now();
+  await Promise.all(
+    sessionsOf.map(async (session, i) => {
+      for (let k = 0; k < perLane; k++) {
+        await core.progress(ctx(session), { bead_id: `${epic}-${i}`, progress_percent: k % 100, message: "compiling" });
+      }
+    }),
+  );
+  return (lanes * perLane) / ((performance.now() - start) / 1000);
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** The value at percentile `p` (nearest rank). */
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.max(0, Math.ceil((p / 100) * s.length) - 1)]!;
+}
