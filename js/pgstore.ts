@@ -143,9 +143,11 @@ export async function openPostgresStore(connectionString: string, log: string): 
       let client: pg.PoolClient | undefined;
       try {
         client = await pool.connect();
-        await client.query("BEGIN");
-        await client.query(`SET LOCAL lock_timeout = '${LOCK_WAIT}'`);
-        await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`apiary:${log}`]);
+        // One round trip (statements without parameters may go together).
+        await client.query(
+          `BEGIN; SET LOCAL lock_timeout = '${LOCK_WAIT}'; ` +
+            `SELECT pg_advisory_xact_lock(hashtextextended(${client.escapeLiteral(`apiary:${log}`)}, 0))`,
+        );
         held = { client, release, open: true };
       } catch (e) {
         if (client) {
@@ -210,12 +212,14 @@ export async function openPostgresStore(connectionString: string, log: string): 
           offset += line.length;
           start = end;
         }
+        // The insert and the notification in one statement (a data-modifying WITH always runs).
         await client.query(
-          `INSERT INTO apiary_events (log, seq, byte_offset, line)
-             SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bytea[])`,
-          [log, seqs, offsets, lines],
+          `WITH inserted AS (
+             INSERT INTO apiary_events (log, seq, byte_offset, line)
+               SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bytea[]))
+           SELECT pg_notify($5, $1)`,
+          [log, seqs, offsets, lines, CHANNEL],
         );
-        await client.query("SELECT pg_notify($1, $2)", [CHANNEL, log]);
         // The commit is the flush: an append is acknowledged once it is durable.
         await finish(true);
       } catch (e) {
