@@ -39,41 +39,51 @@ function describe(error: unknown, response: Response | undefined): string {
 /** `query.directory` selects the OpenCode instance a call is about; none is the plugin's own. */
 const at = (directory: string | undefined) => (directory === undefined ? {} : { directory });
 
-export function makeHost(client: OpencodeClient, store: LogStore): ApiaryHost {
+/**
+ * The host over the plugin's own client and, for sessions on the servers of the `servers`
+ * option, a client per server (by url). A call about a server with no client is refused.
+ */
+export function makeHost(own: OpencodeClient, store: LogStore, servers: ReadonlyMap<string, OpencodeClient> = new Map()): ApiaryHost {
+  const on = (server: string | undefined): OpencodeClient => {
+    if (server === undefined) return own;
+    const client = servers.get(server);
+    if (!client) throw new Error(`no client for server ${server}: it is not in the servers option`);
+    return client;
+  };
   return {
-    async createSession(parentId, title, directory) {
-      const session = unwrap(await client.session.create({ body: { parentID: parentId, title }, query: at(directory) }));
+    async createSession(parentId, title, directory, server) {
+      const session = unwrap(await on(server).session.create({ body: { parentID: parentId, title }, query: at(directory) }));
       return session.id;
     },
-    async deleteSession(id, directory) {
-      unwrap(await client.session.delete({ path: { id }, query: at(directory) }));
+    async deleteSession(id, directory, server) {
+      unwrap(await on(server).session.delete({ path: { id }, query: at(directory) }));
     },
-    async promptAsync(id, directory, text, agent, providerID, modelID) {
+    async promptAsync(id, directory, text, agent, providerID, modelID, server) {
       const model = providerID !== undefined && modelID !== undefined ? { providerID, modelID } : undefined;
       unwrap(
-        await client.session.promptAsync({
+        await on(server).session.promptAsync({
           path: { id },
           query: at(directory),
           body: { parts: [{ type: "text", text }], ...(agent === undefined ? {} : { agent }), ...(model ? { model } : {}) },
         }),
       );
     },
-    async sessionStatus(directory) {
-      return unwrap(await client.session.status({ query: at(directory) }));
+    async sessionStatus(directory, server) {
+      return unwrap(await on(server).session.status({ query: at(directory) }));
     },
-    async sessionMessages(id, directory, limit) {
-      return unwrap(await client.session.messages({ path: { id }, query: { ...at(directory), limit } }));
+    async sessionMessages(id, directory, limit, server) {
+      return unwrap(await on(server).session.messages({ path: { id }, query: { ...at(directory), limit } }));
     },
     async agents() {
-      const agents = unwrap(await client.app.agents());
+      const agents = unwrap(await own.app.agents());
       return (agents ?? []).map((a) => a.name);
     },
     async showToast(title, message, variant) {
       const v = variant as "info" | "success" | "warning" | "error";
-      unwrap(await client.tui.showToast({ body: { title, message, variant: v } }));
+      unwrap(await own.tui.showToast({ body: { title, message, variant: v } }));
     },
-    async abortSession(id, directory) {
-      unwrap(await client.session.abort({ path: { id }, query: at(directory) }));
+    async abortSession(id, directory, server) {
+      unwrap(await on(server).session.abort({ path: { id }, query: at(directory) }));
     },
     async machine() {
       const cpus = os.availableParallelism?.() ?? os.cpus().length;

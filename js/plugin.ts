@@ -4,6 +4,7 @@ import type { Hooks, Plugin } from "@opencode-ai/plugin";
 import { loadCore, type ApiaryCore, type Options } from "./core.js";
 import { makeHost } from "./host.js";
 import { readOptionsFile } from "./options.js";
+import { parseServers, watchServers } from "./servers.js";
 import { findLogPath, openFileStore, repoRootOf, type LogStore } from "./store.js";
 import { swarmTools } from "./tools.js";
 
@@ -82,9 +83,14 @@ async function openStore(root: string, opts: StorageOptions): Promise<LogStore> 
 export const ApiaryPlugin: Plugin = async ({ client, directory, worktree }, options) => {
   const ApiaryCore = loadCore();
   const root = worktree || directory;
-  const { postgres, log_name, ...settings } = { ...readOptionsFile(root), ...(options ?? {}) } as Options & StorageOptions;
+  const { postgres, log_name, servers, ...settings } = { ...readOptionsFile(root), ...(options ?? {}) } as Options &
+    StorageOptions & { servers?: unknown };
+  const cluster = parseServers(servers);
   const store = await openStore(root, { postgres, log_name });
-  const core = new ApiaryCore(makeHost(client, store), settings);
+  const core = new ApiaryCore(makeHost(client, store, cluster.clients), { ...settings, servers: cluster.core } as Options);
+  if (cluster.clients.size > 0 && !isWorkerInstance(directory)) {
+    watchServers(core, cluster.clients, (e) => report("servers", e));
+  }
 
   // Background duties, never awaited here: a call to this instance's own server while it is
   // still starting would wait for the start, which waits for this function.

@@ -95,8 +95,26 @@ pub struct Options {
     pub reservation_ttl_ms: u64,
     /// A worker's edit, write and patch tool calls on files it does not own are stopped.
     pub enforce_files: bool,
+    /// OpenCode servers to place workers on, each with its own limit; empty: the plugin's own
+    /// server. The plugin passes them without their passwords.
+    pub servers: Vec<ServerOption>,
     /// A toast in the TUI when a worker completes, fails or is blocked.
     pub toasts: bool,
+}
+
+/// An OpenCode server workers may be placed on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+#[serde(deny_unknown_fields)]
+pub struct ServerOption {
+    /// Its address, as a client reaches it (`http://10.0.0.5:4096`); also its name in the log.
+    pub url: String,
+    /// Workers on it at once.
+    pub max_workers: u32,
+    /// The repository's clone on that server's machine, where its workers run; by default the
+    /// coordinator's directory (a server on the same machine).
+    #[serde(default)]
+    pub directory: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,6 +159,7 @@ impl Default for Options {
             reservation_ttl_ms: 3_600_000,
             enforce_files: true,
             toasts: true,
+            servers: Vec::new(),
         }
     }
 }
@@ -162,6 +181,20 @@ impl Options {
         }
         if self.priority_aging_ms == 0 {
             return Err("priority_aging_ms must be at least 1".into());
+        }
+        for (i, s) in self.servers.iter().enumerate() {
+            if s.url.trim().is_empty() {
+                return Err(format!("servers[{i}].url must not be empty"));
+            }
+            if s.max_workers == 0 {
+                return Err(format!(
+                    "servers[{i}].max_workers must be at least 1 ({})",
+                    s.url
+                ));
+            }
+            if self.servers[..i].iter().any(|o| o.url == s.url) {
+                return Err(format!("servers[{i}].url repeats {}", s.url));
+            }
         }
         Ok(())
     }

@@ -49,6 +49,9 @@ pub struct WorkerSpawned {
     pub shared_context: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<Priority>,
+    /// The OpenCode server it runs on (a `servers` option's url); absent: the coordinator's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
 }
 
 /// How soon a queued worker starts: higher first; waiting raises a worker's rank (aging).
@@ -306,6 +309,15 @@ pub struct CoordinatorNotified {
     pub via: String,
 }
 
+/// An OpenCode server of the `servers` option stopped answering (`server_lost`), or answers
+/// again (`server_back`): no worker is placed on it meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerNote {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
 /// Declares every event type once: the enum, its `type` names and the decoder come from here.
 macro_rules! event_types {
     ($($variant:ident($body:ty) = $name:literal,)+) => {
@@ -364,6 +376,8 @@ event_types! {
     SessionDeleted(WorkerNote) = "session_deleted",
     MessageDelivered(MessageMark) = "message_delivered",
     MessageRead(MessageMark) = "message_read",
+    ServerLost(ServerNote) = "server_lost",
+    ServerBack(ServerNote) = "server_back",
 }
 
 /// An event's payload as read back: a known event, or one this build does not know (written

@@ -29,12 +29,16 @@ pub struct CreateSession {
     /// The directory the session works in (a worktree); `None` is the plugin's own. OpenCode
     /// runs a session in the instance of its directory.
     pub directory: Option<String>,
+    /// The OpenCode server it runs on (a `servers` option's url); `None` is the plugin's own.
+    pub server: Option<String>,
 }
 
 /// A prompt to a session, sent without waiting for the model.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PromptRequest {
     pub session_id: String,
+    /// The session's server (`None`: the plugin's own) and directory.
+    pub server: Option<String>,
     pub directory: Option<String>,
     pub text: String,
     /// An OpenCode agent (`build`, or one from `.opencode/agent/`).
@@ -290,8 +294,9 @@ impl ServerEvent {
     }
 }
 
-/// OpenCode sessions, through the SDK client the plugin was given. `directory` names the
-/// OpenCode instance a session belongs to (`None`: the plugin's own).
+/// OpenCode sessions, through the SDK client the plugin was given or, for a session on another
+/// server (`server`: a `servers` option's url), through a client for that server. `directory`
+/// names the OpenCode instance a session belongs to (`None`: the plugin's own).
 pub trait Sessions {
     /// Creates a session and returns its id.
     async fn create_session(&self, request: &CreateSession) -> Result<String, HostError>;
@@ -299,6 +304,7 @@ pub trait Sessions {
     async fn delete_session(
         &self,
         session_id: &str,
+        server: Option<&str>,
         directory: Option<&str>,
     ) -> Result<(), HostError>;
     /// Sends a prompt without waiting for the model (`prompt_async`).
@@ -306,12 +312,14 @@ pub trait Sessions {
     /// The status map of a directory's instance. Idle sessions are absent.
     async fn status_map(
         &self,
+        server: Option<&str>,
         directory: Option<&str>,
     ) -> Result<BTreeMap<String, SessionStatus>, HostError>;
     /// The last `limit` messages of a session, oldest first.
     async fn messages(
         &self,
         session_id: &str,
+        server: Option<&str>,
         directory: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Message>, HostError>;
@@ -323,6 +331,7 @@ pub trait Sessions {
     async fn abort_session(
         &self,
         session_id: &str,
+        server: Option<&str>,
         directory: Option<&str>,
     ) -> Result<(), HostError>;
 }

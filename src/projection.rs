@@ -114,6 +114,9 @@ pub struct Worker {
     /// model call too, so until then the worker still holds its slot.
     #[serde(default)]
     pub turn_over: bool,
+    /// The OpenCode server it runs on (a `servers` option's url); `None`: the coordinator's.
+    #[serde(default)]
+    pub server: Option<String>,
 }
 
 /// A message and what became of it, per recipient.
@@ -186,6 +189,9 @@ pub struct Swarm {
     /// Every message, in the order sent.
     #[serde(default)]
     mail: Vec<Mail>,
+    /// Servers of the `servers` option that stopped answering, until they answer again.
+    #[serde(default)]
+    servers_down: Vec<String>,
     last_seq: u64,
 }
 
@@ -238,6 +244,7 @@ impl Swarm {
                     session_deleted: false,
                     turn_over: false,
                     asks: None,
+                    server: e.server.clone(),
                 });
                 let queued = self.queue.remove(&e.bead_id).is_some();
                 if self.by_bead.insert(e.bead_id.clone(), index).is_none() && !queued {
@@ -428,6 +435,12 @@ impl Swarm {
             }
             // Recorded and replayed; reservations are derived from the workers' files.
             EventBody::FilesReserved(_) | EventBody::FilesReleased(_) => {}
+            EventBody::ServerLost(e) => {
+                if !self.servers_down.contains(&e.url) {
+                    self.servers_down.push(e.url.clone());
+                }
+            }
+            EventBody::ServerBack(e) => self.servers_down.retain(|u| *u != e.url),
         }
     }
 
@@ -497,6 +510,11 @@ impl Swarm {
     /// Every message, in the order sent.
     pub fn mail(&self) -> &[Mail] {
         &self.mail
+    }
+
+    /// Whether a server of the `servers` option was recorded lost (and not back since).
+    pub fn server_down(&self, url: &str) -> bool {
+        self.servers_down.iter().any(|u| u == url)
     }
 
     /// The beads waiting to start.

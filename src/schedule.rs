@@ -39,6 +39,8 @@ pub enum Wait {
     Files { bead: String, paths: Vec<String> },
     /// Only the coordinator can move it on: a dependency needs review or was never spawned.
     Coordinator(String),
+    /// Every server of the `servers` option is full or lost: each one's state.
+    Servers(String),
 }
 
 impl Wait {
@@ -66,6 +68,7 @@ impl Wait {
                 format!("files held by {bead}: {}", paths.join(", "))
             }
             Self::Coordinator(why) => why.clone(),
+            Self::Servers(state) => format!("no server has room: {state}"),
         }
     }
 }
@@ -79,6 +82,8 @@ pub struct Plan {
     pub block: Vec<(String, String)>,
     /// The other waiting beads, in queue order (position 1 first), with why they wait.
     pub waits: Vec<(String, Wait)>,
+    /// With the `servers` option: the server each bead of `start` goes to.
+    pub placed: Vec<(String, String)>,
     /// The next moment something may change with no event to say so (a backoff ending, a
     /// machine to look at again).
     pub wake_at: Option<u64>,
@@ -241,6 +246,64 @@ fn machine_hold(options: &Options, machine: Option<&Machine>) -> Option<String> 
     None
 }
 
+/// Workers holding a slot on each server of the `servers` option, in its order.
+fn server_load(swarm: &Swarm, options: &Options, now: u64) -> Vec<u32> {
+    options
+        .servers
+        .iter()
+        .map(|s| {
+            swarm
+                .workers()
+                .filter(|w| w.server.as_deref() == Some(s.url.as_str()) && holds_slot(w, now))
+                .count() as u32
+        })
+        .collect()
+}
+
+/// The server with the most free slots among those not lost (the first listed on a tie), or
+/// why none will do.
+fn best_server(swarm: &Swarm, options: &Options, load: &[u32]) -> Result<usize, String> {
+    let mut best: Option<(usize, u32)> = None;
+    for (i, s) in options.servers.iter().enumerate() {
+        let free = s.max_workers.saturating_sub(load[i]);
+        if free > 0 && !swarm.server_down(&s.url) && best.is_none_or(|(_, f)| free > f) {
+            best = Some((i, free));
+        }
+    }
+    best.map(|(i, _)| i).ok_or_else(|| {
+        let states: Vec<String> = options
+            .servers
+            .iter()
+            .zip(load)
+            .map(|(s, n)| match swarm.server_down(&s.url) {
+                true => format!("{} lost", s.url),
+                false => format!("{} {n}/{}", s.url, s.max_workers),
+            })
+            .collect();
+        states.join(", ")
+    })
+}
+
+/// Where a worker starting now goes: `Ok(None)` without the `servers` option, the url of the
+/// server with the most room, or why no server will do.
+pub fn place(swarm: &Swarm, options: &Options, now: u64) -> Result<Option<String>, String> {
+    if options.servers.is_empty() {
+        return Ok(None);
+    }
+    let load = server_load(swarm, options, now);
+    best_server(swarm, options, &load).map(|i| Some(options.servers[i].url.clone()))
+}
+
+/// Whether the server at `url` has a free slot and is not lost.
+pub fn room_on(swarm: &Swarm, options: &Options, url: &str, now: u64) -> bool {
+    let load = server_load(swarm, options, now);
+    options
+        .servers
+        .iter()
+        .zip(load)
+        .any(|(s, n)| s.url == url && n < s.max_workers && !swarm.server_down(url))
+}
+
 /// Decides what the queue does now.
 pub fn plan(swarm: &Swarm, options: &Options, machine: Option<&Machine>, now: u64) -> Plan {
     let mut plan = Plan::default();
@@ -277,6 +340,7 @@ pub fn plan(swarm: &Swarm, options: &Options, machine: Option<&Machine>, now: u6
     }
 
     let (mut total, mut per_key) = running(swarm, options, now);
+    let mut load = server_load(swarm, options, now);
     let hold = machine_hold(options, machine);
     // Files of the beads this plan starts: two queued beads never start on the same files.
     let mut starting: Vec<(String, Vec<String>)> = Vec::new();
@@ -321,6 +385,11 @@ pub fn plan(swarm: &Swarm, options: &Options, machine: Option<&Machine>, now: u6
                 running: total,
                 limit: options.max_running,
             })
+        } else if let Some(why) = (!options.servers.is_empty())
+            .then(|| best_server(swarm, options, &load).err())
+            .flatten()
+        {
+            Some(Wait::Servers(why))
         } else {
             let keys = model_keys(q.request.model.as_deref());
             keys.iter()
@@ -338,6 +407,11 @@ pub fn plan(swarm: &Swarm, options: &Options, machine: Option<&Machine>, now: u6
                     for k in keys {
                         *per_key.entry(k).or_insert(0) += 1;
                     }
+                    if let Ok(i) = best_server(swarm, options, &load) {
+                        load[i] += 1;
+                        plan.placed
+                            .push((bead.clone(), options.servers[i].url.clone()));
+                    }
                     None
                 })
         };
@@ -351,7 +425,7 @@ pub fn plan(swarm: &Swarm, options: &Options, machine: Option<&Machine>, now: u6
                     Wait::Backoff { until } => Some(*until),
                     Wait::Machine(_) => Some(now + MACHINE_RECHECK_MS),
                     // A slot held by a finishing worker frees by itself at the latest then.
-                    Wait::Slot { .. } | Wait::ModelSlot { .. } => swarm
+                    Wait::Slot { .. } | Wait::ModelSlot { .. } | Wait::Servers(_) => swarm
                         .workers()
                         .filter_map(finishing_until)
                         .filter(|&until| until > now)
@@ -519,9 +593,12 @@ pub fn can_start_now(
     let backed_up = plan.waits.iter().any(|(_, w)| {
         matches!(
             w,
-            Wait::Slot { .. } | Wait::ModelSlot { .. } | Wait::Machine(_)
+            Wait::Slot { .. } | Wait::ModelSlot { .. } | Wait::Machine(_) | Wait::Servers(_)
         )
     });
+    if place(swarm, options, now).is_err() {
+        return false;
+    }
     if !plan.start.is_empty() || backed_up {
         return false;
     }

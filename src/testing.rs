@@ -234,6 +234,8 @@ pub struct FakeSessions {
     pub aborts: RefCell<Vec<String>>,
     /// Toasts shown, in order.
     pub toasts: RefCell<Vec<Toast>>,
+    /// Servers of the `servers` option that do not answer: every call to them fails.
+    pub down: RefCell<Vec<String>>,
 }
 
 impl std::fmt::Debug for FakeSessions {
@@ -246,6 +248,17 @@ impl std::fmt::Debug for FakeSessions {
 }
 
 impl FakeSessions {
+    /// Fails a call to a server that does not answer.
+    fn reach(&self, op: &'static str, server: Option<&str>) -> Result<(), HostError> {
+        match server {
+            Some(url) if self.down.borrow().iter().any(|d| d == url) => Err(HostError::new(
+                op,
+                format!("fetch failed: {url} does not answer"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     pub fn set_status(&self, session: &str, status: Option<SessionStatus>) {
         let mut map = self.status.borrow_mut();
         match status {
@@ -292,6 +305,7 @@ impl FakeSessions {
 
 impl Sessions for FakeSessions {
     async fn create_session(&self, request: &CreateSession) -> Result<String, HostError> {
+        self.reach("session.create", request.server.as_deref())?;
         if let Some(msg) = self.fail_create.borrow().clone() {
             return Err(HostError::new("session.create", msg));
         }
@@ -303,11 +317,18 @@ impl Sessions for FakeSessions {
         self.created.borrow_mut().push(request.clone());
         Ok(format!("ses_{}", self.next_id.get()))
     }
-    async fn delete_session(&self, session_id: &str, _: Option<&str>) -> Result<(), HostError> {
+    async fn delete_session(
+        &self,
+        session_id: &str,
+        server: Option<&str>,
+        _: Option<&str>,
+    ) -> Result<(), HostError> {
+        self.reach("session.delete", server)?;
         self.deletions.borrow_mut().push(session_id.to_string());
         Ok(())
     }
     async fn prompt_async(&self, request: &PromptRequest) -> Result<(), HostError> {
+        self.reach("session.promptAsync", request.server.as_deref())?;
         if let Some(msg) = self.fail_prompt.borrow().clone() {
             return Err(HostError::new("session.promptAsync", msg));
         }
@@ -319,8 +340,10 @@ impl Sessions for FakeSessions {
     }
     async fn status_map(
         &self,
+        server: Option<&str>,
         directory: Option<&str>,
     ) -> Result<BTreeMap<String, SessionStatus>, HostError> {
+        self.reach("session.status", server)?;
         self.status_reads.set(self.status_reads.get() + 1);
         self.status_directories
             .borrow_mut()
@@ -341,7 +364,13 @@ impl Sessions for FakeSessions {
         self.toasts.borrow_mut().push(toast.clone());
         Ok(())
     }
-    async fn abort_session(&self, session_id: &str, _: Option<&str>) -> Result<(), HostError> {
+    async fn abort_session(
+        &self,
+        session_id: &str,
+        server: Option<&str>,
+        _: Option<&str>,
+    ) -> Result<(), HostError> {
+        self.reach("session.abort", server)?;
         self.aborts.borrow_mut().push(session_id.to_string());
         self.set_status(session_id, None);
         Ok(())
@@ -349,9 +378,11 @@ impl Sessions for FakeSessions {
     async fn messages(
         &self,
         session_id: &str,
+        server: Option<&str>,
         _: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Message>, HostError> {
+        self.reach("session.messages", server)?;
         if self.deleted.borrow().iter().any(|s| s == session_id) {
             return Err(HostError::new(
                 "session.messages",
@@ -455,31 +486,45 @@ impl<S> Sessions for FakeHost<S> {
     async fn create_session(&self, request: &CreateSession) -> Result<String, HostError> {
         self.sessions.create_session(request).await
     }
-    async fn delete_session(&self, session_id: &str, dir: Option<&str>) -> Result<(), HostError> {
-        self.sessions.delete_session(session_id, dir).await
+    async fn delete_session(
+        &self,
+        session_id: &str,
+        server: Option<&str>,
+        dir: Option<&str>,
+    ) -> Result<(), HostError> {
+        self.sessions.delete_session(session_id, server, dir).await
     }
     async fn prompt_async(&self, request: &PromptRequest) -> Result<(), HostError> {
         self.sessions.prompt_async(request).await
     }
     async fn status_map(
         &self,
+        server: Option<&str>,
         directory: Option<&str>,
     ) -> Result<BTreeMap<String, SessionStatus>, HostError> {
-        self.sessions.status_map(directory).await
+        self.sessions.status_map(server, directory).await
     }
     async fn messages(
         &self,
         session_id: &str,
+        server: Option<&str>,
         directory: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Message>, HostError> {
-        self.sessions.messages(session_id, directory, limit).await
+        self.sessions
+            .messages(session_id, server, directory, limit)
+            .await
     }
     async fn agents(&self) -> Result<Vec<String>, HostError> {
         self.sessions.agents().await
     }
-    async fn abort_session(&self, session_id: &str, dir: Option<&str>) -> Result<(), HostError> {
-        self.sessions.abort_session(session_id, dir).await
+    async fn abort_session(
+        &self,
+        session_id: &str,
+        server: Option<&str>,
+        dir: Option<&str>,
+    ) -> Result<(), HostError> {
+        self.sessions.abort_session(session_id, server, dir).await
     }
     async fn show_toast(&self, toast: &Toast) -> Result<(), HostError> {
         self.sessions.show_toast(toast).await

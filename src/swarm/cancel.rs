@@ -177,13 +177,17 @@ impl<H: Host> Apiary<H> {
                 queued.push(c.bead_id);
                 continue;
             }
-            let dir = self
+            let (server, dir) = self
                 .log
                 .swarm()
                 .session(&c.session_id)
-                .and_then(|w| w.directory.clone());
+                .map(|w| (w.server.clone(), w.directory.clone()))
+                .unwrap_or_default();
             // A session already idle or gone needs no abort; the record stands either way.
-            let _ = self.host.abort_session(&c.session_id, dir.as_deref()).await;
+            let _ = self
+                .host
+                .abort_session(&c.session_id, server.as_deref(), dir.as_deref())
+                .await;
             running.push(c.bead_id);
         }
         self.drain().await?;

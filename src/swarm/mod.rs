@@ -20,6 +20,7 @@ mod race;
 mod report;
 mod resume;
 mod retention;
+mod servers;
 mod spawn;
 mod status;
 mod toast;

@@ -130,13 +130,13 @@ impl<H: Host> Apiary<H> {
             .map(|(parent, ws)| (parent, ws[0].parent_directory.clone()))
             .collect();
         for (parent, dir) in unknown {
-            let Ok(map) = self.host.status_map(dir.as_deref()).await else {
+            let Ok(map) = self.host.status_map(None, dir.as_deref()).await else {
                 continue;
             };
             if map.contains_key(&parent) {
                 continue;
             }
-            let Ok(messages) = self.host.messages(&parent, dir.as_deref(), 1).await else {
+            let Ok(messages) = self.host.messages(&parent, None, dir.as_deref(), 1).await else {
                 continue;
             };
             let finished = messages

@@ -49,28 +49,38 @@ impl<H: Host> Apiary<H> {
         include_messages: bool,
     ) -> Result<PollReport, ToolError> {
         self.refresh().await?;
-        let live: Vec<(String, WorkerState, Option<String>)> = self
+        type Place = (Option<String>, Option<String>);
+        let live: Vec<(String, WorkerState, Place)> = self
             .log
             .swarm()
             .epic(epic_id)
             .iter()
             .filter(|w| !w.state.is_final())
-            .map(|w| (w.session_id.clone(), w.state, w.directory.clone()))
+            .map(|w| {
+                let place = (w.server.clone(), w.directory.clone());
+                (w.session_id.clone(), w.state, place)
+            })
             .collect();
         let mut warning = None;
         let mut seen = BTreeMap::new();
         if !live.is_empty() {
-            // OpenCode keeps a status map per instance, that is per directory: one read each.
+            // OpenCode keeps a status map per instance, that is per server and directory: one
+            // read each.
             let mut maps = BTreeMap::new();
-            for (_, _, dir) in &live {
-                if !maps.contains_key(dir) {
-                    maps.insert(dir.clone(), self.host.status_map(dir.as_deref()).await);
+            for (_, _, place) in &live {
+                if !maps.contains_key(place) {
+                    let (server, dir) = place;
+                    let map = self
+                        .host
+                        .status_map(server.as_deref(), dir.as_deref())
+                        .await;
+                    maps.insert(place.clone(), map);
                 }
             }
-            for (session, state, dir) in &live {
-                match &maps[dir] {
+            for (session, state, place) in &live {
+                match &maps[place] {
                     Ok(map) => {
-                        let s = self.see(session, dir.as_deref(), *state, map.get(session));
+                        let s = self.see(session, place, *state, map.get(session));
                         seen.insert(session.clone(), s.await);
                     }
                     Err(e) => warning = Some(format!("{e}; states are from the log alone")),
@@ -90,7 +100,7 @@ impl<H: Host> Apiary<H> {
     async fn see(
         &self,
         session: &str,
-        directory: Option<&str>,
+        (server, directory): &(Option<String>, Option<String>),
         state: WorkerState,
         status: Option<&SessionStatus>,
     ) -> Seen {
@@ -108,7 +118,10 @@ impl<H: Host> Apiary<H> {
             WorkerState::Running | WorkerState::Idle => Seen::TurnEnded,
             _ => Seen::NotYetStarted,
         };
-        match self.host.messages(session, directory, 4).await {
+        let messages = self
+            .host
+            .messages(session, server.as_deref(), directory.as_deref(), 4);
+        match messages.await {
             Ok(messages) => from_messages(&messages, state),
             Err(e) if e.message.contains("NotFound") || e.message.contains("not found") => {
                 Seen::Failed(format!("session {session} no longer exists on the server"))
@@ -237,12 +250,16 @@ impl<H: Host> Apiary<H> {
             &mut report.failed,
         ] {
             for v in group.iter_mut() {
-                let dir = self
+                let (server, dir) = self
                     .log
                     .swarm()
                     .session(&v.session_id)
-                    .and_then(|w| w.directory.clone());
-                if let Ok(messages) = self.host.messages(&v.session_id, dir.as_deref(), 1).await {
+                    .map(|w| (w.server.clone(), w.directory.clone()))
+                    .unwrap_or_default();
+                let messages =
+                    self.host
+                        .messages(&v.session_id, server.as_deref(), dir.as_deref(), 1);
+                if let Ok(messages) = messages.await {
                     v.last_message = messages
                         .last()
                         .map(|m| excerpt(&m.text(), MESSAGE_CHARS))

@@ -12,6 +12,7 @@ use std::pin::Pin;
 use sha2::{Digest, Sha256};
 
 use super::spawn::parse_model;
+use super::worktree::Placement;
 use super::Apiary;
 use crate::error::ToolError;
 use crate::event::{EventBody, Payload, WorkerFailed, WorkerQueued, WorkerSpawned};
@@ -146,7 +147,26 @@ impl<H: Host> Apiary<H> {
         let bead = r.bead_id.as_str();
         let model = r.model.as_deref().map(parse_model).transpose()?;
         let home = r.parent_directory.clone().unwrap_or_default();
-        let place = self.place(&home, bead).await?;
+        // With the `servers` option, the server with the most room; when none has any (another
+        // instance just filled them), nothing starts and the record below says so.
+        let Ok(server) = schedule::place(&self.log.swarm(), &self.options, self.host.now_ms())
+        else {
+            return self.not_started(r, from, machine).await;
+        };
+        let place = match &server {
+            // A worker on a server of the `servers` option works in that server's clone.
+            Some(url) => Placement {
+                directory: self
+                    .options
+                    .servers
+                    .iter()
+                    .find(|s| &s.url == url)
+                    .and_then(|s| s.directory.clone())
+                    .unwrap_or(home.clone()),
+                ..Placement::default()
+            },
+            None => self.place(&home, bead).await?,
+        };
         let prompt = WorkerPrompt {
             bead_id: &r.bead_id,
             epic_id: &r.epic_id,
@@ -160,13 +180,16 @@ impl<H: Host> Apiary<H> {
         }
         .format();
         let prompt_hash = hex(&Sha256::digest(prompt.as_bytes()));
-        let in_worktree = place.worktree.as_ref().map(|_| place.directory.clone());
+        // The session's instance: its worktree, or the server's clone; `None` is the plugin's own.
+        let in_worktree =
+            (place.worktree.is_some() || server.is_some()).then(|| place.directory.clone());
         let session_id = self
             .host
             .create_session(&CreateSession {
                 parent_id: r.parent_session_id.clone(),
                 title: format!("{}: {}", r.bead_id, r.title.trim()),
                 directory: in_worktree.clone(),
+                server: server.clone(),
             })
             .await?;
         // Recorded before the prompt is sent: a worker must never run untracked.
@@ -189,16 +212,25 @@ impl<H: Host> Apiary<H> {
             description: r.description.clone(),
             shared_context: r.shared_context.clone(),
             priority: Some(r.priority),
+            server: server.clone(),
         });
         let options = self.options.clone();
+        let options_for_room = self.options.clone();
         let now = self.host.now_ms();
         let recorded = self
             .log
             .append_with(&self.host, now, {
                 let (bead, request) = (bead.to_string(), r.clone());
+                let server = server.clone();
+                // Its server may have filled meanwhile: it must still have room.
+                let room = move |swarm: &Swarm| match &server {
+                    Some(url) => schedule::room_on(swarm, &options_for_room, url, now),
+                    None => true,
+                };
                 move |swarm| match from {
                     From::Queue { seq } => {
                         let still = still_first(swarm, &bead, seq)
+                            && room(swarm)
                             && schedule::plan(swarm, &options, machine.as_ref(), now)
                                 .start
                                 .contains(&bead);
@@ -211,13 +243,15 @@ impl<H: Host> Apiary<H> {
                     From::Spawn => {
                         if taken(swarm, &bead) {
                             Vec::new()
-                        } else if schedule::can_start_now(
-                            swarm,
-                            &options,
-                            machine.as_ref(),
-                            &request,
-                            now,
-                        ) {
+                        } else if room(swarm)
+                            && schedule::can_start_now(
+                                swarm,
+                                &options,
+                                machine.as_ref(),
+                                &request,
+                                now,
+                            )
+                        {
                             vec![spawned]
                         } else if swarm.waiting().count() as u32 >= options.max_queued {
                             // Queued only within the cap; the spawn then refuses with counts.
@@ -235,7 +269,7 @@ impl<H: Host> Apiary<H> {
         if !started {
             let _ = self
                 .host
-                .delete_session(&session_id, in_worktree.as_deref())
+                .delete_session(&session_id, server.as_deref(), in_worktree.as_deref())
                 .await;
             let queued = recorded
                 .iter()
@@ -247,6 +281,7 @@ impl<H: Host> Apiary<H> {
         }
         let request = PromptRequest {
             session_id: session_id.clone(),
+            server,
             directory: in_worktree,
             text: prompt,
             agent: r.agent.clone(),
@@ -275,6 +310,39 @@ impl<H: Host> Apiary<H> {
         })
     }
 
+    /// What a start records when no server has room: a queued bead stays queued; a spawn is
+    /// queued (within the cap).
+    async fn not_started(
+        &self,
+        r: &WorkerQueued,
+        from: From,
+        machine: Option<Machine>,
+    ) -> Result<Started, ToolError> {
+        if let From::Queue { .. } = from {
+            return Ok(Started::default());
+        }
+        let (options, request, now) = (self.options.clone(), r.clone(), self.host.now_ms());
+        let recorded = self
+            .log
+            .append_with(&self.host, now, move |swarm| {
+                let full = swarm.waiting().count() as u32 >= options.max_queued;
+                if taken(swarm, &request.bead_id)
+                    || full
+                    || schedule::can_start_now(swarm, &options, machine.as_ref(), &request, now)
+                {
+                    // Started elsewhere, over the cap, or room appeared: the caller looks again.
+                    Vec::new()
+                } else {
+                    vec![EventBody::WorkerQueued(request)]
+                }
+            })
+            .await?;
+        Ok(Started {
+            queued: !recorded.is_empty(),
+            ..Started::default()
+        })
+    }
+
     /// Fails running workers with no activity for `stall_after_ms` (aborting their turn), as
     /// retryable when the policy says so. Returns when the next one may stall.
     async fn fail_stalled(&self) -> Result<Option<u64>, ToolError> {
@@ -282,9 +350,9 @@ impl<H: Host> Apiary<H> {
         let (stalled, next) = {
             let swarm = self.log.swarm();
             let (ws, next) = schedule::stalled(&swarm, &self.options, now);
-            let ws: Vec<(String, Option<String>)> = ws
+            let ws: Vec<(String, Option<String>, Option<String>)> = ws
                 .iter()
-                .map(|w| (w.session_id.clone(), w.directory.clone()))
+                .map(|w| (w.session_id.clone(), w.server.clone(), w.directory.clone()))
                 .collect();
             (ws, next)
         };
@@ -313,11 +381,15 @@ impl<H: Host> Apiary<H> {
         // Recorded first: the abort's own error and idle events then find the worker final.
         for event in &recorded {
             if let Payload::Known(EventBody::WorkerFailed(f)) = &event.payload {
-                let dir = stalled
+                let (server, dir) = stalled
                     .iter()
-                    .find(|(s, _)| *s == f.session_id)
-                    .and_then(|(_, d)| d.clone());
-                let _ = self.host.abort_session(&f.session_id, dir.as_deref()).await;
+                    .find(|(s, _, _)| *s == f.session_id)
+                    .map(|(_, server, d)| (server.clone(), d.clone()))
+                    .unwrap_or_default();
+                let _ = self
+                    .host
+                    .abort_session(&f.session_id, server.as_deref(), dir.as_deref())
+                    .await;
             }
         }
         Ok(next)

@@ -40,6 +40,7 @@ impl<H: Host> Apiary<H> {
     pub(super) async fn prompt_worker(&self, w: &Worker, text: String) -> Result<(), HostError> {
         let request = PromptRequest {
             session_id: w.session_id.clone(),
+            server: w.server.clone(),
             directory: w.worktree.clone(),
             text,
             agent: w.agent.clone(),
@@ -57,6 +58,7 @@ impl<H: Host> Apiary<H> {
     ) -> bool {
         let request = PromptRequest {
             session_id: session.to_string(),
+            server: None,
             directory,
             text,
             agent: None,

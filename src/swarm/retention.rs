@@ -85,15 +85,22 @@ impl<H: Host> Apiary<H> {
             .await?;
         for event in recorded {
             if let crate::event::Payload::Known(EventBody::SessionDeleted(d)) = event.payload {
-                let dir = self
+                let (server, dir) = self
                     .log
                     .swarm()
                     .session(&d.session_id)
-                    .and_then(|w| w.worktree.clone().filter(|_| !w.worktree_removed));
+                    .map(|w| {
+                        let dir = w.worktree.clone().filter(|_| !w.worktree_removed);
+                        (
+                            w.server.clone(),
+                            dir.or(w.server.as_ref().and(w.directory.clone())),
+                        )
+                    })
+                    .unwrap_or_default();
                 // A session already gone is what was wanted.
                 let _ = self
                     .host
-                    .delete_session(&d.session_id, dir.as_deref())
+                    .delete_session(&d.session_id, server.as_deref(), dir.as_deref())
                     .await;
             }
         }

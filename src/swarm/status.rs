@@ -55,6 +55,21 @@ impl<H: Host> Apiary<H> {
                 per_key.get(key).copied().unwrap_or(0)
             );
         }
+        for server in &self.options.servers {
+            if swarm.server_down(&server.url) {
+                let _ = writeln!(out, "server {}: lost", server.url);
+                continue;
+            }
+            let on = running
+                .iter()
+                .filter(|w| w.server.as_deref() == Some(server.url.as_str()))
+                .count();
+            let _ = writeln!(
+                out,
+                "server {}: {on}/{} running",
+                server.url, server.max_workers
+            );
+        }
         if let Some(m) = machine {
             let _ = writeln!(
                 out,

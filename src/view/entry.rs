@@ -207,6 +207,11 @@ pub fn describe(body: &EventBody) -> (Option<&str>, Option<&str>, String) {
                 e.subject
             ),
         ),
+        E::ServerLost(e) | E::ServerBack(e) => (
+            None,
+            None,
+            format!("{} {}", e.url, e.reason).trim_end().to_string(),
+        ),
         E::MessageDelivered(e) | E::MessageRead(e) => (
             None,
             None,

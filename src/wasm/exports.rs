@@ -227,6 +227,22 @@ impl ApiaryCore {
         inner.toast_news().await.map_err(fail)
     }
 
+    /// A server of the `servers` option stopped answering (the plugin's probes say so): it is
+    /// recorded lost, once, and its running workers fail as retryable, to be placed again on
+    /// a server that answers. Resolves to the number of workers it had.
+    #[wasm_bindgen(js_name = serverLost)]
+    pub async fn server_lost(&self, url: String, reason: String) -> Result<u32, JsError> {
+        let inner = self.inner.clone();
+        inner.server_lost(&url, &reason).await.map_err(fail)
+    }
+
+    /// A lost server answers again; resolves to whether it was recorded lost.
+    #[wasm_bindgen(js_name = serverBack)]
+    pub async fn server_back(&self, url: String) -> Result<bool, JsError> {
+        let inner = self.inner.clone();
+        inner.server_back(&url).await.map_err(fail)
+    }
+
     /// Looks at every epic with live workers: records what changed while no instance watched
     /// and resumes workers whose turn a restart cut off. Resolves to the epics looked at.
     pub async fn recover(&self) -> Result<u32, JsError> {

@@ -23,9 +23,14 @@ const HOST_TS: &str = r#"
 export interface ApiaryHost {
   /** `client.session.create`; resolves to the new session's id. `directory` (a worktree)
    * selects the OpenCode instance the session runs in; undefined is the plugin's own. */
-  createSession(parentId: string | undefined, title: string, directory: string | undefined): Promise<string>;
+  createSession(
+    parentId: string | undefined,
+    title: string,
+    directory: string | undefined,
+    server: string | undefined,
+  ): Promise<string>;
   /** `client.session.delete`. */
-  deleteSession(sessionId: string, directory: string | undefined): Promise<void>;
+  deleteSession(sessionId: string, directory: string | undefined, server: string | undefined): Promise<void>;
   /** `client.session.promptAsync` with one text part, and the agent and model when given;
    * resolves once the server accepted it. */
   promptAsync(
@@ -35,19 +40,25 @@ export interface ApiaryHost {
     agent: string | undefined,
     providerId: string | undefined,
     modelId: string | undefined,
+    server: string | undefined,
   ): Promise<void>;
   /** `client.session.status` data of a directory's instance: session id -> { type: "busy" |
    * "retry" | "idle", ... }. */
-  sessionStatus(directory: string | undefined): Promise<unknown>;
+  sessionStatus(directory: string | undefined, server: string | undefined): Promise<unknown>;
   /** `client.session.messages` data for the last `limit` messages. */
-  sessionMessages(sessionId: string, directory: string | undefined, limit: number): Promise<unknown>;
+  sessionMessages(
+    sessionId: string,
+    directory: string | undefined,
+    limit: number,
+    server: string | undefined,
+  ): Promise<unknown>;
   /** The names of the server's agents (`client.app.agents`). */
   agents(): Promise<string[]>;
   /** `client.tui.showToast` with this title, message and variant (info, success, warning,
    * error). */
   showToast(title: string, message: string, variant: string): Promise<void>;
   /** `client.session.abort`: stops the session's running turn. */
-  abortSession(sessionId: string, directory: string | undefined): Promise<void>;
+  abortSession(sessionId: string, directory: string | undefined, server: string | undefined): Promise<void>;
   /** The machine: the 1-minute load average as a percentage of the CPUs (whole number), and
    * available memory in MB. */
   machine(): Promise<{ load_percent: number; free_memory_mb: number }>;
@@ -93,12 +104,14 @@ extern "C" {
         parent: Option<String>,
         title: &str,
         directory: Option<String>,
+        server: Option<String>,
     ) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = deleteSession)]
     fn delete_session(
         this: &JsHost,
         session: &str,
         directory: Option<String>,
+        server: Option<String>,
     ) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = promptAsync)]
     fn prompt_async(
@@ -109,15 +122,21 @@ extern "C" {
         agent: Option<String>,
         provider: Option<String>,
         model: Option<String>,
+        server: Option<String>,
     ) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = sessionStatus)]
-    fn session_status(this: &JsHost, directory: Option<String>) -> Result<Promise, JsValue>;
+    fn session_status(
+        this: &JsHost,
+        directory: Option<String>,
+        server: Option<String>,
+    ) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = sessionMessages)]
     fn session_messages(
         this: &JsHost,
         session: &str,
         directory: Option<String>,
         limit: u32,
+        server: Option<String>,
     ) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = agents)]
     fn agents_js(this: &JsHost) -> Result<Promise, JsValue>;
@@ -133,6 +152,7 @@ extern "C" {
         this: &JsHost,
         session: &str,
         directory: Option<String>,
+        server: Option<String>,
     ) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = machine)]
     fn machine_js(this: &JsHost) -> Result<Promise, JsValue>;
@@ -197,6 +217,7 @@ impl Sessions for JsHost {
                 request.parent_id.clone(),
                 &request.title,
                 request.directory.clone(),
+                request.server.clone(),
             ),
         )
         .await?;
@@ -208,12 +229,16 @@ impl Sessions for JsHost {
     async fn delete_session(
         &self,
         session_id: &str,
+        server: Option<&str>,
         directory: Option<&str>,
     ) -> Result<(), HostError> {
-        let dir = directory.map(str::to_string);
-        call("session.delete", self.delete_session(session_id, dir))
-            .await
-            .map(drop)
+        let (dir, server) = (directory.map(str::to_string), server.map(str::to_string));
+        call(
+            "session.delete",
+            self.delete_session(session_id, dir, server),
+        )
+        .await
+        .map(drop)
     }
 
     async fn prompt_async(&self, r: &PromptRequest) -> Result<(), HostError> {
@@ -225,6 +250,7 @@ impl Sessions for JsHost {
             r.agent.clone(),
             model.as_ref().map(|m| m.provider_id.clone()),
             model.map(|m| m.model_id),
+            r.server.clone(),
         );
         call("session.promptAsync", started).await?;
         Ok(())
@@ -232,10 +258,12 @@ impl Sessions for JsHost {
 
     async fn status_map(
         &self,
+        server: Option<&str>,
         directory: Option<&str>,
     ) -> Result<BTreeMap<String, SessionStatus>, HostError> {
         const OP: &str = "session.status";
-        let map = call(OP, self.session_status(directory.map(str::to_string))).await?;
+        let (dir, server) = (directory.map(str::to_string), server.map(str::to_string));
+        let map = call(OP, self.session_status(dir, server)).await?;
         if map.is_undefined() || map.is_null() {
             return Ok(BTreeMap::new());
         }
@@ -245,14 +273,15 @@ impl Sessions for JsHost {
     async fn messages(
         &self,
         session_id: &str,
+        server: Option<&str>,
         directory: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Message>, HostError> {
         const OP: &str = "session.messages";
-        let dir = directory.map(str::to_string);
+        let (dir, server) = (directory.map(str::to_string), server.map(str::to_string));
         decode(
             OP,
-            call(OP, self.session_messages(session_id, dir, limit)).await?,
+            call(OP, self.session_messages(session_id, dir, limit, server)).await?,
         )
     }
 
@@ -269,12 +298,16 @@ impl Sessions for JsHost {
     async fn abort_session(
         &self,
         session_id: &str,
+        server: Option<&str>,
         directory: Option<&str>,
     ) -> Result<(), HostError> {
-        let dir = directory.map(str::to_string);
-        call("session.abort", self.abort_session_js(session_id, dir))
-            .await
-            .map(drop)
+        let (dir, server) = (directory.map(str::to_string), server.map(str::to_string));
+        call(
+            "session.abort",
+            self.abort_session_js(session_id, dir, server),
+        )
+        .await
+        .map(drop)
     }
 }
 
