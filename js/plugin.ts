@@ -88,6 +88,7 @@ export const ApiaryPlugin: Plugin = async ({ client, directory, worktree }, opti
   const cluster = parseServers(servers);
   const store = await openStore(root, { postgres, log_name });
   const core = new ApiaryCore(makeHost(client, store, cluster.clients), { ...settings, servers: cluster.core } as Options);
+  core.setHome(directory);
   if (cluster.clients.size > 0 && !isWorkerInstance(directory)) {
     watchServers(core, cluster.clients, (e) => report("servers", e));
   }

@@ -503,7 +503,10 @@ pub fn stalled<'a>(
     }
     let mut next: Option<u64> = None;
     let mut out = Vec::new();
-    for w in swarm.workers().filter(|w| w.state.is_active()) {
+    for w in swarm
+        .workers()
+        .filter(|w| w.state.is_active() && reachable(w, options))
+    {
         let deadline = w.last_activity_at + options.stall_after_ms;
         if deadline <= now {
             out.push(w);
@@ -512,6 +515,15 @@ pub fn stalled<'a>(
         }
     }
     (out, next)
+}
+
+/// Whether an instance with these options reaches a worker's session: one on its own server,
+/// or on a server of its `servers` option. Another instance (other options, the same log)
+/// leaves the worker to the instances that placed it.
+pub fn reachable(w: &Worker, options: &Options) -> bool {
+    w.server
+        .as_deref()
+        .is_none_or(|url| options.servers.iter().any(|s| s.url == url))
 }
 
 /// Whether a stalled worker is failed as retryable (the policy may start it again).

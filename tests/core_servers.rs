@@ -178,3 +178,63 @@ fn servers_are_refused_by_name_when_they_would_stall_or_repeat() {
         format!("invalid argument `url`: {B} is not a server of the servers option")
     );
 }
+
+#[test]
+fn an_instance_of_another_directory_sharing_the_log_leaves_a_coordinators_queue_alone() {
+    use apiary::testing::MemoryStore;
+    use std::rc::Rc;
+    let store = Rc::new(MemoryStore::default());
+    let options = Options {
+        max_running: 1,
+        ..Options::default()
+    };
+    let instance = |home: &str| {
+        let a = Apiary::with_options(FakeHost::with_store(store.clone()), options.clone());
+        a.set_home(home);
+        a
+    };
+    // The coordinator works in /repo; a server elsewhere shares the log from /clone.
+    let (coordinator_instance, elsewhere) = (instance("/repo"), instance("/clone"));
+    for bead in ["bd-1", "bd-2"] {
+        block_on(coordinator_instance.spawn(&coordinator(), &spawn_args(bead))).unwrap();
+    }
+    let first = coordinator_instance
+        .log()
+        .swarm()
+        .bead("bd-1")
+        .unwrap()
+        .session_id
+        .clone();
+    block_on(coordinator_instance.complete(&worker(&first), &complete_args("bd-1"))).unwrap();
+    block_on(coordinator_instance.observe(&apiary::host::ServerEvent::Idle { session_id: first }))
+        .unwrap();
+    block_on(elsewhere.drain()).unwrap();
+    assert!(
+        elsewhere.log().swarm().bead("bd-2").is_none(),
+        "not started by the other directory's instance"
+    );
+    block_on(coordinator_instance.drain()).unwrap();
+    assert!(coordinator_instance.log().swarm().bead("bd-2").is_some());
+}
+
+#[test]
+fn stalls_and_retention_are_left_to_the_instances_that_reach_the_server() {
+    let placed = cluster(vec![server(A, 2)]);
+    spawn_n(&placed, 1);
+    // The same log read with no servers option: the worker on A is out of its reach.
+    let options = Options {
+        stall_after_ms: 1_000,
+        ..Options::default()
+    };
+    let swarm = placed.log().swarm();
+    let w = swarm.bead("bd-1").unwrap();
+    assert!(!apiary::schedule::reachable(w, &options));
+    let (stalled, _) = apiary::schedule::stalled(&swarm, &options, w.spawned_at + 5_000);
+    assert!(stalled.is_empty());
+    let with_servers = Options {
+        servers: vec![server(A, 2)],
+        ..options
+    };
+    let (stalled, _) = apiary::schedule::stalled(&swarm, &with_servers, w.spawned_at + 5_000);
+    assert_eq!(stalled.len(), 1);
+}

@@ -57,6 +57,10 @@ pub struct Apiary<H: Host> {
     started_at: u64,
     /// The outcomes this instance toasted.
     toasted: RefCell<BTreeSet<String>>,
+    /// The directory of this instance, when the plugin says: it then starts only the queued
+    /// beads of coordinators in that directory, which its options can place as they asked (a
+    /// server sharing the log, with other options, leaves them to their own instance).
+    home: RefCell<Option<String>>,
 }
 
 impl<H: Host> Apiary<H> {
@@ -76,6 +80,20 @@ impl<H: Host> Apiary<H> {
             beats: RefCell::default(),
             started_at,
             toasted: RefCell::default(),
+            home: RefCell::default(),
+        }
+    }
+
+    /// This instance's directory (see `home`).
+    pub fn set_home(&self, directory: &str) {
+        *self.home.borrow_mut() = Some(directory.to_string());
+    }
+
+    /// Whether this instance may start a bead its coordinator queued from `parent_directory`.
+    pub(crate) fn starts_for(&self, parent_directory: Option<&str>) -> bool {
+        match (self.home.borrow().as_deref(), parent_directory) {
+            (Some(home), Some(parent)) => home == parent,
+            _ => true,
         }
     }
 

@@ -78,6 +78,9 @@ impl<H: Host> Apiary<H> {
             let Some(q) = self.log.swarm().queued(b).cloned() else {
                 continue;
             };
+            if !self.starts_for(q.request.parent_directory.as_deref()) {
+                continue;
+            }
             let from = From::Queue { seq: q.seq };
             let result = self
                 .start(&q.request, q.attempt, retry_of(&q), from, machine)

@@ -9,11 +9,13 @@ use crate::host::Host;
 use crate::projection::{Swarm, Worker};
 use crate::text::order_by;
 
-/// Finished workers whose session is still on the server, oldest end first.
-fn kept(swarm: &Swarm) -> Vec<&Worker> {
+/// Finished workers whose session is still on a server this instance reaches, oldest end
+/// first.
+fn kept<'a>(swarm: &'a Swarm, options: &Options) -> Vec<&'a Worker> {
     let mut ws: Vec<&Worker> = swarm
         .workers()
         .filter(|w| w.state.is_final() && !w.session_deleted && !w.session_id.is_empty())
+        .filter(|w| crate::schedule::reachable(w, options))
         .collect();
     order_by(&mut ws, |w| (w.ended_at.unwrap_or(w.spawned_at), 0));
     ws
@@ -29,7 +31,7 @@ pub(crate) fn due(
     if options.session_retention_ms == 0 && options.max_sessions_kept == 0 {
         return (Vec::new(), None);
     }
-    let ws = kept(swarm);
+    let ws = kept(swarm, options);
     let over = match options.max_sessions_kept as usize {
         0 => 0,
         cap => ws.len().saturating_sub(cap),

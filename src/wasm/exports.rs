@@ -56,6 +56,13 @@ impl ApiaryCore {
         })
     }
 
+    /// This instance's directory: it then starts only the queued beads of coordinators in
+    /// that directory (a server sharing the log with other options leaves them alone).
+    #[wasm_bindgen(js_name = setHome)]
+    pub fn set_home(&self, directory: String) {
+        self.inner.set_home(&directory);
+    }
+
     /// The version of the core, for diagnostics.
     #[wasm_bindgen(js_name = version)]
     pub fn version() -> String {

@@ -28,6 +28,8 @@ export interface Fixture {
   offLoopback: Set<string>;
   /** SIGTERM, wait for the exit, then start again on the same port with the same folders. */
   restart(): Promise<void>;
+  /** SIGKILL to the server and everything it started, as a machine that dies. */
+  kill(): Promise<void>;
   /** Stops the server (and the model, if the fixture made it); removes `root` unless kept. */
   stop(): Promise<void>;
 }
@@ -41,6 +43,10 @@ export interface FixtureOptions {
   config?: Record<string, unknown>;
   /** A model server to share; by default the fixture starts (and later closes) its own. */
   model?: ScriptedModel;
+  /** Clone this (bare) repository instead of making a new one; it must ignore `.opencode/`. */
+  cloneFrom?: string;
+  /** The port to listen on (one chosen with `freePort`); any free one by default. */
+  port?: number;
   /** Leave `root` on disk after stop() (so does APIARY_KEEP_E2E=1). */
   keep?: boolean;
 }
@@ -133,7 +139,7 @@ function keepEventLog(repo: string): void {
   cpSync(log, path.join(e2eLogs, `${test}-${process.pid}-${++logsKept}.jsonl`));
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once("error", reject);
@@ -182,15 +188,23 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
   // git under the fixture's HOME, so the user's ~/.gitconfig (signing, hooks) stays out.
   const git = (...args: string[]) =>
     execFileSync("git", args, { cwd: repo, stdio: "ignore", env: { ...baseEnv, GIT_CONFIG_NOSYSTEM: "1" } });
-  mkdirSync(repo);
-  git("init", "-q", "-b", "main");
-  git("config", "user.email", "e2e@apiary.local");
-  git("config", "user.name", "Apiary e2e");
-  writeFileSync(path.join(repo, "README.md"), "# scratch repository\n");
-  // .opencode/ (plugin copy, config-folder files) stays out of `git status` and of worktrees.
-  writeFileSync(path.join(repo, ".gitignore"), ".opencode/\n");
-  git("add", ".");
-  git("commit", "-q", "-m", "init");
+  if (opts.cloneFrom) {
+    // A clone of a shared repository, as each machine of a team has (its `origin` names the
+    // repository's log in a shared database).
+    execFileSync("git", ["clone", "-q", opts.cloneFrom, repo], { stdio: "ignore", env: { ...baseEnv, GIT_CONFIG_NOSYSTEM: "1" } });
+    git("config", "user.email", "e2e@apiary.local");
+    git("config", "user.name", "Apiary e2e");
+  } else {
+    mkdirSync(repo);
+    git("init", "-q", "-b", "main");
+    git("config", "user.email", "e2e@apiary.local");
+    git("config", "user.name", "Apiary e2e");
+    writeFileSync(path.join(repo, "README.md"), "# scratch repository\n");
+    // .opencode/ (plugin copy, config-folder files) stays out of `git status` and of worktrees.
+    writeFileSync(path.join(repo, ".gitignore"), ".opencode/\n");
+    git("add", ".");
+    git("commit", "-q", "-m", "init");
+  }
 
   prepareConfigFolder(path.join(xdg.XDG_CONFIG_HOME, "opencode"));
   prepareConfigFolder(path.join(repo, ".opencode"));
@@ -202,7 +216,7 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
 
   const ownModel = !opts.model;
   const model = opts.model ?? (await startScriptedModel({ logFile: path.join(root, "model.jsonl") }));
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const baseUrl = `http://127.0.0.1:${port}`;
   const logFile = path.join(root, "opencode.log");
   const env: NodeJS.ProcessEnv = {
@@ -299,6 +313,13 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
     async restart() {
       await halt();
       await start();
+    },
+    kill: async () => {
+      const child = server;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      killGroup(child, "SIGKILL");
+      await exited;
     },
     stop: () => stop(),
   };
