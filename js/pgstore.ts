@@ -130,10 +130,11 @@ export async function openPostgresStore(connectionString: string, log: string): 
   const url = new URL(connectionString);
   const label = `postgres://${url.host}${url.pathname} (log ${log})`;
 
-  async function finish(commit: boolean): Promise<void> {
-    if (!held?.open) return;
-    held.open = false;
-    await held.client.query(commit ? "COMMIT" : "ROLLBACK");
+  /** Ends the holder's transaction, once: the commit (or rollback) releases the lock. */
+  async function finish(h: NonNullable<typeof held>, commit: boolean): Promise<void> {
+    if (!h.open) return;
+    h.open = false;
+    await h.client.query(commit ? "COMMIT" : "ROLLBACK");
   }
 
   return {
@@ -163,7 +164,9 @@ export async function openPostgresStore(connectionString: string, log: string): 
       if (!h) return;
       held = undefined;
       try {
-        await finish(true).catch(async (e) => {
+        // A lock taken only to read (nothing appended) still ends its transaction here: a
+        // connection back in the pool must never keep the lock.
+        await finish(h, true).catch(async (e) => {
           await h.client.query("ROLLBACK").catch(() => undefined);
           throw e;
         });
@@ -185,8 +188,9 @@ export async function openPostgresStore(connectionString: string, log: string): 
       return new Uint8Array(all.subarray(Math.max(0, offset - Number(rows[0]!.byte_offset))));
     },
     async write(bytes: Uint8Array) {
-      if (!held?.open) throw new Error(`a write to ${label} without its lock`);
-      const client = held.client;
+      const h = held;
+      if (!h?.open) throw new Error(`a write to ${label} without its lock`);
+      const client = h.client;
       try {
         const text = Buffer.from(bytes);
         if (text.length > 0 && text[text.length - 1] !== 0x0a) throw new Error("an append that does not end a line");
@@ -221,9 +225,9 @@ export async function openPostgresStore(connectionString: string, log: string): 
           [log, seqs, offsets, lines, CHANNEL],
         );
         // The commit is the flush: an append is acknowledged once it is durable.
-        await finish(true);
+        await finish(h, true);
       } catch (e) {
-        await finish(false).catch(() => undefined);
+        await finish(h, false).catch(() => undefined);
         throw new Error(`append to ${label}: ${e instanceof Error ? e.message : String(e)}`);
       }
     },

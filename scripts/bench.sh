@@ -5,6 +5,8 @@
 #                (bench/lifecycle.ts), and rewrites that table.
 #   --postgres   instead: the log on a private PostgreSQL against the file log (bench/postgres.ts),
 #                and rewrites that table.
+#   --cluster    instead: nine workers on three OpenCode servers against one server with a limit
+#                of three (bench/cluster.ts), all sharing a private PostgreSQL log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,11 +14,11 @@ bash scripts/build.sh
 if [ "${1:-}" = "--lifecycle" ]; then
   exec node_modules/@oven/bun-linux-x64/bin/bun bench/lifecycle.ts
 fi
-if [ "${1:-}" = "--postgres" ]; then
+if [ "${1:-}" = "--postgres" ] || [ "${1:-}" = "--cluster" ]; then
   pg_dir=$(mktemp -d /tmp/apiary-bench-pg-XXXXXX)
   trap 'bash scripts/postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
   url=$(bash scripts/postgres.sh start "$pg_dir")
-  node_modules/@oven/bun-linux-x64/bin/bun bench/postgres.ts "$url"
+  node_modules/@oven/bun-linux-x64/bin/bun "bench/${1#--}.ts" "$url"
   exit 0
 fi
 if [ ! -d bench/node_modules/swarm-mail ]; then

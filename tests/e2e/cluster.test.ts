@@ -5,17 +5,15 @@
 // a server killed mid-swarm is found lost and its workers finish on the other two.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { pathToFileURL } from "node:url";
-import { freePort, startFixture, workspace, type Fixture } from "./fixture.js";
+import { startCluster } from "./cluster.js";
+import { workspace, type Fixture } from "./fixture.js";
 import { startScriptedModel, type ScriptedModel } from "./scripted-model.js";
 import { prompt, script, spawnCall, toolParts, until } from "./scenario.js";
 import { freshLog, postgresUrl, rowsOf } from "../js/pg.js";
 
-const entry = pathToFileURL(path.join(workspace, "dist", "npm", "index.js")).href;
 const LOG = freshLog("cluster");
 const WORKERS = 9;
 const PER_SERVER = 3;
@@ -25,43 +23,19 @@ let scratch: string;
 let servers: Fixture[] = [];
 let urls: string[] = [];
 
-/** A bare repository with one commit, as a team's shared remote. */
-function bareRepository(dir: string): string {
-  const bare = path.join(dir, "origin.git");
-  const seed = path.join(dir, "seed");
-  const git = (cwd: string, ...args: string[]) => execFileSync("git", args, { cwd, stdio: "ignore", env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1" } });
-  git(dir, "init", "-q", "--bare", "-b", "main", bare);
-  git(dir, "init", "-q", "-b", "main", seed);
-  writeFileSync(path.join(seed, "README.md"), "# team repository\n");
-  writeFileSync(path.join(seed, ".gitignore"), ".opencode/\n");
-  git(seed, "add", ".");
-  git(seed, "-c", "user.email=e2e@apiary.local", "-c", "user.name=e2e", "commit", "-q", "-m", "init");
-  git(seed, "push", "-q", bare, "main");
-  return bare;
-}
-
 before(async () => {
   scratch = mkdtempSync(path.join(tmpdir(), "apiary-cluster-"));
-  const bare = bareRepository(scratch);
   model = await startScriptedModel({ logFile: path.join(scratch, "model.jsonl") });
-  const ports = [await freePort(), await freePort(), await freePort()];
-  urls = ports.map((p) => `http://127.0.0.1:${p}`);
-  const shared = { postgres: postgresUrl(), log_name: LOG, wake_coordinator: false };
-  // The two worker machines first: the coordinator's options name their clones.
-  const b = await startFixture({ model, cloneFrom: bare, port: ports[1], config: { plugin: [[entry, shared]] } });
-  const c = await startFixture({ model, cloneFrom: bare, port: ports[2], config: { plugin: [[entry, shared]] } });
-  const coordinatorOptions = {
-    ...shared,
-    max_running: WORKERS,
-    retry_backoff_ms: 500,
-    servers: [
-      { url: urls[0], max_workers: PER_SERVER },
-      { url: urls[1], max_workers: PER_SERVER, directory: b.repo },
-      { url: urls[2], max_workers: PER_SERVER, directory: c.repo },
-    ],
-  };
-  const a = await startFixture({ model, cloneFrom: bare, port: ports[0], config: { plugin: [[entry, coordinatorOptions]] } });
-  servers = [a, b, c];
+  const cluster = await startCluster({
+    scratch,
+    model,
+    size: 3,
+    shared: { postgres: postgresUrl(), log_name: LOG, wake_coordinator: false },
+    coordinator: { max_running: WORKERS, retry_backoff_ms: 500 },
+    maxWorkers: PER_SERVER,
+  });
+  servers = cluster.servers;
+  urls = cluster.urls;
 });
 
 after(async () => {
@@ -69,6 +43,13 @@ after(async () => {
   await model?.close();
   rmSync(scratch, { recursive: true, force: true });
 });
+
+/** Figures for the record, beside the other end-to-end tests' (tests/artifacts/). */
+function record(figures: Record<string, number>): void {
+  const dir = path.join(workspace, "tests", "artifacts");
+  mkdirSync(dir, { recursive: true });
+  appendFileSync(path.join(dir, "e2e-metrics.jsonl"), JSON.stringify({ at: new Date().toISOString(), ...figures }) + "\n");
+}
 
 interface Row {
   seq: number;
@@ -105,7 +86,9 @@ async function runEpic(epic: string, beads: string[], workerMs: number): Promise
 test("nine workers spread over three servers, three each, all complete into one log", async () => {
   const epic = "spread";
   const beads = Array.from({ length: WORKERS }, (_, i) => `s${i + 1}`);
+  const t0 = Date.now();
   const output = await runEpic(epic, beads, 2000);
+  record({ cluster_9_workers_of_2s_on_3_servers_ms: Date.now() - t0 });
   assert.match(output, new RegExp(`epic ${epic}: ${WORKERS} workers: ${WORKERS} completed, `));
   const rows = await events();
   assert.deepEqual(rows.map((r) => r.seq), rows.map((_, i) => i + 1), "gap-free");
@@ -143,6 +126,7 @@ test("a server killed mid-swarm is found lost and its workers finish on the othe
   assert.equal(lost[0]!.url, urls[2]);
   const detection = lost[0]!.timestamp - killedAt;
   assert.ok(detection < 30_000, `found lost ${detection} ms after the kill`);
+  record({ cluster_server_lost_after_kill_ms: detection, cluster_survive_epic_ms: Date.now() - killedAt });
   assert.match(output, new RegExp(`epic ${epic}: ${WORKERS} workers: ${WORKERS} completed, `));
   assert.deepEqual(rows.map((r) => r.seq), rows.map((_, i) => i + 1), "no event lost or repeated");
   const done = rows.filter((r) => r.type === "worker_completed" && r.epic_id === epic && r.status === "success");
@@ -150,4 +134,36 @@ test("a server killed mid-swarm is found lost and its workers finish on the othe
   const retried = rows.filter((r) => r.type === "worker_spawned" && r.epic_id === epic && r.seq > lost[0]!.seq);
   assert.equal(retried.length, PER_SERVER, "the lost server's three workers started again");
   for (const r of retried) assert.notEqual(r.server, urls[2], `${r.bead_id} placed again on a live server`);
+});
+
+test("two coordinators on different servers append 1,000 events each at once: 2,000, gap-free", async () => {
+  const PER = 1000;
+  const STEP = 100;
+  // Coordinators on the first and second servers, each sending PER messages to a worker of
+  // the first test, STEP tool calls per model turn, both at once.
+  const sessions = await Promise.all(
+    [servers[0]!, servers[1]!].map(async (fx, k) => {
+      const session = (await fx.client.session.create({ body: { title: `sender ${k}` } })).data!;
+      const steps = Array.from({ length: PER / STEP }, (_, s) => ({
+        tool_calls: Array.from({ length: STEP }, (_, i) => ({
+          name: "swarm_send",
+          args: { to: ["s1"], subject: `note ${k}-${s * STEP + i}`, body: "." },
+        })),
+      }));
+      await prompt(fx, session.id, script(`sender-${k}`, [...steps, { text: "sent" }]));
+      return { fx, id: session.id };
+    }),
+  );
+  const t0 = Date.now();
+  await until("2,000 messages", 300_000, async () => {
+    const rows = await events();
+    return rows.filter((r) => r.type === "message_sent").length >= 2 * PER ? true : undefined;
+  });
+  const rows = await events();
+  assert.deepEqual(rows.map((r) => r.seq), rows.map((_, i) => i + 1), "no gap, no repeat");
+  for (const { id } of sessions) {
+    const mine = rows.filter((r) => r.type === "message_sent" && (r as unknown as { from_session?: string }).from_session === id);
+    assert.equal(mine.length, PER, `from ${id}`);
+  }
+  record({ two_coordinators_2000_messages_ms: Date.now() - t0 });
 });

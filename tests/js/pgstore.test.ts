@@ -134,3 +134,23 @@ test("the projection's snapshot is kept beside the log and read back", async () 
   await store.saveSnapshot(new Uint8Array([4, 5]));
   assert.deepEqual(Array.from((await store.loadSnapshot())!), [4, 5]);
 });
+
+test("a lock taken only to read is released with its transaction, for writers elsewhere", async () => {
+  const log = freshLog("readlock");
+  const [a, b] = [await openPostgresStore(postgresUrl(), log), await openPostgresStore(postgresUrl(), log)];
+  open.push(a, b);
+  // As the core does when it catches up under the lock and has nothing to append.
+  for (let i = 0; i < 5; i++) {
+    await a.lock();
+    await a.readFrom(0);
+    await a.unlock();
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const got = await Promise.race([
+    b.lock().then(() => "locked"),
+    new Promise<string>((r) => (timer = setTimeout(() => r("still held by a connection back in the pool"), 10_000))),
+  ]);
+  clearTimeout(timer);
+  assert.equal(got, "locked");
+  await b.unlock();
+});

@@ -1,0 +1,89 @@
+// Nine workers on three OpenCode servers against nine on one server with a limit of three, in
+// one run on this machine: real servers, the scripted model, one log on a private PostgreSQL.
+// Run it with `bash scripts/bench.sh --cluster`; rewrites its table in BENCHMARKS.md.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { startCluster } from "../tests/e2e/cluster.ts";
+import { startScriptedModel } from "../tests/e2e/scripted-model.ts";
+import { prompt, script, spawnCall, toolParts, until } from "../tests/e2e/scenario.ts";
+
+const url = process.argv[2];
+if (!url) throw new Error("usage: bun bench/cluster.ts <postgres connection string>");
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const WORKERS = 9;
+const PER_SERVER = 3;
+const WORKER_MS = 8000;
+const RUNS = 3;
+
+/** Seconds from the coordinator's spawn step to its await's return, for one epic. */
+async function wall(size: number, run: number): Promise<number> {
+  const scratch = mkdtempSync(path.join(tmpdir(), "apiary-bench-cluster-"));
+  const model = await startScriptedModel();
+  const cluster = await startCluster({
+    scratch,
+    model,
+    size,
+    shared: { postgres: url, log_name: `bench-cluster-${size}-${run}-${Date.now()}`, wake_coordinator: false },
+    coordinator: { max_running: WORKERS },
+    maxWorkers: PER_SERVER,
+  });
+  try {
+    const a = cluster.servers[0]!;
+    const epic = `bench-${size}-${run}`;
+    const beads = Array.from({ length: WORKERS }, (_, i) => `b${size}-${run}-${i}`);
+    const coordinator = (await a.client.session.create({ body: { title: epic } })).data!;
+    await prompt(
+      a,
+      coordinator.id,
+      script(`coordinator-${epic}`, [
+        { tool_calls: beads.map((b) => spawnCall(epic, b, WORKER_MS)) },
+        { tool_calls: [{ name: "swarm_await_workers", args: { epic_id: epic, timeout_ms: 600_000 } }] },
+        { text: "done" },
+      ]),
+    );
+    const parts = await until("the await", 600_000, async () => {
+      const ps = await toolParts(a, coordinator.id);
+      return ps.some((p) => p.tool === "swarm_await_workers" && p.state.status === "completed") ? ps : undefined;
+    });
+    const awaited = parts.find((p) => p.tool === "swarm_await_workers")!;
+    if (!new RegExp(`${WORKERS} completed`).test(awaited.state.output ?? "")) throw new Error(awaited.state.output);
+    const first = Math.min(...parts.filter((p) => p.tool === "swarm_spawn_async").map((p) => p.state.time!.start));
+    const seconds = (awaited.state.time!.end! - first) / 1000;
+    console.error(`[bench] ${size} server(s), run ${run + 1}: ${seconds.toFixed(2)} s\n${awaited.state.output}`);
+    return seconds;
+  } finally {
+    for (const fx of cluster.servers) await fx.stop();
+    await model.close();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+const one: number[] = [];
+const three: number[] = [];
+for (let run = 0; run < RUNS; run++) {
+  one.push(await wall(1, run));
+  three.push(await wall(3, run));
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const f = (x: number) => x.toFixed(2);
+const rows = [
+  ["one server, max_workers 3", f(median(one)), one.map(f).join(", "), "1.0x"],
+  ["three servers, max_workers 3 each", f(median(three)), three.map(f).join(", "), `${(median(one) / median(three)).toFixed(2)}x`],
+];
+const table = [
+  "| how | median s | runs s | speed-up |",
+  "| --- | ---: | ---: | ---: |",
+  ...rows.map((r) => `| ${r.join(" | ")} |`),
+].join("\n");
+console.log(table);
+const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
+const stamp = `Measured ${new Date().toISOString().slice(0, 10)} at commit ${commit} on ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB: ${WORKERS} workers of one ${WORKER_MS / 1000} s model turn each, first spawn to the await's return, ${RUNS} runs each, every server on this machine.`;
+const doc = readFileSync(path.join(root, "BENCHMARKS.md"), "utf8");
+const begin = "<!-- cluster:begin -->";
+const end = "<!-- cluster:end -->";
+writeFileSync(path.join(root, "BENCHMARKS.md"), doc.replace(new RegExp(`${begin}[\\s\\S]*${end}`), `${begin}\n${stamp}\n\n${table}\n${end}`));
+console.error("[bench] BENCHMARKS.md updated");
+process.exit(0);
