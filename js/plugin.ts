@@ -85,7 +85,7 @@ export const ApiaryPlugin: Plugin = async ({ client, directory, worktree }, opti
   const root = worktree || directory;
   const { postgres, log_name, servers, ...settings } = { ...readOptionsFile(root), ...(options ?? {}) } as Options &
     StorageOptions & { servers?: unknown };
-  const cluster = parseServers(servers);
+  const cluster = await parseServers(servers);
   const store = await openStore(root, { postgres, log_name });
   const core = new ApiaryCore(makeHost(client, store, cluster.clients), { ...settings, servers: cluster.core } as Options);
   core.setHome(directory);

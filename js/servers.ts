@@ -1,7 +1,6 @@
 // The `servers` option: OpenCode servers on other machines (or ports) to place workers on. The
 // shim makes a client per server (with its password, which never reaches the core or the log)
 // and probes them; the core places workers and records a server lost or back.
-import { createOpencodeClient } from "@opencode-ai/sdk/client";
 import type { ApiaryCore } from "./core.js";
 import type { OpencodeClient } from "./host.js";
 
@@ -26,11 +25,13 @@ export interface Servers {
   clients: Map<string, OpencodeClient>;
 }
 
-/** Reads the option; refuses what is not a list of `{ url, max_workers, password?, directory? }`. */
-export function parseServers(value: unknown): Servers {
+/** Reads the option; refuses what is not a list of `{ url, max_workers, password?, directory? }`.
+ * The SDK's client is loaded only then: a drop-in folder without the option never needs it. */
+export async function parseServers(value: unknown): Promise<Servers> {
   const servers: Servers = { core: [], clients: new Map() };
   if (value === undefined) return servers;
   if (!Array.isArray(value)) throw new Error("[apiary] option servers must be a list of { url, max_workers, password?, directory? }");
+  const { createOpencodeClient } = await import("@opencode-ai/sdk/client");
   value.forEach((entry: unknown, i) => {
     if (typeof entry !== "object" || entry === null) throw new Error(`[apiary] servers[${i}] must be an object`);
     const { url, password, username, ...rest } = entry as Record<string, unknown>;

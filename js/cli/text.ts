@@ -51,7 +51,10 @@ export function statusText(o: Overview, epic?: string): string {
   for (const e of epics) {
     out.push("", epicHeader(e));
     if (e.workers.length > 0) {
-      const rows = [["BEAD", "TRY", "STATE", "PROGRESS", "DURATION", "AGENT", "LAST WORD"]];
+      // The server column only where workers were placed on the `servers` option's.
+      const placed = e.workers.some((w) => w.server != null);
+      const server = (w: (typeof e.workers)[number]) => (placed ? [w.server == null ? "-" : new URL(w.server).host] : []);
+      const rows = [["BEAD", "TRY", "STATE", "PROGRESS", "DURATION", "AGENT", ...(placed ? ["SERVER"] : []), "LAST WORD"]];
       for (const w of e.workers) {
         rows.push([
           w.bead_id,
@@ -60,6 +63,7 @@ export function statusText(o: Overview, epic?: string): string {
           w.progress_percent == null ? "-" : `${w.progress_percent}%`,
           duration(w.duration_ms),
           w.agent ?? "default",
+          ...server(w),
           oneLine(w.message, 60),
         ]);
       }

@@ -32,13 +32,14 @@ function bar(w: EpicView["workers"][number], from: number, span: number): HTMLEl
   node.dataset.bead = w.bead_id;
   node.dataset.attempt = String(w.attempt);
   node.dataset.state = w.state;
+  if (w.server) node.dataset.server = w.server;
   node.style.left = `${((w.spawned_at - from) / span) * 100}%`;
   node.style.width = `${(Math.max(w.duration_ms, 1) / span) * 100}%`;
   const progress = w.progress_percent == null ? "" : `${w.progress_percent}% · `;
   node.textContent = `${progress}${w.message ?? w.state}`;
   node.title = [
     `${w.bead_id} attempt ${w.attempt}: ${w.title}`,
-    `${w.state}, ${duration(w.duration_ms)}${w.agent ? `, agent ${w.agent}` : ""}`,
+    `${w.state}, ${duration(w.duration_ms)}${w.agent ? `, agent ${w.agent}` : ""}${w.server ? `, on ${w.server}` : ""}`,
     w.message ?? "",
   ].join("\n");
   if (w.progress_percent != null && (w.state === "running" || w.state === "starting")) {

@@ -33,6 +33,8 @@ pub struct WorkerRow {
     pub message: Option<String>,
     pub branch: Option<String>,
     pub merged: bool,
+    /// The OpenCode server it ran on (a `servers` option's url); `None`: the coordinator's.
+    pub server: Option<String>,
 }
 
 /// A bead that has not started: waiting for its turn, or held back for good.
@@ -122,6 +124,7 @@ fn row(w: &Worker, now: u64) -> WorkerRow {
         message,
         branch: w.branch.clone(),
         merged: w.merged_commit.is_some(),
+        server: w.server.clone(),
     }
 }
 

@@ -13,6 +13,7 @@ import { workspace, type Fixture } from "./fixture.js";
 import { startScriptedModel, type ScriptedModel } from "./scripted-model.js";
 import { prompt, script, spawnCall, toolParts, until } from "./scenario.js";
 import { freshLog, postgresUrl, rowsOf } from "../js/pg.js";
+import { cli, cliJson } from "../js/cli-run.js";
 
 const LOG = freshLog("cluster");
 const WORKERS = 9;
@@ -104,6 +105,11 @@ test("nine workers spread over three servers, three each, all complete into one 
   const done = rows.filter((r) => r.type === "worker_completed" && r.epic_id === epic && r.status === "success");
   assert.deepEqual(done.map((r) => r.bead_id).sort(), [...beads].sort());
   for (const fx of servers) assert.deepEqual([...fx.offLoopback], [], "no connection off loopback");
+  // The command line reads the cluster's log from the database and shows where each ran.
+  const status = cliJson("status", "--postgres", postgresUrl(), "--log-name", LOG);
+  const rowsOfEpic = status.epics.find((e: { epic_id: string }) => e.epic_id === epic).workers as { server: string }[];
+  assert.deepEqual(urls.map((u) => rowsOfEpic.filter((w) => w.server === u).length), [PER_SERVER, PER_SERVER, PER_SERVER]);
+  assert.match(cli("status", "--postgres", postgresUrl(), "--log-name", LOG).stdout, /BEAD +TRY +STATE +PROGRESS +DURATION +AGENT +SERVER +LAST WORD/);
 });
 
 test("a server killed mid-swarm is found lost and its workers finish on the other two", async () => {
