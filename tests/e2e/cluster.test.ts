@@ -105,6 +105,27 @@ test("nine workers spread over three servers, three each, all complete into one 
   const done = rows.filter((r) => r.type === "worker_completed" && r.epic_id === epic && r.status === "success");
   assert.deepEqual(done.map((r) => r.bead_id).sort(), [...beads].sort());
   for (const fx of servers) assert.deepEqual([...fx.offLoopback], [], "no connection off loopback");
+  // Asked on each server, the plugin tells the same events in the same order.
+  const told = await Promise.all(
+    servers.map(async (fx, k) => {
+      const session = (await fx.client.session.create({ body: { title: `reader ${k}` } })).data!;
+      await prompt(fx, session.id, script(`reader-${k}`, [{ tool_calls: [{ name: "swarm_log", args: { epic_id: epic, limit: 200 } }] }, { text: "read" }]));
+      const part = await until(`swarm_log on server ${k + 1}`, 60_000, async () =>
+        (await toolParts(fx, session.id)).find((p) => p.tool === "swarm_log" && p.state.status === "completed"),
+      );
+      // Without the "12.3s ago" that depends on when each was asked.
+      return part.state.output!.replace(/ \d+(\.\d+)?(ms|s|m\d+s|h\d+m) ago /g, " ");
+    }),
+  );
+  // Events may still arrive between the three asks (the workers' last replies): compare up to
+  // the last event all three had seen.
+  const lines = told.map((t) => t.split("\n").filter((l) => l.startsWith("#")));
+  const seqOf = (l: string) => Number(/^#(\d+)/.exec(l)![1]);
+  const common = Math.min(...lines.map((ls) => seqOf(ls.at(-1)!)));
+  const upTo = lines.map((ls) => ls.filter((l) => seqOf(l) <= common));
+  assert.ok(upTo[0]!.length >= WORKERS * 2, `${upTo[0]!.length} events compared`);
+  assert.deepEqual(upTo[1], upTo[0], "the second server tells the same story");
+  assert.deepEqual(upTo[2], upTo[0], "the third server tells the same story");
   // The command line reads the cluster's log from the database and shows where each ran.
   const status = cliJson("status", "--postgres", postgresUrl(), "--log-name", LOG);
   const rowsOfEpic = status.epics.find((e: { epic_id: string }) => e.epic_id === epic).workers as { server: string }[];
