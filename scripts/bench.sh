@@ -7,6 +7,8 @@
 #                and rewrites that table.
 #   --cluster    instead: nine workers on three OpenCode servers against one server with a limit
 #                of three (bench/cluster.ts), all sharing a private PostgreSQL log.
+#   --views      instead: the command line's and the dashboard's views on logs of 10,000 and
+#                100,000 events (bench/views.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -20,6 +22,9 @@ if [ "${1:-}" = "--postgres" ] || [ "${1:-}" = "--cluster" ]; then
   url=$(bash scripts/postgres.sh start "$pg_dir")
   node_modules/@oven/bun-linux-x64/bin/bun "bench/${1#--}.ts" "$url"
   exit 0
+fi
+if [ "${1:-}" = "--views" ]; then
+  exec node_modules/@oven/bun-linux-x64/bin/bun bench/views.ts
 fi
 if [ ! -d bench/node_modules/swarm-mail ]; then
   (cd bench && npm install --ignore-scripts --no-audit --no-fund --loglevel=error)

@@ -7,7 +7,9 @@ use tsify::Tsify;
 
 use super::{Health, LogView};
 use crate::event::CompletionStatus;
-use crate::projection::{QueueState, Worker, WorkerState};
+use std::collections::BTreeMap;
+
+use crate::projection::{QueueState, Queued, Worker, WorkerState};
 use crate::schedule;
 use crate::text::order_by;
 
@@ -134,17 +136,31 @@ impl LogView {
     pub fn overview(&self, now: u64) -> Overview {
         let swarm = &self.swarm;
         let plan = schedule::plan(swarm, &self.options, None, now);
+        // Grouped by epic in one pass: a long log has thousands of epics.
+        let mut workers_of: BTreeMap<&str, Vec<&Worker>> = BTreeMap::new();
+        for w in swarm.workers() {
+            workers_of.entry(w.epic_id.as_str()).or_default().push(w);
+        }
+        let mut queued_of: BTreeMap<&str, Vec<&Queued>> = BTreeMap::new();
+        for q in swarm.queue() {
+            queued_of
+                .entry(q.request.epic_id.as_str())
+                .or_default()
+                .push(q);
+        }
         let mut epics: Vec<EpicView> = swarm
             .epic_ids()
             .map(|id| {
-                let workers: Vec<WorkerRow> = swarm
-                    .workers()
-                    .filter(|w| w.epic_id == id)
+                let workers: Vec<WorkerRow> = workers_of
+                    .get(id)
+                    .into_iter()
+                    .flatten()
                     .map(|w| row(w, now))
                     .collect();
-                let mut queue: Vec<QueueRow> = swarm
-                    .queue()
-                    .filter(|q| q.request.epic_id == id)
+                let mut queue: Vec<QueueRow> = queued_of
+                    .get(id)
+                    .into_iter()
+                    .flatten()
                     .map(|q| {
                         let bead = &q.request.bead_id;
                         let wait = plan.waits.iter().position(|(b, _)| b == bead);

@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 #[cfg(target_arch = "wasm32")]
 use tsify::Tsify;
 
+use std::collections::BTreeMap;
+
 use super::LogView;
 use crate::event::CompletionStatus;
 use crate::projection::{Worker, WorkerState};
@@ -114,14 +116,17 @@ fn group<'a>(workers: impl Iterator<Item = &'a Worker>, now: u64) -> Group {
 impl LogView {
     pub fn stats(&self, now: u64) -> Stats {
         let swarm = &self.swarm;
+        // Grouped by epic in one pass: a long log has thousands of epics.
+        let mut workers_of: BTreeMap<&str, Vec<&Worker>> = BTreeMap::new();
+        for w in swarm.workers() {
+            workers_of.entry(w.epic_id.as_str()).or_default().push(w);
+        }
         let mut epics: Vec<(u64, Named)> = swarm
             .epic_ids()
             .map(|id| {
-                let first = swarm
-                    .workers()
-                    .find(|w| w.epic_id == id)
-                    .map_or(u64::MAX, |w| w.spawned_at);
-                let group = group(swarm.workers().filter(|w| w.epic_id == id), now);
+                let ws = workers_of.get(id).map_or(&[][..], Vec::as_slice);
+                let first = ws.first().map_or(u64::MAX, |w| w.spawned_at);
+                let group = group(ws.iter().copied(), now);
                 (
                     first,
                     Named {

@@ -1,0 +1,83 @@
+// How fast the views for people read a long log: the core's LogView in process, and the
+// command line as a user runs it, on logs of 10,000 and 100,000 events written through the
+// tools. Run it with `bash scripts/bench.sh --views`; rewrites its table in BENCHMARKS.md.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const { openCore, ctx, spawn, median } = await import("./harness.js");
+const { openFileStore } = await import("../dist/npm/store.js");
+const { loadLogView } = await import("../dist/npm/core.js");
+const cli = path.join(root, "dist", "npm", "cli", "main.js");
+const dir = mkdtempSync(path.join(tmpdir(), "apiary-bench-views-"));
+
+/** A log of `workers` workers of 10 events each, in epics of 10, written through the tools. */
+async function fill(file: string, workers: number): Promise<void> {
+  const core = openCore(openFileStore(file));
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      for (let w = next++; w < workers; w = next++) {
+        const bead = `w${w}`;
+        const session = await spawn(core, `epic${Math.floor(w / 10)}`, bead);
+        for (let k = 1; k <= 8; k++) await core.progress(ctx(session), { bead_id: bead, progress_percent: k * 10, message: "step" });
+        await core.complete(ctx(session), { bead_id: bead, summary: "done", files_touched: [] });
+      }
+    }),
+  );
+}
+
+function timed(f: () => void, runs = 3): number {
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    f();
+    samples.push(performance.now() - t0);
+  }
+  return median(samples);
+}
+
+const rows: string[][] = [];
+try {
+  for (const events of [10_000, 100_000]) {
+    const file = path.join(dir, `${events}.jsonl`);
+    await fill(file, events / 10);
+    const bytes = new Uint8Array(readFileSync(file));
+    const View = loadLogView();
+    const feed = timed(() => {
+      const v = new View();
+      v.feed(bytes);
+      v.free();
+    });
+    const v = new View();
+    v.feed(bytes);
+    const overview = timed(() => void v.overview(Date.now()));
+    const stats = timed(() => void v.stats(Date.now()));
+    const events50 = timed(() => void v.events({ epic_id: "epic7", limit: 50 }));
+    v.free();
+    const run = (...args: string[]) => timed(() => void execFileSync(process.execPath, [cli, ...args, "--log", file], { stdio: "ignore" }));
+    const mb = (statSync(file).size / 2 ** 20).toFixed(1);
+    const ms = (x: number) => x.toFixed(1);
+    rows.push([`${events.toLocaleString("en")} events (${mb} MB)`, ms(feed), ms(overview), ms(stats), ms(events50), ms(run("status")), ms(run("stats")), ms(run("log", "--epic", "epic7"))]);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+const table = [
+  "| log | read and check (ms) | overview (ms) | stats (ms) | events of one epic (ms) | `status` (ms) | `stats` (ms) | `log --epic` (ms) |",
+  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ...rows.map((r) => `| ${r.join(" | ")} |`),
+].join("\n");
+console.log(table);
+const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
+const runtime = `bun ${(globalThis as { Bun?: { version: string } }).Bun?.version ?? "?"}`;
+const stamp = `Measured ${new Date().toISOString().slice(0, 10)} at commit ${commit} on ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; the core in process under ${runtime}, the command as a user runs it (a new process each time, wasm start-up included), medians of 3.`;
+const doc = readFileSync(path.join(root, "BENCHMARKS.md"), "utf8");
+const begin = "<!-- views:begin -->";
+const end = "<!-- views:end -->";
+writeFileSync(path.join(root, "BENCHMARKS.md"), doc.replace(new RegExp(`${begin}[\\s\\S]*${end}`), `${begin}\n${stamp}\n\n${table}\n${end}`));
+console.error("[bench] BENCHMARKS.md updated");
+process.exit(0);
