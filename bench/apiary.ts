@@ -8,27 +8,10 @@ import * as path from "node:path";
 const t0 = performance.now();
 const { wasmMemoryBytes } = await import("../dist/npm/core.js");
 const { openFileStore } = await import("../dist/npm/store.js");
-const { openCore, ctx, spawn, progressRun, median } = await import("./harness.js");
+const { openCore, progressRun, median, fill } = await import("./harness.js");
 type Core = import("./harness.js").Core;
 
 const openCoreAt = (file: string): Core => openCore(openFileStore(file));
-
-/** A log of `workers` workers of 10 events each (spawn, 8 progress, complete), in epics of 10. */
-async function fill(core: Core, workers: number, lanes = 32): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: lanes }, async () => {
-      for (let w = next++; w < workers; w = next++) {
-        const bead = `w${w}`;
-        const session = await spawn(core, `epic${Math.floor(w / 10)}`, bead);
-        for (let k = 1; k <= 8; k++) {
-          await core.progress(ctx(session), { bead_id: bead, progress_percent: k * 10, message: "step" });
-        }
-        await core.complete(ctx(session), { bead_id: bead, summary: "done", files_touched: ["src/lib.rs"] });
-      }
-    }),
-  );
-}
 
 const dir = mkdtempSync(path.join(tmpdir(), "apiary-bench-"));
 try {

@@ -52,6 +52,24 @@ export async function progressRun(core: Core, epic: string, lanes: number, perLa
   return (lanes * perLane) / ((performance.now() - start) / 1000);
 }
 
+/** A log of `workers` workers of 10 events each (spawn, 8 progress reports, completion), in
+ * epics of 10, written by `lanes` workers' worth of calls at once. */
+export async function fill(core: Core, workers: number, lanes = 32): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      for (let w = next++; w < workers; w = next++) {
+        const bead = `w${w}`;
+        const session = await spawn(core, `epic${Math.floor(w / 10)}`, bead);
+        for (let k = 1; k <= 8; k++) {
+          await core.progress(ctx(session), { bead_id: bead, progress_percent: k * 10, message: "step" });
+        }
+        await core.complete(ctx(session), { bead_id: bead, summary: "done", files_touched: ["src/lib.rs"] });
+      }
+    }),
+  );
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;

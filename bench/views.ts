@@ -8,27 +8,11 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const { openCore, ctx, spawn, median } = await import("./harness.js");
+const { openCore, fill, median } = await import("./harness.js");
 const { openFileStore } = await import("../dist/npm/store.js");
 const { loadLogView } = await import("../dist/npm/core.js");
 const cli = path.join(root, "dist", "npm", "cli", "main.js");
 const dir = mkdtempSync(path.join(tmpdir(), "apiary-bench-views-"));
-
-/** A log of `workers` workers of 10 events each, in epics of 10, written through the tools. */
-async function fill(file: string, workers: number): Promise<void> {
-  const core = openCore(openFileStore(file));
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 32 }, async () => {
-      for (let w = next++; w < workers; w = next++) {
-        const bead = `w${w}`;
-        const session = await spawn(core, `epic${Math.floor(w / 10)}`, bead);
-        for (let k = 1; k <= 8; k++) await core.progress(ctx(session), { bead_id: bead, progress_percent: k * 10, message: "step" });
-        await core.complete(ctx(session), { bead_id: bead, summary: "done", files_touched: [] });
-      }
-    }),
-  );
-}
 
 function timed(f: () => void, runs = 3): number {
   const samples: number[] = [];
@@ -44,7 +28,7 @@ const rows: string[][] = [];
 try {
   for (const events of [10_000, 100_000]) {
     const file = path.join(dir, `${events}.jsonl`);
-    await fill(file, events / 10);
+    await fill(openCore(openFileStore(file)), events / 10);
     const bytes = new Uint8Array(readFileSync(file));
     const View = loadLogView();
     const feed = timed(() => {

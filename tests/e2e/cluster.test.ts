@@ -84,7 +84,7 @@ async function runEpic(epic: string, beads: string[], workerMs: number): Promise
   return awaited.state.output!;
 }
 
-test("nine workers spread over three servers, three each, all complete into one log", async () => {
+test("nine workers spread over three servers, never more than three on one, all complete into one log", async () => {
   const epic = "spread";
   const beads = Array.from({ length: WORKERS }, (_, i) => `s${i + 1}`);
   const t0 = Date.now();
@@ -94,8 +94,22 @@ test("nine workers spread over three servers, three each, all complete into one 
   const rows = await events();
   assert.deepEqual(rows.map((r) => r.seq), rows.map((_, i) => i + 1), "gap-free");
   const spawned = rows.filter((r) => r.type === "worker_spawned" && r.epic_id === epic);
+  // Spawns that lose the race for a slot start a moment later, wherever a slot freed, so the
+  // counts per server may differ; what must hold is that no server ever ran more than its limit.
+  const serverOf = new Map(spawned.map((r) => [r.session_id, r.server]));
+  const running = new Map<string, number>();
+  const most = new Map<string, number>();
+  for (const r of rows) {
+    const server = serverOf.get(r.session_id);
+    if (!server) continue;
+    if (r.type === "worker_spawned") running.set(server, (running.get(server) ?? 0) + 1);
+    if (r.type === "worker_completed" || r.type === "worker_failed") running.set(server, running.get(server)! - 1);
+    most.set(server, Math.max(most.get(server) ?? 0, running.get(server)!));
+  }
+  for (const u of urls) assert.ok((most.get(u) ?? 0) <= PER_SERVER, `${u} ran ${most.get(u)} at once`);
   const perServer = urls.map((u) => spawned.filter((r) => r.server === u).length);
-  assert.deepEqual(perServer, [PER_SERVER, PER_SERVER, PER_SERVER], `placement ${perServer.join("/")}`);
+  assert.ok(perServer.every((n) => n >= 2), `every server took work: ${perServer.join("/")}`);
+  assert.equal(spawned.length, WORKERS);
   // Each session lives on the server it was placed on.
   for (const r of spawned) {
     const fx = servers[urls.indexOf(r.server!)]!;
@@ -129,7 +143,7 @@ test("nine workers spread over three servers, three each, all complete into one 
   // The command line reads the cluster's log from the database and shows where each ran.
   const status = cliJson("status", "--postgres", postgresUrl(), "--log-name", LOG);
   const rowsOfEpic = status.epics.find((e: { epic_id: string }) => e.epic_id === epic).workers as { server: string }[];
-  assert.deepEqual(urls.map((u) => rowsOfEpic.filter((w) => w.server === u).length), [PER_SERVER, PER_SERVER, PER_SERVER]);
+  assert.deepEqual(urls.map((u) => rowsOfEpic.filter((w) => w.server === u).length), perServer);
   assert.match(cli("status", "--postgres", postgresUrl(), "--log-name", LOG).stdout, /BEAD +TRY +STATE +PROGRESS +DURATION +AGENT +SERVER +LAST WORD/);
 });
 
