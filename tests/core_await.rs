@@ -7,7 +7,7 @@ mod given;
 use std::future::pending;
 
 use apiary::api::{AwaitArgs, AwaitOutcome};
-use apiary::host::{ServerEvent, SessionStatus};
+use apiary::host::{MessageError, ServerEvent, SessionStatus};
 use apiary::testing::{block_on, join, yield_now};
 use apiary::ToolError;
 use given::*;
@@ -83,9 +83,13 @@ fn await_wakes_when_the_event_hook_records_a_worker_idle_or_failed() {
         yield_now().await;
         yield_now().await;
         a.host().sessions.set_status("ses_2", None);
+        // A failure the retry policy leaves alone (a retried one keeps the await waiting).
         block_on(a.observe(&ServerEvent::Error {
             session_id: "ses_2".into(),
-            error: None,
+            error: Some(MessageError {
+                name: Some("ProviderAuthError".into()),
+                data: None,
+            }),
         }))
         .unwrap();
     };
@@ -96,7 +100,29 @@ fn await_wakes_when_the_event_hook_records_a_worker_idle_or_failed() {
     let report = report.unwrap();
     assert_eq!(report.waited_ms, Some(0));
     assert_eq!(report.completed[0].state, "needs_review");
-    assert_eq!(report.failed[0].state, "failed");
+    assert_eq!(report.failed[0].state, "failed", "{}", report.output);
+}
+
+#[test]
+fn a_failed_worker_whose_retry_is_not_queued_yet_is_pending_and_keeps_an_await_waiting() {
+    let a = busy_swarm(1);
+    a.host().sessions.set_status("ses_1", None);
+    // The failure is recorded; the retry is the next scheduler run's to record.
+    session_error(&a, "ses_1", "APIError");
+    let report = block_on(a.poll_from(&coordinator(), &poll_args())).unwrap();
+    assert_eq!(report.pending.len(), 1, "{}", report.output);
+    assert_eq!(report.pending[0].state, "queued");
+    assert_eq!(
+        report.pending[0].note.as_deref(),
+        Some("attempt 2 next: APIError")
+    );
+    let waited = block_on(a.await_workers(&await_args(60_000, 600_000), pending())).unwrap();
+    assert_eq!(
+        waited.outcome,
+        Some(AwaitOutcome::TimedOut),
+        "{}",
+        waited.output
+    );
 }
 
 #[test]

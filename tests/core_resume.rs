@@ -128,15 +128,18 @@ fn a_worker_never_seen_busy_with_an_unfinished_reply_is_still_starting() {
 }
 
 #[test]
-fn a_resume_the_server_refuses_fails_the_worker_with_its_words() {
+fn a_resume_the_server_refuses_fails_the_worker_with_its_words_and_it_waits_for_a_retry() {
     let a = apiary();
     let session = running(&a, "bd-1");
     a.host().sessions.cut_turn(&session);
     *a.host().sessions.fail_prompt.borrow_mut() = Some("Session is locked".into());
     let report = block_on(a.poll(&poll_args())).unwrap();
-    assert_eq!(report.failed.len(), 1, "{}", report.output);
+    // Failed as retryable: shown waiting for its next attempt, with the server's words.
+    assert_eq!(count_lines(&a, "worker_failed"), 1);
+    assert_eq!(report.pending.len(), 1, "{}", report.output);
+    assert_eq!(report.pending[0].state, "queued", "{}", report.output);
     assert!(
-        report.output.contains("could not resume"),
+        report.output.contains("attempt 2 next: could not resume"),
         "{}",
         report.output
     );

@@ -233,6 +233,18 @@ impl<H: Host> Apiary<H> {
                 report.in_progress.push(v);
                 continue;
             }
+            // Failed, but the retry policy starts it again: its retry may not be queued yet (the
+            // next scheduler run records it), and an await must not take it for finished.
+            if schedule::will_retry(w, &self.options) {
+                v.state = "queued".into();
+                v.note = Some(format!(
+                    "attempt {} next: {}",
+                    w.attempt + 1,
+                    w.error.as_deref().unwrap_or("failed")
+                ));
+                report.pending.push(v);
+                continue;
+            }
             match report::group(w.state) {
                 Group::Completed => report.completed.push(v),
                 Group::InProgress => report.in_progress.push(v),
