@@ -35,6 +35,19 @@ impl WorkerState {
         matches!(self, Self::Starting | Self::Running)
     }
 
+    /// The state's one-word name, as poll, the views and the messages write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::Running => "running",
+            Self::Idle => "needs_review",
+            Self::Completed(s) => s.as_str(),
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Interrupted => "interrupted",
+        }
+    }
+
     /// Nothing will change this worker's state by itself any more.
     pub fn is_final(self) -> bool {
         matches!(self, Self::Completed(_) | Self::Failed | Self::Cancelled)

@@ -5,7 +5,6 @@
 //! its next idle; a poll or await that already showed the workers counts as told.
 use std::collections::BTreeMap;
 
-use super::report::state_name;
 use super::Apiary;
 use crate::api::{AwaitArgs, CallContext, Options, PollArgs, PollReport};
 use crate::error::ToolError;
@@ -74,7 +73,7 @@ fn message(swarm: &Swarm, workers: &[String]) -> String {
     let named: Vec<String> = ws
         .iter()
         .take(NAMED)
-        .map(|w| format!("{} {} (epic {})", w.bead_id, state_name(w.state), w.epic_id))
+        .map(|w| format!("{} {} (epic {})", w.bead_id, w.state.name(), w.epic_id))
         .collect();
     text.push_str(&named.join(", "));
     if ws.len() > NAMED {

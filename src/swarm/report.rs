@@ -11,18 +11,6 @@ use crate::text::{duration, excerpt};
 const NOTE_CHARS: usize = 72;
 pub(crate) const MESSAGE_CHARS: usize = 56;
 
-pub(crate) fn state_name(state: WorkerState) -> &'static str {
-    match state {
-        WorkerState::Starting => "starting",
-        WorkerState::Running => "running",
-        WorkerState::Idle => "needs_review",
-        WorkerState::Completed(s) => s.as_str(),
-        WorkerState::Failed => "failed",
-        WorkerState::Cancelled => "cancelled",
-        WorkerState::Interrupted => "interrupted",
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Group {
     Completed,
@@ -61,7 +49,7 @@ pub(crate) fn view(w: &Worker, now: u64) -> WorkerView {
         bead_id: w.bead_id.clone(),
         session_id: w.session_id.clone(),
         title: w.title.clone(),
-        state: state_name(w.state).to_string(),
+        state: w.state.name().to_string(),
         attempt: w.attempt,
         elapsed_ms: w.ended_at.unwrap_or(now).saturating_sub(w.spawned_at),
         progress_percent: w.progress_percent,

@@ -136,7 +136,7 @@ impl<H: Host> Apiary<H> {
         if w.state.is_final() {
             return Err(ToolError::Refused(format!(
                 "bead {bead_id} already reported ({}); nothing was recorded",
-                super::report::state_name(w.state)
+                w.state.name()
             )));
         }
         Ok(w.clone())

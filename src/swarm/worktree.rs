@@ -5,7 +5,6 @@
 //! removes what was merged.
 use sha2::{Digest, Sha256};
 
-use super::report::state_name;
 use super::Apiary;
 use crate::api::{CleanupArgs, MergeArgs, MergeReply, Reply};
 use crate::error::{HostError, ToolError};
@@ -201,7 +200,7 @@ impl<H: Host> Apiary<H> {
             return Err(ToolError::Refused(format!(
                 "{} is still {}; wait for it (swarm_await_workers) before merging",
                 w.bead_id,
-                state_name(w.state)
+                w.state.name()
             )));
         }
         if w.worktree_removed {

@@ -91,19 +91,6 @@ pub struct Overview {
     pub epics: Vec<EpicView>,
 }
 
-/// The state's one-word name.
-pub fn state_name(state: WorkerState) -> &'static str {
-    match state {
-        WorkerState::Starting => "starting",
-        WorkerState::Running => "running",
-        WorkerState::Idle => "needs_review",
-        WorkerState::Completed(s) => s.as_str(),
-        WorkerState::Failed => "failed",
-        WorkerState::Cancelled => "cancelled",
-        WorkerState::Interrupted => "interrupted",
-    }
-}
-
 fn row(w: &Worker, now: u64) -> WorkerRow {
     let message = match w.state {
         WorkerState::Completed(_) => w.summary.clone(),
@@ -118,7 +105,7 @@ fn row(w: &Worker, now: u64) -> WorkerRow {
         title: w.title.clone(),
         agent: w.agent.clone(),
         model: w.model.clone(),
-        state: state_name(w.state).to_string(),
+        state: w.state.name().to_string(),
         spawned_at: w.spawned_at,
         ended_at: w.ended_at,
         duration_ms: w.ended_at.unwrap_or(now.max(w.spawned_at)) - w.spawned_at,
