@@ -53,6 +53,7 @@ async function locatePostgres(spec: LogSpec, mayWait: boolean): Promise<LogOrigi
     await store.close();
     throw new NoLog(`no events in ${store.path} (or pass --log-name NAME)`);
   }
+  let notified: Promise<void> | undefined;
   return {
     label: store.path,
     open: () => {
@@ -66,7 +67,10 @@ async function locatePostgres(spec: LogSpec, mayWait: boolean): Promise<LogOrigi
         changed: (ms) =>
           new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, ms);
-            void store.logChanged().then(() => {
+            // One wait on the notifications at a time: a follower of an idle log asks every
+            // second, and a new wait each time would pile up until the next append.
+            notified ??= store.logChanged().finally(() => (notified = undefined));
+            void notified.then(() => {
               clearTimeout(timer);
               resolve();
             });
