@@ -5,36 +5,11 @@ import * as os from "node:os";
 import type { PluginInput } from "@opencode-ai/plugin";
 import type { ApiaryHost } from "./wasm/apiary_core.js";
 import type { LogStore } from "./store.js";
+import { runRemote } from "./remote.js";
+import { unwrap } from "./sdk.js";
 import { prepareWorktree, runGit } from "./worktree.js";
 
 export type OpencodeClient = PluginInput["client"];
-
-interface SdkResult<T> {
-  data?: T;
-  error?: unknown;
-  response?: Response;
-}
-
-/** Throws the SDK's error (`NotFoundError: Session not found`) instead of returning it. */
-function unwrap<T>(result: SdkResult<T>): T {
-  if (result.error !== undefined && result.error !== null) {
-    throw new Error(describe(result.error, result.response));
-  }
-  return result.data as T;
-}
-
-function describe(error: unknown, response: Response | undefined): string {
-  const status = response ? `HTTP ${response.status} ` : "";
-  if (typeof error === "object" && error !== null) {
-    const e = error as { name?: unknown; message?: unknown; data?: { message?: unknown } };
-    const name = typeof e.name === "string" ? e.name : "";
-    const message =
-      typeof e.data?.message === "string" ? e.data.message : typeof e.message === "string" ? e.message : "";
-    if (name || message) return `${status}${name}${name && message ? ": " : ""}${message}`;
-    return `${status}${JSON.stringify(error)}`;
-  }
-  return `${status}${String(error)}`;
-}
 
 /** `query.directory` selects the OpenCode instance a call is about; none is the plugin's own. */
 const at = (directory: string | undefined) => (directory === undefined ? {} : { directory });
@@ -94,6 +69,7 @@ export function makeHost(own: OpencodeClient, store: LogStore, servers: Readonly
     },
     git: runGit,
     prepareWorktree,
+    remoteShell: (server, directory, script) => runRemote(on(server), directory, script),
     lock: () => store.lock(),
     unlock: () => store.unlock(),
     readFrom: (offset) => store.readFrom(offset),

@@ -141,8 +141,8 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
     swarm_worktree_merge: tool({
       description:
         "Merge a finished worker's branch (its worktree's changes) into your branch; the " +
-        "worktree and branch are then removed. On a conflict nothing is merged and the files in " +
-        "conflict are listed.",
+        "worktree and branch are then removed. A worker on another server's branch is fetched " +
+        "from origin. On a conflict nothing is merged and the files in conflict are listed.",
       args: { bead_id: beadId },
       execute: async (args) => result(await core.worktreeMerge(args)),
     }),

@@ -2,7 +2,7 @@
 // that OpenCode, which makes one instance per directory and loads plugins from that
 // directory's own `.opencode/`, finds Apiary (and the user's other plugins) there too.
 import { execFile } from "node:child_process";
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 
 export interface GitOutput {
@@ -55,6 +55,10 @@ export async function prepareWorktree(root: string, worktree: string): Promise<s
  */
 function linkMissing(from: string, to: string, relative: string, links: string[]): void {
   if (!isDirectory(from)) return;
+  if (ours(from, to)) {
+    links.push(relative);
+    return;
+  }
   if (!exists(to)) {
     symlinkSync(from, to);
     links.push(relative);
@@ -64,12 +68,24 @@ function linkMissing(from: string, to: string, relative: string, links: string[]
   for (const name of readdirSync(from)) {
     const source = path.join(from, name);
     const target = path.join(to, name);
-    if (!exists(target)) {
+    if (ours(source, target)) {
+      links.push(`${relative}/${name}`);
+    } else if (!exists(target)) {
       symlinkSync(source, target);
       links.push(`${relative}/${name}`);
     } else if (name !== "node_modules" && isDirectory(source)) {
       linkMissing(source, target, `${relative}/${name}`, links);
     }
+  }
+}
+
+/** Whether `target` is the link to `source` an earlier attempt made: reported again, so that
+ * a retried worker's merge leaves it out too. */
+function ours(source: string, target: string): boolean {
+  try {
+    return lstatSync(target).isSymbolicLink() && readlinkSync(target) === source;
+  } catch {
+    return false;
   }
 }
 

@@ -268,13 +268,15 @@ pub struct FilesChanged {
     pub paths: Vec<String>,
 }
 
-/// A worker's branch was merged into the coordinator's branch.
+/// A worker's branch at a commit: merged into the coordinator's branch (`worktree_merged`,
+/// `commit` is the coordinator's after the merge), or, for a worker on another server, pushed
+/// to the shared remote `origin` where `swarm_worktree_merge` fetches it (`worktree_pushed`,
+/// `commit` is the one pushed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WorktreeMerged {
+pub struct BranchMark {
     pub session_id: String,
     pub bead_id: String,
     pub branch: String,
-    /// The commit the coordinator's branch points at after the merge.
     pub commit: String,
 }
 
@@ -365,8 +367,9 @@ event_types! {
     MessageSent(MessageSent) = "message_sent",
     FilesReserved(FilesChanged) = "files_reserved",
     FilesReleased(FilesChanged) = "files_released",
-    WorktreeMerged(WorktreeMerged) = "worktree_merged",
+    WorktreeMerged(BranchMark) = "worktree_merged",
     WorktreeRemoved(WorktreeRemoved) = "worktree_removed",
+    WorktreePushed(BranchMark) = "worktree_pushed",
     WorkerInterrupted(WorkerInterrupted) = "worker_interrupted",
     CoordinatorNotified(CoordinatorNotified) = "coordinator_notified",
     WorkerBlocked(WorkerNote) = "worker_blocked",

@@ -346,6 +346,16 @@ pub trait Workspace {
     /// (its config folder is linked where the checkout lacks it). Returns the links made,
     /// relative to the worktree, so that they are never committed.
     async fn prepare_worktree(&self, root: &str, worktree: &str) -> Result<Vec<String>, HostError>;
+    /// Runs a POSIX `sh` script in `directory` on another OpenCode server (a `servers`
+    /// option's url), through that server's shell command, and returns what it printed
+    /// (stdout and stderr together). The script reports its own success: a server that ran it
+    /// is an `Ok`, whatever the script printed.
+    async fn remote_shell(
+        &self,
+        server: &str,
+        directory: &str,
+        script: &str,
+    ) -> Result<String, HostError>;
     /// The machine's load and free memory, which hold the queue back above the thresholds.
     async fn machine(&self) -> Result<crate::schedule::Machine, HostError>;
 }

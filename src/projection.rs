@@ -96,6 +96,9 @@ pub struct Worker {
     /// The coordinator's commit after this worker's branch was merged.
     #[serde(default)]
     pub merged_commit: Option<String>,
+    /// The commit a worker on another server pushed to the shared remote.
+    #[serde(default)]
+    pub pushed_commit: Option<String>,
     #[serde(default)]
     pub worktree_removed: bool,
     /// Times a server restart cut its turn off, and the last reply cut off.
@@ -246,6 +249,7 @@ impl Swarm {
                     agent: e.agent.clone(),
                     model: e.model.clone(),
                     merged_commit: None,
+                    pushed_commit: None,
                     worktree_removed: false,
                     interruptions: 0,
                     interrupted_message: None,
@@ -388,6 +392,9 @@ impl Swarm {
             }),
             EventBody::WorktreeMerged(e) => self.update(&e.session_id, at, |w| {
                 w.merged_commit = Some(e.commit.clone());
+            }),
+            EventBody::WorktreePushed(e) => self.update(&e.session_id, at, |w| {
+                w.pushed_commit = Some(e.commit.clone());
             }),
             EventBody::WorktreeRemoved(e) => self.update(&e.session_id, at, |w| {
                 w.worktree_removed = true;

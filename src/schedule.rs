@@ -285,12 +285,23 @@ fn best_server(swarm: &Swarm, options: &Options, load: &[u32]) -> Result<usize, 
 }
 
 /// Where a worker starting now goes: `Ok(None)` without the `servers` option, the url of the
-/// server with the most room, or why no server will do.
-pub fn place(swarm: &Swarm, options: &Options, now: u64) -> Result<Option<String>, String> {
+/// server with the most room, or why no server will do. `starting` counts, per server, the
+/// starts already on their way there and not yet recorded (readying a worktree on another
+/// machine takes a while), so that spawns made together spread instead of all choosing the
+/// same server and losing the race for its slots.
+pub fn place(
+    swarm: &Swarm,
+    options: &Options,
+    starting: &BTreeMap<String, u32>,
+    now: u64,
+) -> Result<Option<String>, String> {
     if options.servers.is_empty() {
         return Ok(None);
     }
-    let load = server_load(swarm, options, now);
+    let mut load = server_load(swarm, options, now);
+    for (s, n) in options.servers.iter().zip(&mut load) {
+        *n += starting.get(&s.url).copied().unwrap_or(0);
+    }
     best_server(swarm, options, &load).map(|i| Some(options.servers[i].url.clone()))
 }
 
@@ -608,7 +619,7 @@ pub fn can_start_now(
             Wait::Slot { .. } | Wait::ModelSlot { .. } | Wait::Machine(_) | Wait::Servers(_)
         )
     });
-    if place(swarm, options, now).is_err() {
+    if place(swarm, options, &BTreeMap::new(), now).is_err() {
         return false;
     }
     if !plan.start.is_empty() || backed_up {

@@ -236,6 +236,8 @@ pub struct FakeSessions {
     pub toasts: RefCell<Vec<Toast>>,
     /// Servers of the `servers` option that do not answer: every call to them fails.
     pub down: RefCell<Vec<String>>,
+    /// (server, directory) of every script run on another server, in order.
+    pub shells: RefCell<Vec<(String, String)>>,
 }
 
 impl std::fmt::Debug for FakeSessions {
@@ -249,7 +251,7 @@ impl std::fmt::Debug for FakeSessions {
 
 impl FakeSessions {
     /// Fails a call to a server that does not answer.
-    fn reach(&self, op: &'static str, server: Option<&str>) -> Result<(), HostError> {
+    pub(crate) fn reach(&self, op: &'static str, server: Option<&str>) -> Result<(), HostError> {
         match server {
             Some(url) if self.down.borrow().iter().any(|d| d == url) => Err(HostError::new(
                 op,
@@ -548,9 +550,43 @@ impl<S> Workspace for FakeHost<S> {
         }
         Ok(self.config_links.borrow().clone())
     }
+    /// Runs the script with this machine's `sh`, as if the server were here: a test gives each
+    /// "server" a clone of its own.
+    async fn remote_shell(
+        &self,
+        server: &str,
+        directory: &str,
+        script: &str,
+    ) -> Result<String, HostError> {
+        self.sessions.reach("session.shell", Some(server))?;
+        self.sessions
+            .shells
+            .borrow_mut()
+            .push((server.to_string(), directory.to_string()));
+        run_sh(directory, script)
+    }
     async fn machine(&self) -> Result<Machine, HostError> {
         Ok(self.machine.get())
     }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn run_sh(cwd: &str, script: &str) -> Result<String, HostError> {
+    let out = std::process::Command::new("sh")
+        .args(["-c", script])
+        .current_dir(cwd)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .map_err(|e| HostError::new("session.shell", e.to_string()))?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+}
+
+#[cfg(target_arch = "wasm32")]
+fn run_sh(_: &str, _: &str) -> Result<String, HostError> {
+    Err(HostError::new(
+        "session.shell",
+        "not available in this build",
+    ))
 }
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -238,3 +238,26 @@ fn stalls_and_retention_are_left_to_the_instances_that_reach_the_server() {
     let (stalled, _) = apiary::schedule::stalled(&swarm, &with_servers, w.spawned_at + 5_000);
     assert_eq!(stalled.len(), 1);
 }
+
+#[test]
+fn spawns_made_together_spread_over_the_servers_before_any_is_recorded() {
+    use std::rc::Rc;
+    let a = Rc::new(cluster(vec![server(A, 2), server(B, 2)]));
+    // bd-2's spawn comes while bd-1's start is on its way to A (its session being created),
+    // as spawns of one step of the coordinator run together.
+    let inner = Rc::downgrade(&a);
+    let mut once = Some(());
+    *a.host().sessions.before_create.borrow_mut() = Some(Box::new(move || {
+        if once.take().is_some() {
+            let a = inner.upgrade().unwrap();
+            block_on(a.spawn(&coordinator(), &spawn_args("bd-2"))).unwrap();
+        }
+    }));
+    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    assert_eq!(server_of(&a, "bd-1").as_deref(), Some(A));
+    assert_eq!(
+        server_of(&a, "bd-2").as_deref(),
+        Some(B),
+        "not A, where bd-1 was already going"
+    );
+}

@@ -3,33 +3,22 @@
 #![cfg(not(target_arch = "wasm32"))]
 #[path = "core/given.rs"]
 mod given;
+#[path = "core/scratch.rs"]
+mod scratch;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use apiary::api::{CleanupArgs, MergeArgs, SpawnArgs};
 use apiary::testing::{block_on, FakeHost};
 use apiary::{Apiary, ToolError};
 use given::*;
+use scratch::{git_in, Scratch};
 
-struct Repo(PathBuf);
-
-impl Drop for Repo {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+struct Repo(Scratch);
 
 impl Repo {
     fn new(with_commit: bool) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "apiary-wt-{}-{}",
-            std::process::id(),
-            rand_suffix()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let dir = dir.canonicalize().unwrap();
-        let repo = Repo(dir);
+        let repo = Repo(Scratch::new("apiary-wt"));
         repo.git(&["init", "-q", "-b", "main"]);
         repo.git(&["config", "user.email", "t@example.com"]);
         repo.git(&["config", "user.name", "T"]);
@@ -52,31 +41,6 @@ impl Repo {
     fn write(&self, file: &str, text: &str) {
         std::fs::write(self.0.join(file), text).unwrap();
     }
-}
-
-fn git_in(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Unique within the process (tests run on several threads) and across runs.
-fn rand_suffix() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{nanos}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 fn in_repo(repo: &Repo) -> apiary::api::CallContext {

@@ -30,6 +30,7 @@ const FAKE_HOST: &str = r#"
     async machine() { return host.machineState; },
     async git(cwd, args) { throw new Error("git is not installed"); },
     async prepareWorktree(root, worktree) { return []; },
+    async remoteShell(server, directory, script) { throw new Error(`${server} does not answer`); },
     logChanged() { return new Promise(() => {}); },
     async lock() {}, async unlock() {},
     async readFrom(offset) { return data.slice(offset); },

@@ -17,6 +17,7 @@ mod observe;
 mod poll;
 mod queue;
 mod race;
+mod remote;
 mod report;
 mod resume;
 mod retention;
@@ -61,6 +62,8 @@ pub struct Apiary<H: Host> {
     /// beads of coordinators in that directory, which its options can place as they asked (a
     /// server sharing the log, with other options, leaves them to their own instance).
     home: RefCell<Option<String>>,
+    /// Starts of this instance on their way to each server (see `schedule::place`).
+    starting: RefCell<BTreeMap<String, u32>>,
 }
 
 impl<H: Host> Apiary<H> {
@@ -81,6 +84,7 @@ impl<H: Host> Apiary<H> {
             started_at,
             toasted: RefCell::default(),
             home: RefCell::default(),
+            starting: RefCell::default(),
         }
     }
 

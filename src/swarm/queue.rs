@@ -6,13 +6,14 @@
 //! a dependency completes. Drains of one instance take turns; every decision is checked again
 //! under the log's lock, so instances that drain at once never start a bead twice or exceed
 //! a limit.
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 
 use sha2::{Digest, Sha256};
 
 use super::spawn::parse_model;
-use super::worktree::Placement;
 use super::Apiary;
 use crate::error::ToolError;
 use crate::event::{EventBody, Payload, WorkerFailed, WorkerQueued, WorkerSpawned};
@@ -152,22 +153,28 @@ impl<H: Host> Apiary<H> {
         let home = r.parent_directory.clone().unwrap_or_default();
         // With the `servers` option, the server with the most room; when none has any (another
         // instance just filled them), nothing starts and the record below says so.
-        let Ok(server) = schedule::place(&self.log.swarm(), &self.options, self.host.now_ms())
-        else {
+        let placed = schedule::place(
+            &self.log.swarm(),
+            &self.options,
+            &self.starting.borrow(),
+            self.host.now_ms(),
+        );
+        let Ok(server) = placed else {
             return self.not_started(r, from, machine).await;
         };
+        let starting = server.as_deref().map(|url| Starting::new(&self.starting, url));
         let place = match &server {
             // A worker on a server of the `servers` option works in that server's clone.
-            Some(url) => Placement {
-                directory: self
+            Some(url) => {
+                let clone = self
                     .options
                     .servers
                     .iter()
                     .find(|s| &s.url == url)
                     .and_then(|s| s.directory.clone())
-                    .unwrap_or(home.clone()),
-                ..Placement::default()
-            },
+                    .unwrap_or(home.clone());
+                self.place_remote(&home, url, &clone, bead).await?
+            }
             None => self.place(&home, bead).await?,
         };
         let prompt = WorkerPrompt {
@@ -266,6 +273,8 @@ impl<H: Host> Apiary<H> {
                 }
             })
             .await?;
+        // Recorded or not, the worker now counts (or not) in the log itself.
+        drop(starting);
         let started = recorded
             .iter()
             .any(|e| matches!(e.payload, Payload::Known(EventBody::WorkerSpawned(_))));
@@ -274,6 +283,7 @@ impl<H: Host> Apiary<H> {
                 .host
                 .delete_session(&session_id, server.as_deref(), in_worktree.as_deref())
                 .await;
+            self.unplace(bead, &place).await;
             let queued = recorded
                 .iter()
                 .any(|e| matches!(e.payload, Payload::Known(EventBody::WorkerQueued(_))));
@@ -439,4 +449,33 @@ pub(super) struct Started {
     pub queued: bool,
     pub note: Option<String>,
     pub prompt_hash: Option<String>,
+}
+
+/// A start on its way to a server: counted by `schedule::place` until it is recorded or
+/// given up (dropped).
+struct Starting<'a> {
+    on: &'a RefCell<BTreeMap<String, u32>>,
+    url: String,
+}
+
+impl<'a> Starting<'a> {
+    fn new(on: &'a RefCell<BTreeMap<String, u32>>, url: &str) -> Self {
+        *on.borrow_mut().entry(url.to_string()).or_default() += 1;
+        Self {
+            on,
+            url: url.to_string(),
+        }
+    }
+}
+
+impl Drop for Starting<'_> {
+    fn drop(&mut self) {
+        let mut on = self.on.borrow_mut();
+        if let Some(n) = on.get_mut(&self.url) {
+            *n -= 1;
+            if *n == 0 {
+                on.remove(&self.url);
+            }
+        }
+    }
 }

@@ -175,8 +175,12 @@ impl<H: Host> Apiary<H> {
         );
         match (&w.branch, &note) {
             (Some(branch), _) => output.push_str(&format!(
-                ", in worktree {} (branch {branch})",
-                w.directory.as_deref().unwrap_or_default()
+                ", in worktree {} (branch {branch}){}",
+                w.directory.as_deref().unwrap_or_default(),
+                w.server
+                    .as_deref()
+                    .map(|s| format!(" on {s}"))
+                    .unwrap_or_default()
             )),
             (None, Some(note)) => output.push_str(&format!("; {note}")),
             (None, None) => {}

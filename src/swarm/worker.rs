@@ -2,7 +2,7 @@
 use super::{limits, Apiary};
 use crate::api::{CallContext, CompleteArgs, ProgressArgs, Reply};
 use crate::error::ToolError;
-use crate::event::{CompletionStatus, EventBody, WorkerCompleted, WorkerProgress};
+use crate::event::{BranchMark, CompletionStatus, EventBody, WorkerCompleted, WorkerProgress};
 use crate::host::Host;
 use crate::ids::{check_count, check_file_pattern, check_id, check_text};
 use crate::projection::Worker;
@@ -34,7 +34,7 @@ impl<H: Host> Apiary<H> {
             message: args.message.clone().filter(|m| !m.trim().is_empty()),
             files_touched: files,
         });
-        self.append_report(ctx, &args.bead_id, self.host.now_ms(), body)
+        self.append_report(ctx, &args.bead_id, self.host.now_ms(), vec![body])
             .await?;
         Ok(Reply {
             title: format!("{} {}%", args.bead_id, args.progress_percent),
@@ -57,7 +57,33 @@ impl<H: Host> Apiary<H> {
         let status = args.status.unwrap_or(CompletionStatus::Success);
         let now = self.host.now_ms();
         let duration_ms = now.saturating_sub(worker.spawned_at);
-        let body = EventBody::WorkerCompleted(WorkerCompleted {
+        // A worker on another machine hands its work over through `origin` before it is
+        // recorded as done, so the coordinator can merge as soon as it hears.
+        let mut bodies = Vec::new();
+        let mut pushed = String::new();
+        if let (Some(_), Some(branch)) = (&worker.server, &worker.branch) {
+            match self.publish(&worker).await {
+                Ok(commit) => {
+                    pushed = format!(
+                        " Your branch {branch} was pushed to origin at {}.",
+                        &commit[..commit.len().min(10)]
+                    );
+                    bodies.push(EventBody::WorktreePushed(BranchMark {
+                        session_id: worker.session_id.clone(),
+                        bead_id: args.bead_id.clone(),
+                        branch: branch.clone(),
+                        commit,
+                    }));
+                }
+                Err(why) => {
+                    pushed = format!(
+                        " Your branch {branch} could not be pushed ({why}); the coordinator's \
+                         merge will try again."
+                    )
+                }
+            }
+        }
+        bodies.push(EventBody::WorkerCompleted(WorkerCompleted {
             session_id: worker.session_id,
             bead_id: args.bead_id.clone(),
             epic_id: worker.epic_id,
@@ -65,12 +91,13 @@ impl<H: Host> Apiary<H> {
             summary: args.summary.trim().to_string(),
             files_touched: args.files_touched.clone(),
             duration_ms,
-        });
-        self.append_report(ctx, &args.bead_id, now, body).await?;
+        }));
+        self.append_report(ctx, &args.bead_id, now, bodies).await?;
         Ok(Reply {
             title: format!("{} {}", args.bead_id, status.as_str()),
             output: format!(
-                "recorded: {} {} after {}. The coordinator has been told; end your turn now.",
+                "recorded: {} {} after {}.{pushed} The coordinator has been told; end your turn \
+                 now.",
                 args.bead_id,
                 status.as_str(),
                 duration(duration_ms)
@@ -100,13 +127,13 @@ impl<H: Host> Apiary<H> {
         ctx: &CallContext,
         bead_id: &str,
         now: u64,
-        body: EventBody,
+        bodies: Vec<EventBody>,
     ) -> Result<(), ToolError> {
         let (bead, session) = (bead_id.to_string(), ctx.session_id.clone());
         let recorded = self
             .log
             .append_with(&self.host, now, move |swarm| match swarm.bead(&bead) {
-                Some(w) if w.session_id == session && !w.state.is_final() => vec![body],
+                Some(w) if w.session_id == session && !w.state.is_final() => bodies,
                 _ => Vec::new(),
             })
             .await?;

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use super::Apiary;
 use crate::api::{CleanupArgs, MergeArgs, MergeReply, Reply};
 use crate::error::{HostError, ToolError};
-use crate::event::{EventBody, WorktreeMerged, WorktreeRemoved};
+use crate::event::{BranchMark, EventBody, WorktreeRemoved};
 use crate::host::{GitOutput, Host};
 use crate::ids::check_id;
 use crate::projection::Worker;
@@ -29,6 +29,8 @@ pub(super) struct Placement {
     pub links: Vec<String>,
     /// Why the worker shares the coordinator's directory, when worktrees are on.
     pub note: Option<String>,
+    /// The server a new worktree was made on for this start (not one an earlier attempt left).
+    pub made_on: Option<String>,
 }
 
 /// The folder and branch name of a bead's worktree. Bead ids are already held to letters,
@@ -44,7 +46,7 @@ pub(crate) fn worktree_name(bead: &str) -> String {
 }
 
 /// `stdout` of a git command that succeeded, trimmed; its first error line otherwise.
-fn ok(out: GitOutput, what: &'static str) -> Result<String, ToolError> {
+pub(super) fn ok(out: GitOutput, what: &'static str) -> Result<String, ToolError> {
     if out.code == 0 {
         return Ok(out.stdout.trim().to_string());
     }
@@ -58,7 +60,7 @@ fn ok(out: GitOutput, what: &'static str) -> Result<String, ToolError> {
 }
 
 /// The repository a worktree belongs to: the path before `/.apiary/worktrees/<name>`.
-fn root_of(worktree: &str) -> &str {
+pub(super) fn root_of(worktree: &str) -> &str {
     worktree
         .rsplit_once(&format!("/{WORKTREES}/"))
         .map_or(worktree, |(root, _)| root)
@@ -133,6 +135,7 @@ impl<H: Host> Apiary<H> {
             branch: Some(branch),
             links,
             note: None,
+            made_on: None,
         })
     }
 
@@ -209,12 +212,20 @@ impl<H: Host> Apiary<H> {
                 w.bead_id
             )));
         }
-        let root = root_of(&path).to_string();
-        self.commit_worker_changes(&w, &path).await?;
+        // Merges of one instance take turns: a coordinator may ask for several in one step,
+        // and git allows one at a time in a repository.
+        let _turn = self.git_gate.enter().await;
+        // A worker here left its work in its worktree; one on another server, on `origin`.
+        let (root, target) = if w.server.is_some() {
+            self.fetch_pushed(&w).await?
+        } else {
+            self.commit_worker_changes(&w, &path).await?;
+            (root_of(&path).to_string(), branch.clone())
+        };
 
         let message = format!("Merge {branch}: {}", w.title);
         let mut merge = self.identity(&root).await?;
-        merge.extend(["merge", "--no-ff", "--no-edit", "-m", &message, &branch]);
+        merge.extend(["merge", "--no-ff", "--no-edit", "-m", &message, &target]);
         let out = self.git(&root, &merge).await?;
         if out.code != 0 {
             return self.undo_failed_merge(&w, &root, out).await;
@@ -233,7 +244,7 @@ impl<H: Host> Apiary<H> {
             .append(
                 &self.host,
                 self.host.now_ms(),
-                &[EventBody::WorktreeMerged(WorktreeMerged {
+                &[EventBody::WorktreeMerged(BranchMark {
                     session_id: w.session_id.clone(),
                     bead_id: w.bead_id.clone(),
                     branch: branch.clone(),
@@ -277,7 +288,11 @@ impl<H: Host> Apiary<H> {
 
     /// Commits whatever the worker left uncommitted in its worktree, leaving out the links
     /// made for OpenCode.
-    async fn commit_worker_changes(&self, w: &Worker, path: &str) -> Result<(), ToolError> {
+    pub(super) async fn commit_worker_changes(
+        &self,
+        w: &Worker,
+        path: &str,
+    ) -> Result<(), ToolError> {
         let excludes: Vec<String> = w
             .config_links
             .iter()
@@ -340,17 +355,27 @@ impl<H: Host> Apiary<H> {
             )));
         }
         let names: Vec<&str> = conflicts.iter().map(String::as_str).collect();
+        let worktree = w.worktree.as_deref().unwrap_or("");
+        let resolve = match &w.server {
+            None => format!(
+                "Resolve the files in the worker's worktree {worktree} (or in yours), commit, \
+                 and merge again."
+            ),
+            Some(server) => format!(
+                "Resolve them in your tree (git merge origin/{}), or in the worker's worktree \
+                 {worktree} on {server} and push it, then merge again.",
+                w.branch.as_deref().unwrap_or("")
+            ),
+        };
         Ok(MergeReply {
             title: format!("{} not merged: {} conflicts", w.bead_id, conflicts.len()),
             output: format!(
                 "not merged: {} conflicts with your branch in {} file{}: {}. Your tree is as it \
-                 was. Resolve the files in the worker's worktree {} (or in yours), commit, and \
-                 merge again.",
+                 was. {resolve}",
                 w.bead_id,
                 conflicts.len(),
                 if conflicts.len() == 1 { "" } else { "s" },
                 list(&names),
-                w.worktree.as_deref().unwrap_or("")
             ),
             merged: false,
             conflicts,
@@ -366,16 +391,23 @@ impl<H: Host> Apiary<H> {
         merged: bool,
     ) -> Result<Result<EventBody, String>, ToolError> {
         let path = w.worktree.as_deref().unwrap_or_default();
-        let root = root_of(path);
-        let out = self
-            .git(root, &["worktree", "remove", "--force", path])
-            .await?;
-        if let Err(e) = ok(out, "git worktree remove") {
-            return Ok(Err(e.to_string()));
-        }
-        if let Some(branch) = &w.branch {
-            let flag = if merged { "-d" } else { "-D" };
-            let _ = self.git(root, &["branch", flag, branch]).await?;
+        if w.server.is_some() {
+            let top = self.coordinator_root(w).await?;
+            if let Err(e) = self.remove_remote(w, &top).await? {
+                return Ok(Err(e));
+            }
+        } else {
+            let root = root_of(path);
+            let out = self
+                .git(root, &["worktree", "remove", "--force", path])
+                .await?;
+            if let Err(e) = ok(out, "git worktree remove") {
+                return Ok(Err(e.to_string()));
+            }
+            if let Some(branch) = &w.branch {
+                let flag = if merged { "-d" } else { "-D" };
+                let _ = self.git(root, &["branch", flag, branch]).await?;
+            }
         }
         Ok(Ok(EventBody::WorktreeRemoved(WorktreeRemoved {
             session_id: w.session_id.clone(),

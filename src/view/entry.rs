@@ -187,7 +187,7 @@ pub fn describe(body: &EventBody) -> (Option<&str>, Option<&str>, String) {
             Some(&e.session_id),
             format!("{} worker(s), by {}", e.workers.len(), e.via),
         ),
-        E::WorktreeMerged(e) => (
+        E::WorktreeMerged(e) | E::WorktreePushed(e) => (
             Some(&e.bead_id),
             Some(&e.session_id),
             format!("{} at {}", e.branch, &e.commit[..e.commit.len().min(10)]),

@@ -69,6 +69,10 @@ export interface ApiaryHost {
    * worktree's `.opencode/` reaches the same plugins as `root`'s. Resolves to the links made,
    * relative to the worktree. */
   prepareWorktree(root: string, worktree: string): Promise<string[]>;
+  /** Runs the POSIX `sh` script in `directory` on the OpenCode server at `server` (a
+   * `servers` option's url) and resolves to what it printed, stdout and stderr together.
+   * Rejects only when the server could not run it. */
+  remoteShell(server: string, directory: string, script: string): Promise<string>;
   /** Exclusive write lock on the log, shared by every writer of the same log. */
   lock(): Promise<void>;
   unlock(): Promise<void>;
@@ -160,6 +164,13 @@ extern "C" {
     fn git_js(this: &JsHost, cwd: &str, args: Vec<String>) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = prepareWorktree)]
     fn prepare_worktree_js(this: &JsHost, root: &str, worktree: &str) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = remoteShell)]
+    fn remote_shell_js(
+        this: &JsHost,
+        server: &str,
+        directory: &str,
+        script: &str,
+    ) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn lock(this: &JsHost) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch)]
@@ -323,6 +334,19 @@ impl Workspace for JsHost {
         decode(
             OP,
             call(OP, self.prepare_worktree_js(root, worktree)).await?,
+        )
+    }
+
+    async fn remote_shell(
+        &self,
+        server: &str,
+        directory: &str,
+        script: &str,
+    ) -> Result<String, HostError> {
+        const OP: &str = "remote shell";
+        decode(
+            OP,
+            call(OP, self.remote_shell_js(server, directory, script)).await?,
         )
     }
 

@@ -5,13 +5,14 @@
 // a server killed mid-swarm is found lost and its workers finish on the other two.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { startCluster } from "./cluster.js";
 import { workspace, type Fixture } from "./fixture.js";
 import { startScriptedModel, type ScriptedModel } from "./scripted-model.js";
-import { prompt, script, spawnCall, toolParts, until } from "./scenario.js";
+import { prompt, script, spawnCall, toolParts, until, type Step, type ToolPart } from "./scenario.js";
 import { freshLog, postgresUrl, rowsOf } from "../js/pg.js";
 import { cli, cliJson } from "../js/cli-run.js";
 
@@ -23,6 +24,9 @@ let model: ScriptedModel;
 let scratch: string;
 let servers: Fixture[] = [];
 let urls: string[] = [];
+let bare: string;
+
+const git = (cwd: string, ...args: string[]) => execFileSync("git", args, { cwd, encoding: "utf8", env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1" } });
 
 before(async () => {
   scratch = mkdtempSync(path.join(tmpdir(), "apiary-cluster-"));
@@ -37,6 +41,7 @@ before(async () => {
   });
   servers = cluster.servers;
   urls = cluster.urls;
+  bare = cluster.bare;
 });
 
 after(async () => {
@@ -56,6 +61,7 @@ interface Row {
   seq: number;
   type: string;
   bead_id?: string;
+  directory?: string;
   epic_id?: string;
   server?: string;
   session_id?: string;
@@ -65,30 +71,42 @@ interface Row {
 }
 const events = async (): Promise<Row[]> => (await rowsOf(LOG)).map((r) => JSON.parse(r.line) as Row);
 
-/** The coordinator (on the first server) spawns `beads` in one step, then awaits the epic. */
-async function runEpic(epic: string, beads: string[], workerMs: number): Promise<string> {
+/** The coordinator (on the first server) spawns `beads` in one step, then awaits the epic;
+ * with `edit`, each worker first writes `<bead>.txt` in its directory with the bash tool, and
+ * the coordinator then merges every bead in one step. Resolves to the await's output and the
+ * merges' outputs. */
+async function runEpic(epic: string, beads: string[], workerMs: number, edit = false): Promise<{ awaited: string; merges: string[] }> {
   const a = servers[0]!;
   const coordinator = (await a.client.session.create({ body: { title: `coordinator ${epic}` } })).data!;
+  const write = (bead: string): Step[] =>
+    edit ? [{ tool_calls: [{ name: "bash", args: { command: `echo ${bead} > ${bead}.txt`, description: `write ${bead}.txt` } }] }] : [];
   await prompt(
     a,
     coordinator.id,
     script(`coordinator-${epic}`, [
-      { tool_calls: beads.map((b) => spawnCall(epic, b, workerMs)) },
+      { tool_calls: beads.map((b) => spawnCall(epic, b, workerMs, write(b))) },
       { tool_calls: [{ name: "swarm_await_workers", args: { epic_id: epic, timeout_ms: 240_000, poll_interval_ms: 60_000 } }] },
+      ...(edit ? [{ tool_calls: beads.map((b) => ({ name: "swarm_worktree_merge", args: { bead_id: b } })) }] : []),
       { text: "all done" },
     ]),
   );
+  const finished = (p: ToolPart) => p.state.status === "completed" || p.state.status === "error";
   const awaited = await until(`the await of ${epic}`, 300_000, async () =>
-    (await toolParts(a, coordinator.id)).find((p) => p.tool === "swarm_await_workers" && p.state.status === "completed"),
+    (await toolParts(a, coordinator.id)).find((p) => p.tool === "swarm_await_workers" && finished(p)),
   );
-  return awaited.state.output!;
+  if (!edit) return { awaited: awaited.state.output!, merges: [] };
+  const merges = await until(`the merges of ${epic}`, 120_000, async () => {
+    const done = (await toolParts(a, coordinator.id)).filter((p) => p.tool === "swarm_worktree_merge" && finished(p));
+    return done.length === beads.length ? done : undefined;
+  });
+  return { awaited: awaited.state.output!, merges: merges.map((p) => `${p.state.status}: ${p.state.output ?? JSON.stringify(p.state)}`) };
 }
 
 test("nine workers spread over three servers, never more than three on one, all complete into one log", async () => {
   const epic = "spread";
   const beads = Array.from({ length: WORKERS }, (_, i) => `s${i + 1}`);
   const t0 = Date.now();
-  const output = await runEpic(epic, beads, 2000);
+  const { awaited: output, merges } = await runEpic(epic, beads, 2000, true);
   record({ cluster_9_workers_of_2s_on_3_servers_ms: Date.now() - t0 });
   assert.match(output, new RegExp(`epic ${epic}: ${WORKERS} workers: ${WORKERS} completed, `));
   const rows = await events();
@@ -110,12 +128,23 @@ test("nine workers spread over three servers, never more than three on one, all 
   const perServer = urls.map((u) => spawned.filter((r) => r.server === u).length);
   assert.ok(perServer.every((n) => n >= 2), `every server took work: ${perServer.join("/")}`);
   assert.equal(spawned.length, WORKERS);
-  // Each session lives on the server it was placed on.
+  // Each session lives on the server it was placed on, in a worktree of that server's clone.
   for (const r of spawned) {
     const fx = servers[urls.indexOf(r.server!)]!;
-    const found = await fx.client.session.get({ path: { id: r.session_id! }, query: { directory: fx.repo } });
+    const worktree = path.join(fx.repo, ".apiary", "worktrees", r.bead_id!);
+    assert.equal(r.directory, worktree, `${r.bead_id} in its server's clone`);
+    const found = await fx.client.session.get({ path: { id: r.session_id! }, query: { directory: worktree } });
     assert.equal(found.data?.id, r.session_id, `${r.bead_id} on ${r.server}`);
   }
+  // Each worker pushed its branch when it completed; the coordinator merged every one, from
+  // whichever machine, into its own tree; merged worktrees and branches are gone everywhere.
+  assert.equal(rows.filter((r) => r.type === "worktree_pushed" && beads.includes(r.bead_id!)).length, WORKERS);
+  for (const [i, m] of merges.entries()) assert.match(m, /^completed: merged apiary\/s\d into your branch at \w+: 1 file changed: s\d\.txt; its worktree and branch were removed$/, `merge ${i + 1}`);
+  const coordinatorRepo = servers[0]!.repo;
+  for (const b of beads) assert.equal(readFileSync(path.join(coordinatorRepo, `${b}.txt`), "utf8"), `${b}\n`, `${b}.txt merged`);
+  assert.equal(git(coordinatorRepo, "status", "--porcelain"), "", "the coordinator's tree is clean");
+  assert.equal(git(bare, "for-each-ref", "refs/heads/apiary", "refs/apiary"), "", "no worker branch or base is left on origin");
+  for (const fx of servers) assert.equal(git(fx.repo, "worktree", "list", "--porcelain").match(/^worktree /gm)?.length, 1, `no worktree left on ${fx.repo}: ${git(fx.repo, "worktree", "list")}`);
   const done = rows.filter((r) => r.type === "worker_completed" && r.epic_id === epic && r.status === "success");
   assert.deepEqual(done.map((r) => r.bead_id).sort(), [...beads].sort());
   for (const fx of servers) assert.deepEqual([...fx.offLoopback], [], "no connection off loopback");
@@ -151,7 +180,7 @@ test("a server killed mid-swarm is found lost and its workers finish on the othe
   const epic = "survive";
   const beads = Array.from({ length: WORKERS }, (_, i) => `k${i + 1}`);
   const victim = servers[2]!;
-  const running = runEpic(epic, beads, 6000);
+  const running = runEpic(epic, beads, 6000).then((r) => r.awaited);
   // Once its three workers run, the third machine dies.
   await until("three workers on the third server", 120_000, async () => {
     const rows = await events();

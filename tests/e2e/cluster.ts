@@ -43,6 +43,8 @@ export interface Cluster {
   /** The first one is the coordinator's. */
   servers: Fixture[];
   urls: string[];
+  /** The shared remote, `origin` of every server's clone. */
+  bare: string;
 }
 
 export async function startCluster(o: ClusterOptions): Promise<Cluster> {
@@ -61,5 +63,5 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     servers: urls.map((url, i) => ({ url, max_workers: o.maxWorkers, ...(i > 0 ? { directory: others[i - 1]!.repo } : {}) })),
   };
   const first = await startFixture({ model: o.model, cloneFrom: bare, port: ports[0], config: { plugin: [[entry, options]] } });
-  return { servers: [first, ...others], urls };
+  return { servers: [first, ...others], urls, bare };
 }

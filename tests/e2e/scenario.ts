@@ -37,14 +37,14 @@ export function workerScript(bead: string, ms: number, extra: Step[] = []): stri
   ]);
 }
 
-export function spawnCall(epic: string, bead: string, workerMs: number): ToolCall {
+export function spawnCall(epic: string, bead: string, workerMs: number, extra: Step[] = []): ToolCall {
   return {
     name: "swarm_spawn_async",
     args: {
       bead_id: bead,
       epic_id: epic,
       title: `task ${bead}`,
-      description: `Scripted task.\n${workerScript(bead, workerMs)}`,
+      description: `Scripted task.\n${workerScript(bead, workerMs, extra)}`,
       files: [`src/${bead}.txt`],
     },
   };

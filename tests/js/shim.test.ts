@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { PluginInput, ToolContext } from "@opencode-ai/plugin";
 import * as pkg from "../../dist/npm/index.js";
+import { prepareWorktree } from "../../dist/npm/worktree.js";
 import { fakeClient, type FakeClient } from "./fake-client.js";
 import { addWorktree, git, removeTempDirs, scratchRepo } from "./repo.js";
 
@@ -186,6 +187,14 @@ test("a worktree reaches the repository's plugins through a link", async () => {
   // The link shows as untracked in the worker's checkout; merges never commit it (core tests).
   assert.equal(git(tree, "status", "--porcelain"), "?? .opencode\n");
   assert.equal(git(repo, "status", "--porcelain"), "?? .opencode/\n", "the main tree shows only its own files");
+});
+
+test("a link an earlier attempt made is reported again, so a retried worker's merge leaves it out", async () => {
+  const repo = scratchRepo();
+  mkdirSync(path.join(repo, ".opencode", "plugin"), { recursive: true });
+  const tree = addWorktree(repo, "again");
+  assert.deepEqual(await prepareWorktree(repo, tree), [".opencode"]);
+  assert.deepEqual(await prepareWorktree(repo, tree), [".opencode"]);
 });
 
 test("an unknown agent is refused with the agents the server has, and nothing is started", async () => {

@@ -1,0 +1,419 @@
+//! Worktrees on other machines. A worker placed on a server of the `servers` option works in a
+//! worktree of that server's clone, and git's shared remote `origin` carries the work both
+//! ways: the coordinator pushes its HEAD as the worker's base, the server's clone fetches it
+//! and adds the worktree; at `swarm_complete` the worker's own plugin instance (on its
+//! machine) commits and pushes the branch, and `swarm_worktree_merge` fetches it.
+//!
+//! What must run on the other machine runs as a POSIX `sh` script through that server's shell
+//! command (`Workspace::remote_shell`). A script prints `apiary-…` lines: what it made, then
+//! `apiary-ok`, or `apiary-error: why` and nothing after.
+use super::worktree::{ok, root_of, worktree_name, Placement, WORKTREES};
+use super::Apiary;
+use crate::error::{HostError, ToolError};
+use crate::host::Host;
+use crate::projection::Worker;
+
+/// Tries at readying a remote worktree before its error is the spawn's (two coordinators
+/// adding worktrees to one clone at once make git fail on the other's half-made entry).
+const ADD_ATTEMPTS: u64 = 3;
+
+/// The ref on `origin` a worker's worktree starts from: the coordinator's HEAD at spawn.
+fn base_ref(name: &str) -> String {
+    format!("refs/apiary/base/{name}")
+}
+
+/// `s` as one word for `sh`.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// What every script starts with: `say` prints a marker line, `fail` prints the error and
+/// stops, and `run` runs a command, failing with its first words and its output.
+const PRELUDE: &str = r#"say() { printf 'apiary-%s\n' "$*"; }
+fail() { say "error: $*"; exit 1; }
+run() { out=$("$@" 2>&1) || fail "$1 $2: $(printf '%s' "$out" | tr '\n' ' ')"; }
+top=$(git rev-parse --show-toplevel 2>&1) || fail "not a git repository: $top"
+cd "$top" || fail "cannot enter $top"
+"#;
+
+/// Readies the worktree `name` on branch `branch` in the clone the script runs in: the base
+/// fetched from `origin`, the worktree added (or the one an earlier attempt left kept), the
+/// worktrees' folder ignored, and `.opencode/` linked as `prepare_worktree` does locally. A
+/// link an earlier attempt made is reported again, so it is never committed.
+fn add_script(name: &str, branch: &str) -> String {
+    let base = base_ref(name);
+    format!(
+        r#"{PRELUDE}path="$top/{WORKTREES}"/{name}
+branch={branch}
+base={base}
+run git fetch -q origin "+$base:$base"
+if git worktree list --porcelain | grep -qxF "worktree $path"; then say kept
+elif git rev-parse -q --verify "refs/heads/$branch" >/dev/null; then
+  run git worktree add -q "$path" "$branch"
+else
+  run git worktree add -q -b "$branch" "$path" "$base"
+fi
+git update-ref -d "$base"
+exclude=$(git rev-parse --git-path info/exclude)
+mkdir -p "$(dirname "$exclude")"
+if ! grep -qxF /.apiary/ "$exclude" 2>/dev/null; then
+  if [ -s "$exclude" ] && [ -n "$(tail -c 1 "$exclude")" ]; then echo >> "$exclude"; fi
+  echo /.apiary/ >> "$exclude"
+fi
+exists() {{ [ -e "$1" ] || [ -L "$1" ]; }}
+ours() {{ [ -L "$2" ] && [ "$(readlink "$2")" = "$1" ]; }}
+link() (
+  from=$1 to=$2 rel=$3
+  [ -d "$from" ] || exit 0
+  if ours "$from" "$to"; then say "link $rel"; exit 0; fi
+  if ! exists "$to"; then ln -s "$from" "$to" && say "link $rel"; exit 0; fi
+  if [ ! -d "$to" ] || [ -L "$to" ]; then exit 0; fi
+  for src in "$from"/* "$from"/.[!.]* "$from"/..?*; do
+    exists "$src" || continue
+    name=${{src##*/}}
+    if ours "$src" "$to/$name"; then say "link $rel/$name"
+    elif ! exists "$to/$name"; then ln -s "$src" "$to/$name" && say "link $rel/$name"
+    elif [ "$name" != node_modules ] && [ -d "$src" ]; then link "$src" "$to/$name" "$rel/$name"
+    fi
+  done
+)
+link "$top/.opencode" "$path/.opencode" .opencode
+say "worktree $path"
+say ok
+"#,
+        name = quote(name),
+        branch = quote(branch),
+        base = quote(&base),
+    )
+}
+
+/// Commits what the worker left in its worktree (leaving out the links made for OpenCode)
+/// and pushes its branch to `origin`.
+fn push_script(w: &Worker, path: &str, branch: &str) -> String {
+    let excludes: String = w
+        .config_links
+        .iter()
+        .map(|l| format!(" {}", quote(&format!(":(exclude){l}"))))
+        .collect();
+    let message = format!("{}: {}", w.bead_id, w.title);
+    format!(
+        r#"{PRELUDE}cd {path} || fail "no worktree at "{path}
+run git add -A -- .{excludes}
+if ! git diff --cached --quiet; then
+  if git config user.email >/dev/null; then run git commit -q --no-verify -m {message}
+  else run git -c user.name=Apiary -c user.email=apiary@localhost commit -q --no-verify -m {message}
+  fi
+fi
+run git push -q origin "+HEAD:refs/heads/"{branch}
+say "commit $(git rev-parse HEAD)"
+say ok
+"#,
+        path = quote(path),
+        message = quote(&message),
+        branch = quote(branch),
+    )
+}
+
+/// Removes the worktree at `path` and its branch in the server's clone. `-D`: the clone's own
+/// branches never hold the merge, which was made in the coordinator's repository.
+fn remove_script(path: &str, branch: &str) -> String {
+    format!(
+        r#"{PRELUDE}if git worktree list --porcelain | grep -qxF "worktree "{path}; then
+  run git worktree remove --force {path}
+fi
+git branch -D {branch} >/dev/null 2>&1
+say ok
+"#,
+        path = quote(path),
+        branch = quote(branch),
+    )
+}
+
+/// What a script reported: its `apiary-…` lines without the prefix, or the error it gave (or
+/// the end of its output, when it stopped without saying why).
+fn outcome(output: &str) -> Result<Vec<&str>, String> {
+    let said: Vec<&str> = output
+        .lines()
+        .filter_map(|l| l.trim_end().strip_prefix("apiary-"))
+        .collect();
+    if let Some(why) = said.iter().find_map(|l| l.strip_prefix("error: ")) {
+        return Err(why.trim().to_string());
+    }
+    if said.last() == Some(&"ok") {
+        return Ok(said);
+    }
+    let tail: Vec<&str> = output
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    Err(format!(
+        "the script stopped without finishing: {}",
+        tail[tail.len().saturating_sub(3)..].join(" ")
+    ))
+}
+
+impl<H: Host> Apiary<H> {
+    /// Runs a script on `server` in `directory`; the error names the server.
+    async fn on_server(
+        &self,
+        server: &str,
+        directory: &str,
+        what: &'static str,
+        script: &str,
+    ) -> Result<Vec<String>, ToolError> {
+        let output = self.host.remote_shell(server, directory, script).await?;
+        outcome(&output)
+            .map(|said| said.into_iter().map(str::to_string).collect())
+            .map_err(|why| HostError::new(what, format!("on {server}: {why}")).into())
+    }
+
+    /// Places a bead's worker on `server`, in a worktree of that server's clone at `clone`
+    /// made from the coordinator's HEAD (the repository at `home`). Without worktrees, or
+    /// without an `origin` to move work through, the worker edits the clone itself, and the
+    /// note says so.
+    pub(super) async fn place_remote(
+        &self,
+        home: &str,
+        server: &str,
+        clone: &str,
+        bead: &str,
+    ) -> Result<Placement, ToolError> {
+        let shared = |why: &str| Placement {
+            directory: clone.to_string(),
+            note: Some(format!(
+                "{why}: the worker on {server} edits its clone {clone}, and its work stays there"
+            )),
+            ..Placement::default()
+        };
+        if !self.options.worktrees {
+            return Ok(Placement {
+                directory: clone.to_string(),
+                ..Placement::default()
+            });
+        }
+        let top = self.host.git(home, &["rev-parse", "--show-toplevel"]).await;
+        let Ok(top) = top.map_err(ToolError::from).and_then(|t| ok(t, "git")) else {
+            return Ok(shared("your directory is not a git repository"));
+        };
+        if self
+            .host
+            .git(&top, &["remote", "get-url", "origin"])
+            .await?
+            .code
+            != 0
+        {
+            return Ok(shared("your repository has no remote \"origin\""));
+        }
+        let name = worktree_name(bead);
+        let branch = format!("apiary/{name}");
+        let base = base_ref(&name);
+        let push = self
+            .host
+            .git(&top, &["push", "-q", "origin", &format!("+HEAD:{base}")])
+            .await?;
+        ok(push, "git push of your HEAD to origin")?;
+        let script = add_script(&name, &branch);
+        let mut attempt = 0;
+        let said = loop {
+            match self
+                .on_server(server, clone, "worktree setup", &script)
+                .await
+            {
+                Ok(said) => break said,
+                Err(e) => {
+                    attempt += 1;
+                    if attempt >= ADD_ATTEMPTS {
+                        return Err(e);
+                    }
+                    self.host
+                        .sleep(50 * attempt + self.host.now_ms() % 50)
+                        .await;
+                }
+            }
+        };
+        // The server's clone has the base now: origin needs it no longer.
+        let _ = self
+            .host
+            .git(&top, &["push", "-q", "origin", "--delete", &base])
+            .await;
+        let path = said
+            .iter()
+            .find_map(|l| l.strip_prefix("worktree "))
+            .unwrap_or_default()
+            .to_string();
+        let links = said
+            .iter()
+            .filter_map(|l| l.strip_prefix("link "))
+            .map(str::to_string)
+            .collect();
+        Ok(Placement {
+            directory: path.clone(),
+            worktree: Some(path),
+            branch: Some(branch),
+            links,
+            note: None,
+            made_on: (!said.iter().any(|l| l == "kept")).then(|| server.to_string()),
+        })
+    }
+
+    /// Takes back a worktree `place_remote` made for a start that was then not recorded (its
+    /// server filled meanwhile): the bead starts later wherever there is room, and nothing
+    /// else would ever remove it. A worktree an earlier attempt left is kept, and so is one
+    /// another instance's start of the same bead took meanwhile.
+    pub(super) async fn unplace(&self, bead: &str, place: &Placement) {
+        if let (Some(server), Some(path), Some(branch)) =
+            (&place.made_on, &place.worktree, &place.branch)
+        {
+            let taken = self.log.swarm().bead(bead).is_some_and(|w| {
+                w.state.is_active() && w.worktree.as_deref() == Some(path.as_str())
+            });
+            if taken {
+                return;
+            }
+            let script = remove_script(path, branch);
+            let _ = self
+                .on_server(server, root_of(path), "worktree remove", &script)
+                .await;
+        }
+    }
+
+    /// On the worker's own machine, at `swarm_complete`: commits its worktree and pushes its
+    /// branch to `origin`. Returns the commit pushed, or why it could not be.
+    pub(super) async fn publish(&self, w: &Worker) -> Result<String, String> {
+        let (Some(path), Some(branch)) = (&w.worktree, &w.branch) else {
+            return Err("no worktree".into());
+        };
+        let pushed = async {
+            self.commit_worker_changes(w, path).await?;
+            let to = format!("+HEAD:refs/heads/{branch}");
+            ok(
+                self.host.git(path, &["push", "-q", "origin", &to]).await?,
+                "git push",
+            )?;
+            ok(
+                self.host.git(path, &["rev-parse", "HEAD"]).await?,
+                "git rev-parse",
+            )
+        };
+        pushed.await.map_err(|e: ToolError| e.to_string())
+    }
+
+    /// For a merge, from the coordinator's side: has the worker's server commit and push what
+    /// the worker left, when the worker ended without pushing (it never called
+    /// `swarm_complete`, or its push failed). Returns the commit pushed.
+    pub(super) async fn push_remote(&self, w: &Worker) -> Result<String, ToolError> {
+        let (Some(server), Some(path), Some(branch)) = (&w.server, &w.worktree, &w.branch) else {
+            return Err(ToolError::Refused(format!("{} has no worktree", w.bead_id)));
+        };
+        let said = self
+            .on_server(server, root_of(path), "push", &push_script(w, path, branch))
+            .await?;
+        Ok(said
+            .iter()
+            .find_map(|l| l.strip_prefix("commit "))
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// The coordinator's repository, which a worker on another server came from.
+    pub(super) async fn coordinator_root(&self, w: &Worker) -> Result<String, ToolError> {
+        let home = w
+            .parent_directory
+            .clone()
+            .or_else(|| self.home.borrow().clone())
+            .unwrap_or_default();
+        ok(
+            self.host
+                .git(&home, &["rev-parse", "--show-toplevel"])
+                .await?,
+            "git rev-parse",
+        )
+    }
+
+    /// For a merge: fetches the branch a worker on another server pushed (having it pushed
+    /// first if it never was) into `origin/<branch>` of the coordinator's repository. Returns
+    /// that repository and the name to merge.
+    pub(super) async fn fetch_pushed(&self, w: &Worker) -> Result<(String, String), ToolError> {
+        let branch = w.branch.clone().unwrap_or_default();
+        let top = self.coordinator_root(w).await?;
+        if w.pushed_commit.is_none() {
+            if let Err(e) = self.push_remote(w).await {
+                return Err(ToolError::Refused(format!(
+                    "{} never pushed {branch}, and its server could not push it now: {e}. \
+                     Nothing was merged.",
+                    w.bead_id
+                )));
+            }
+        }
+        let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
+        ok(
+            self.host
+                .git(&top, &["fetch", "-q", "origin", &refspec])
+                .await?,
+            "git fetch",
+        )?;
+        Ok((top, format!("origin/{branch}")))
+    }
+
+    /// Removes a worker's worktree on its server, then its refs on `origin`. The inner error
+    /// is the refusal, which the caller reports without stopping.
+    pub(super) async fn remove_remote(
+        &self,
+        w: &Worker,
+        top: &str,
+    ) -> Result<Result<(), String>, ToolError> {
+        let (Some(server), Some(path), Some(branch)) = (&w.server, &w.worktree, &w.branch) else {
+            return Ok(Err("no worktree".into()));
+        };
+        let script = remove_script(path, branch);
+        if let Err(e) = self
+            .on_server(server, root_of(path), "worktree remove", &script)
+            .await
+        {
+            return Ok(Err(e.to_string()));
+        }
+        let _ = self
+            .host
+            .git(
+                top,
+                &[
+                    "push",
+                    "-q",
+                    "origin",
+                    "--delete",
+                    &format!("refs/heads/{branch}"),
+                ],
+            )
+            .await?;
+        Ok(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_word_with_quotes_stays_one_word() {
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn a_script_succeeds_only_when_it_says_ok_last() {
+        assert_eq!(
+            outcome("noise\napiary-link .opencode\napiary-ok\n"),
+            Ok(vec!["link .opencode", "ok"])
+        );
+        assert_eq!(
+            outcome("apiary-error: git fetch: no such ref\n"),
+            Err("git fetch: no such ref".into())
+        );
+        let cut = outcome("apiary-link x\nKilled\n").unwrap_err();
+        assert!(
+            cut.contains("without finishing: apiary-link x Killed"),
+            "{cut}"
+        );
+    }
+}

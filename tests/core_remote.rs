@@ -1,0 +1,420 @@
+//! Work that moves by git between machines: a worker placed on another server works in a
+//! worktree of that server's clone made from the coordinator's HEAD, pushes its branch to the
+//! shared remote when it completes, and the coordinator's merge fetches it. The "machines" are
+//! clones of one bare repository in scratch folders; the other server's shell is this
+//! machine's `sh`, run in that server's clone.
+#![cfg(not(target_arch = "wasm32"))]
+#[path = "core/given.rs"]
+mod given;
+#[path = "core/scratch.rs"]
+mod scratch;
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use apiary::api::{CallContext, CleanupArgs, MergeArgs, Options, ServerOption};
+use apiary::host::ServerEvent;
+use apiary::testing::{block_on, FakeHost, MemoryStore};
+use apiary::Apiary;
+use given::{complete_args, spawn_args};
+use scratch::{git_in, git_ok, Scratch};
+
+const B: &str = "http://10.0.0.2:4096";
+
+type Instance = Apiary<FakeHost<Rc<MemoryStore>>>;
+
+/// A team: a bare `origin`, the coordinator's clone, and the clone of the server B.
+struct Team {
+    dir: Scratch,
+    store: Rc<MemoryStore>,
+    /// The coordinator's instance, which places workers on B.
+    coordinator: Instance,
+    /// The plugin on B, in the worker's worktree (the same log, no `servers`).
+    on_b: Instance,
+    coordinator_options: Options,
+}
+
+impl Team {
+    fn new() -> Self {
+        Self::with_slots(2)
+    }
+
+    /// The coordinator's options: B with `slots` workers at most.
+    fn options(&self) -> Options {
+        self.coordinator_options.clone()
+    }
+
+    fn with_slots(slots: u32) -> Self {
+        let dir = Scratch::new("apiary-remote");
+        git_in(&dir, &["init", "-q", "--bare", "-b", "main", "origin.git"]);
+        git_in(&dir, &["init", "-q", "-b", "main", "seed"]);
+        let seed = dir.join("seed");
+        std::fs::write(seed.join("shared.txt"), "base\n").unwrap();
+        std::fs::write(seed.join(".gitignore"), ".opencode/\n").unwrap();
+        commit(&seed, "base");
+        git_in(&seed, &["push", "-q", "../origin.git", "main"]);
+        for clone in ["coordinator", "b"] {
+            git_in(&dir, &["clone", "-q", "origin.git", clone]);
+            let clone = dir.join(clone);
+            git_in(&clone, &["config", "user.email", "t@example.com"]);
+            git_in(&clone, &["config", "user.name", "T"]);
+        }
+        let store = Rc::new(MemoryStore::default());
+        let options = Options {
+            servers: vec![ServerOption {
+                url: B.into(),
+                max_workers: slots,
+                directory: Some(path(&dir.join("b"))),
+            }],
+            ..Options::default()
+        };
+        let coordinator =
+            Apiary::with_options(FakeHost::with_store(store.clone()), options.clone());
+        coordinator.set_home(&path(&dir.join("coordinator")));
+        let on_b = Apiary::with_options(FakeHost::with_store(store.clone()), Options::default());
+        Team {
+            dir,
+            store,
+            coordinator,
+            on_b,
+            coordinator_options: options,
+        }
+    }
+
+    fn coordinator_dir(&self) -> PathBuf {
+        self.dir.join("coordinator")
+    }
+
+    fn b(&self) -> PathBuf {
+        self.dir.join("b")
+    }
+
+    fn origin(&self) -> PathBuf {
+        self.dir.join("origin.git")
+    }
+
+    fn ctx(&self) -> CallContext {
+        CallContext {
+            session_id: "ses_coord".into(),
+            directory: path(&self.coordinator_dir()),
+        }
+    }
+
+    fn spawn(&self, bead: &str) -> apiary::api::SpawnReply {
+        block_on(self.coordinator.spawn(&self.ctx(), &spawn_args(bead))).unwrap()
+    }
+
+    fn worker(&self, bead: &str) -> apiary::projection::Worker {
+        block_on(self.coordinator.refresh()).unwrap();
+        self.coordinator.log().swarm().bead(bead).unwrap().clone()
+    }
+
+    /// The worker's `swarm_complete`, handled by the plugin on its server.
+    fn complete(&self, bead: &str) -> String {
+        let session = self.worker(bead).session_id;
+        let ctx = CallContext {
+            session_id: session,
+            directory: self.worker(bead).directory.unwrap(),
+        };
+        block_on(self.on_b.complete(&ctx, &complete_args(bead)))
+            .unwrap()
+            .output
+    }
+
+    fn merge(&self, bead: &str) -> Result<apiary::api::MergeReply, apiary::ToolError> {
+        block_on(self.coordinator.worktree_merge(&MergeArgs {
+            bead_id: bead.into(),
+        }))
+    }
+
+    fn events(&self, event_type: &str) -> usize {
+        let needle = format!("\"type\":\"{event_type}\"");
+        self.store
+            .text()
+            .lines()
+            .filter(|l| l.contains(&needle))
+            .count()
+    }
+}
+
+fn path(p: &Path) -> String {
+    p.to_str().unwrap().to_string()
+}
+
+fn commit(dir: &Path, message: &str) {
+    git_in(dir, &["add", "-A"]);
+    git_in(
+        dir,
+        &[
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "user.name=T",
+            "commit",
+            "-q",
+            "-m",
+            message,
+        ],
+    );
+}
+
+#[test]
+fn a_worker_on_another_server_starts_in_a_worktree_of_its_clone_from_the_coordinators_head() {
+    let team = Team::new();
+    // A commit the coordinator has not pushed anywhere: the worker still starts from it.
+    std::fs::write(team.coordinator_dir().join("plan.txt"), "the plan\n").unwrap();
+    commit(&team.coordinator_dir(), "plan");
+    let reply = team.spawn("bd-1");
+    let wt = team.b().join(".apiary/worktrees/bd-1");
+    assert!(
+        reply.output.contains(&format!(
+            "in worktree {} (branch apiary/bd-1) on {B}",
+            wt.display()
+        )),
+        "{}",
+        reply.output
+    );
+    assert_eq!(
+        std::fs::read_to_string(wt.join("plan.txt")).unwrap(),
+        "the plan\n"
+    );
+    assert_eq!(
+        git_in(&wt, &["branch", "--show-current"]).trim(),
+        "apiary/bd-1"
+    );
+    let created = team.coordinator.host().sessions.created.borrow().clone();
+    assert_eq!(created[0].server.as_deref(), Some(B));
+    assert_eq!(created[0].directory.as_deref(), wt.to_str());
+    let shells = team.coordinator.host().sessions.shells.borrow().clone();
+    assert_eq!(shells, vec![(B.to_string(), path(&team.b()))]);
+    // The base ref did its job and is gone from origin and from the server's clone; the
+    // worktrees' folder stays out of the server's `git status`.
+    assert_eq!(git_in(&team.origin(), &["for-each-ref", "refs/apiary"]), "");
+    assert_eq!(git_in(&team.b(), &["for-each-ref", "refs/apiary"]), "");
+    assert_eq!(git_in(&team.b(), &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn the_servers_plugin_folder_is_linked_into_the_worktree_and_never_committed() {
+    let team = Team::new();
+    let plugin = team.b().join(".opencode/plugin");
+    std::fs::create_dir_all(&plugin).unwrap();
+    std::fs::write(plugin.join("apiary.js"), "// the plugin\n").unwrap();
+    team.spawn("bd-1");
+    let wt = team.b().join(".apiary/worktrees/bd-1");
+    assert!(wt.join(".opencode/plugin/apiary.js").exists());
+    assert_eq!(
+        team.worker("bd-1").config_links,
+        vec![".opencode".to_string()]
+    );
+    std::fs::write(wt.join("work.txt"), "done\n").unwrap();
+    team.complete("bd-1");
+    let files = git_in(
+        &team.origin(),
+        &["ls-tree", "-r", "--name-only", "apiary/bd-1"],
+    );
+    assert!(
+        files.contains("work.txt") && !files.contains(".opencode"),
+        "{files}"
+    );
+}
+
+#[test]
+fn a_retry_keeps_its_worktree_and_its_links_are_still_left_out() {
+    let team = Team::new();
+    std::fs::create_dir_all(team.b().join(".opencode")).unwrap();
+    team.spawn("bd-1");
+    let first = team.worker("bd-1");
+    let error = apiary::host::MessageError {
+        name: Some("APIError".into()),
+        data: None,
+    };
+    block_on(team.coordinator.observe(&ServerEvent::Error {
+        session_id: first.session_id.clone(),
+        error: Some(error),
+    }))
+    .unwrap();
+    // The retry is queued with its backoff, then started when the backoff ends.
+    block_on(team.coordinator.drain()).unwrap();
+    team.coordinator.host().clock.advance(600_000);
+    block_on(team.coordinator.drain()).unwrap();
+    let second = team.worker("bd-1");
+    assert_eq!(second.attempt, 2);
+    assert_eq!(second.worktree, first.worktree);
+    assert_eq!(second.config_links, vec![".opencode".to_string()]);
+}
+
+#[test]
+fn a_start_that_loses_its_servers_last_slot_takes_back_the_worktree_it_made_there() {
+    let team = Team::with_slots(1);
+    let other = Rc::new(Apiary::with_options(
+        FakeHost::with_store(team.store.clone()),
+        team.options(),
+    ));
+    // While bd-1's session is being created on B, another coordinator instance takes B's
+    // only slot for bd-2.
+    let (first, ctx) = (other.clone(), team.ctx());
+    *team.coordinator.host().sessions.before_create.borrow_mut() = Some(Box::new(move || {
+        block_on(first.spawn(&ctx, &spawn_args("bd-2"))).unwrap();
+    }));
+    let reply = team.spawn("bd-1");
+    assert!(reply.output.starts_with("queued bd-1"), "{}", reply.output);
+    let worktrees = team.b().join(".apiary/worktrees");
+    assert!(!worktrees.join("bd-1").exists(), "taken back");
+    assert!(
+        worktrees.join("bd-2").exists(),
+        "the winner's is left alone"
+    );
+    assert!(!git_ok(
+        &team.b(),
+        &["rev-parse", "-q", "--verify", "refs/heads/apiary/bd-1"]
+    ));
+}
+
+#[test]
+fn completing_pushes_the_branch_and_the_coordinators_merge_fetches_it() {
+    let team = Team::new();
+    team.spawn("bd-1");
+    let wt = team.b().join(".apiary/worktrees/bd-1");
+    std::fs::write(wt.join("feature.txt"), "from machine b\n").unwrap();
+    let done = team.complete("bd-1");
+    assert!(
+        done.contains("Your branch apiary/bd-1 was pushed to origin at "),
+        "{done}"
+    );
+    assert_eq!(team.events("worktree_pushed"), 1);
+    let pushed = team.worker("bd-1").pushed_commit.unwrap();
+    assert_eq!(
+        git_in(&team.origin(), &["rev-parse", "refs/heads/apiary/bd-1"]).trim(),
+        pushed
+    );
+    let merged = team.merge("bd-1").unwrap();
+    assert!(merged.merged, "{}", merged.output);
+    assert!(
+        merged.output.contains("1 file changed: feature.txt"),
+        "{}",
+        merged.output
+    );
+    assert_eq!(
+        std::fs::read_to_string(team.coordinator_dir().join("feature.txt")).unwrap(),
+        "from machine b\n"
+    );
+    // Merged: the worktree on b and the branch on origin went with it.
+    assert!(
+        merged
+            .output
+            .ends_with("its worktree and branch were removed"),
+        "{}",
+        merged.output
+    );
+    assert!(!wt.exists());
+    assert!(!git_ok(
+        &team.origin(),
+        &["rev-parse", "-q", "--verify", "refs/heads/apiary/bd-1"]
+    ));
+    assert!(!git_ok(
+        &team.b(),
+        &["rev-parse", "-q", "--verify", "refs/heads/apiary/bd-1"]
+    ));
+    assert_eq!(team.events("worktree_removed"), 1);
+}
+
+#[test]
+fn a_worker_that_ended_without_pushing_is_pushed_by_its_server_at_merge() {
+    let team = Team::new();
+    team.spawn("bd-1");
+    let wt = team.b().join(".apiary/worktrees/bd-1");
+    std::fs::write(wt.join("half.txt"), "unreported\n").unwrap();
+    // Its turn ends without swarm_complete: it needs review, and nothing was pushed.
+    let session = team.worker("bd-1").session_id;
+    block_on(team.coordinator.observe(&ServerEvent::Idle {
+        session_id: session,
+    }))
+    .unwrap();
+    assert_eq!(team.worker("bd-1").state.name(), "needs_review");
+    assert_eq!(team.events("worktree_pushed"), 0);
+    let merged = team.merge("bd-1").unwrap();
+    assert!(merged.merged, "{}", merged.output);
+    assert!(team.coordinator_dir().join("half.txt").exists());
+}
+
+#[test]
+fn an_unpushed_worker_whose_server_is_lost_is_refused_by_name_and_nothing_is_merged() {
+    let team = Team::new();
+    team.spawn("bd-1");
+    let session = team.worker("bd-1").session_id;
+    block_on(team.coordinator.observe(&ServerEvent::Idle {
+        session_id: session,
+    }))
+    .unwrap();
+    let head = git_in(&team.coordinator_dir(), &["rev-parse", "HEAD"]);
+    team.coordinator
+        .host()
+        .sessions
+        .down
+        .borrow_mut()
+        .push(B.into());
+    let refused = team.merge("bd-1").unwrap_err().to_string();
+    assert!(
+        refused.contains("bd-1 never pushed apiary/bd-1, and its server could not push it now")
+            && refused.contains(B)
+            && refused.ends_with("Nothing was merged."),
+        "{refused}"
+    );
+    assert_eq!(
+        git_in(&team.coordinator_dir(), &["rev-parse", "HEAD"]),
+        head
+    );
+}
+
+#[test]
+fn a_pushed_branch_merges_even_when_its_server_is_gone_and_cleanup_keeps_what_it_cannot_reach() {
+    let team = Team::new();
+    team.spawn("bd-1");
+    std::fs::write(
+        team.b().join(".apiary/worktrees/bd-1/kept.txt"),
+        "safe on origin\n",
+    )
+    .unwrap();
+    team.complete("bd-1");
+    team.coordinator
+        .host()
+        .sessions
+        .down
+        .borrow_mut()
+        .push(B.into());
+    let merged = team.merge("bd-1").unwrap();
+    assert!(merged.merged, "{}", merged.output);
+    assert!(team.coordinator_dir().join("kept.txt").exists());
+    assert!(
+        merged.output.contains("its worktree was kept") && merged.output.contains(B),
+        "{}",
+        merged.output
+    );
+    // B answers again: cleanup removes the merged worktree there.
+    team.coordinator.host().sessions.down.borrow_mut().clear();
+    let cleaned = block_on(team.coordinator.worktree_cleanup(&CleanupArgs::default())).unwrap();
+    assert!(
+        cleaned.output.starts_with("removed 1 worktree(s): bd-1"),
+        "{}",
+        cleaned.output
+    );
+    assert!(!team.b().join(".apiary/worktrees/bd-1").exists());
+}
+
+#[test]
+fn without_an_origin_the_worker_edits_the_servers_clone_and_the_spawn_says_so() {
+    let team = Team::new();
+    git_in(&team.coordinator_dir(), &["remote", "remove", "origin"]);
+    let reply = team.spawn("bd-1");
+    assert!(
+        reply.output.contains(&format!(
+            "your repository has no remote \"origin\": the worker on {B} edits its clone {}",
+            team.b().display()
+        )),
+        "{}",
+        reply.output
+    );
+    assert_eq!(team.worker("bd-1").worktree, None);
+    assert!(team.coordinator.host().sessions.shells.borrow().is_empty());
+}
