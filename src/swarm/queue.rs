@@ -162,7 +162,9 @@ impl<H: Host> Apiary<H> {
         let Ok(server) = placed else {
             return self.not_started(r, from, machine).await;
         };
-        let starting = server.as_deref().map(|url| Starting::new(&self.starting, url));
+        let starting = server
+            .as_deref()
+            .map(|url| Starting::new(&self.starting, url));
         let place = match &server {
             // A worker on a server of the `servers` option works in that server's clone.
             Some(url) => {
