@@ -141,6 +141,18 @@ fn path(p: &Path) -> String {
     p.to_str().unwrap().to_string()
 }
 
+fn has_branch(repo: &Path, branch: &str) -> bool {
+    git_ok(
+        repo,
+        &[
+            "rev-parse",
+            "-q",
+            "--verify",
+            &format!("refs/heads/{branch}"),
+        ],
+    )
+}
+
 fn commit(dir: &Path, message: &str) {
     git_in(dir, &["add", "-A"]);
     git_in(
@@ -265,10 +277,7 @@ fn a_start_that_loses_its_servers_last_slot_takes_back_the_worktree_it_made_ther
         worktrees.join("bd-2").exists(),
         "the winner's is left alone"
     );
-    assert!(!git_ok(
-        &team.b(),
-        &["rev-parse", "-q", "--verify", "refs/heads/apiary/bd-1"]
-    ));
+    assert!(!has_branch(&team.b(), "apiary/bd-1"));
 }
 
 #[test]
@@ -308,14 +317,8 @@ fn completing_pushes_the_branch_and_the_coordinators_merge_fetches_it() {
         merged.output
     );
     assert!(!wt.exists());
-    assert!(!git_ok(
-        &team.origin(),
-        &["rev-parse", "-q", "--verify", "refs/heads/apiary/bd-1"]
-    ));
-    assert!(!git_ok(
-        &team.b(),
-        &["rev-parse", "-q", "--verify", "refs/heads/apiary/bd-1"]
-    ));
+    assert!(!has_branch(&team.origin(), "apiary/bd-1"));
+    assert!(!has_branch(&team.b(), "apiary/bd-1"));
     assert_eq!(team.events("worktree_removed"), 1);
 }
 

@@ -214,24 +214,11 @@ impl<H: Host> Apiary<H> {
             .await?;
         ok(push, "git push of your HEAD to origin")?;
         let script = add_script(&name, &branch);
-        let mut attempt = 0;
-        let said = loop {
-            match self
-                .on_server(server, clone, "worktree setup", &script)
-                .await
-            {
-                Ok(said) => break said,
-                Err(e) => {
-                    attempt += 1;
-                    if attempt >= ADD_ATTEMPTS {
-                        return Err(e);
-                    }
-                    self.host
-                        .sleep(50 * attempt + self.host.now_ms() % 50)
-                        .await;
-                }
-            }
-        };
+        let said = self
+            .retrying(ADD_ATTEMPTS, 50, || {
+                self.on_server(server, clone, "worktree setup", &script)
+            })
+            .await?;
         // The server's clone has the base now: origin needs it no longer.
         let _ = self
             .host

@@ -3,6 +3,8 @@
 //! workers never write into each other's files or into the coordinator's tree.
 //! `swarm_worktree_merge` brings a finished worker's branch back; `swarm_worktree_cleanup`
 //! removes what was merged.
+use std::future::Future;
+
 use sha2::{Digest, Sha256};
 
 use super::Apiary;
@@ -118,16 +120,10 @@ impl<H: Host> Apiary<H> {
         let _turn = self.git_gate.enter().await;
         // Another process adding a worktree at the same moment makes git fail on the other's
         // half-made entry; a short wait and a fresh look is enough.
-        let mut attempt = 0;
-        while let Err(e) = self.add_worktree(&root, &path, &branch).await {
-            attempt += 1;
-            if attempt >= ADD_ATTEMPTS {
-                return Err(e);
-            }
-            self.host
-                .sleep(25 * attempt + self.host.now_ms() % 25)
-                .await;
-        }
+        self.retrying(ADD_ATTEMPTS, 25, || {
+            self.add_worktree(&root, &path, &branch)
+        })
+        .await?;
         let links = self.host.prepare_worktree(&root, &path).await?;
         Ok(Placement {
             directory: path.clone(),
@@ -137,6 +133,31 @@ impl<H: Host> Apiary<H> {
             note: None,
             made_on: None,
         })
+    }
+
+    /// Runs `step` until it succeeds, `attempts` times at most, waiting a little longer each
+    /// time (`pause_ms` more, plus up to `pause_ms` of jitter so that racing processes part).
+    pub(super) async fn retrying<T, F: Future<Output = Result<T, ToolError>>>(
+        &self,
+        attempts: u64,
+        pause_ms: u64,
+        mut step: impl FnMut() -> F,
+    ) -> Result<T, ToolError> {
+        let mut attempt = 0;
+        loop {
+            match step().await {
+                Ok(done) => return Ok(done),
+                Err(e) => {
+                    attempt += 1;
+                    if attempt >= attempts {
+                        return Err(e);
+                    }
+                    self.host
+                        .sleep(pause_ms * attempt + self.host.now_ms() % pause_ms)
+                        .await;
+                }
+            }
+        }
     }
 
     /// Adds the worktree at `path` on `branch` (made from HEAD if new), unless it is there.
