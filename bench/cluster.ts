@@ -18,8 +18,10 @@ const PER_SERVER = 3;
 const WORKER_MS = 8000;
 const RUNS = 3;
 
-/** Seconds from the coordinator's spawn step to its await's return, for one epic. */
-async function wall(size: number, run: number): Promise<number> {
+/** Seconds from the coordinator's spawn step to its await's return, for one epic; with
+ * `worktrees`, each worker works in a worktree of its server's clone (the default), else in
+ * the clone itself. */
+async function wall(size: number, worktrees: boolean, run: number): Promise<number> {
   const scratch = mkdtempSync(path.join(tmpdir(), "apiary-bench-cluster-"));
   const model = await startScriptedModel();
   const cluster = await startCluster({
@@ -27,7 +29,7 @@ async function wall(size: number, run: number): Promise<number> {
     model,
     size,
     shared: { postgres: url, log_name: `bench-cluster-${size}-${run}-${Date.now()}`, wake_coordinator: false },
-    coordinator: { max_running: WORKERS },
+    coordinator: { max_running: WORKERS, worktrees },
     maxWorkers: PER_SERVER,
   });
   try {
@@ -52,7 +54,7 @@ async function wall(size: number, run: number): Promise<number> {
     if (!new RegExp(`${WORKERS} completed`).test(awaited.state.output ?? "")) throw new Error(awaited.state.output);
     const first = Math.min(...parts.filter((p) => p.tool === "swarm_spawn_async").map((p) => p.state.time!.start));
     const seconds = (awaited.state.time!.end! - first) / 1000;
-    console.error(`[bench] ${size} server(s), run ${run + 1}: ${seconds.toFixed(2)} s\n${awaited.state.output}`);
+    console.error(`[bench] ${size} server(s), worktrees ${worktrees}, run ${run + 1}: ${seconds.toFixed(2)} s\n${awaited.state.output}`);
     return seconds;
   } finally {
     for (const fx of cluster.servers) await fx.stop();
@@ -61,18 +63,22 @@ async function wall(size: number, run: number): Promise<number> {
   }
 }
 
-const one: number[] = [];
-const three: number[] = [];
-for (let run = 0; run < RUNS; run++) {
-  one.push(await wall(1, run));
-  three.push(await wall(3, run));
-}
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const f = (x: number) => x.toFixed(2);
-const rows = [
-  ["one server, max_workers 3", f(median(one)), one.map(f).join(", "), "1.0x"],
-  ["three servers, max_workers 3 each", f(median(three)), three.map(f).join(", "), `${(median(one) / median(three)).toFixed(2)}x`],
-];
+const rows: string[][] = [];
+for (const worktrees of [true, false]) {
+  const one: number[] = [];
+  const three: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    one.push(await wall(1, worktrees, run));
+    three.push(await wall(3, worktrees, run));
+  }
+  const where = worktrees ? "a worktree each (default)" : "in the clone (`worktrees: false`)";
+  rows.push(
+    [`one server, max_workers 3, ${where}`, f(median(one)), one.map(f).join(", "), "1.0x"],
+    [`three servers, max_workers 3 each, ${where}`, f(median(three)), three.map(f).join(", "), `${(median(one) / median(three)).toFixed(2)}x`],
+  );
+}
 const table = [
   "| how | median s | runs s | speed-up |",
   "| --- | ---: | ---: | ---: |",
