@@ -104,6 +104,23 @@ impl Team {
         block_on(self.coordinator.spawn(&self.ctx(), &spawn_args(bead))).unwrap()
     }
 
+    /// Spawns `bead` on B, and writes `file` in its worktree there as its worker would.
+    fn spawn_writing(&self, bead: &str, file: &str, text: &str) -> PathBuf {
+        self.spawn(bead);
+        let wt = self.b().join(".apiary/worktrees").join(bead);
+        std::fs::write(wt.join(file), text).unwrap();
+        wt
+    }
+
+    /// B answers the coordinator, or stops answering.
+    fn b_answers(&self, up: bool) {
+        let mut down = self.coordinator.host().sessions.down.borrow_mut();
+        down.retain(|d| d != B);
+        if !up {
+            down.push(B.into());
+        }
+    }
+
     fn worker(&self, bead: &str) -> apiary::projection::Worker {
         block_on(self.coordinator.refresh()).unwrap();
         self.coordinator.log().swarm().bead(bead).unwrap().clone()
@@ -283,9 +300,7 @@ fn a_start_that_loses_its_servers_last_slot_takes_back_the_worktree_it_made_ther
 #[test]
 fn completing_pushes_the_branch_and_the_coordinators_merge_fetches_it() {
     let team = Team::new();
-    team.spawn("bd-1");
-    let wt = team.b().join(".apiary/worktrees/bd-1");
-    std::fs::write(wt.join("feature.txt"), "from machine b\n").unwrap();
+    let wt = team.spawn_writing("bd-1", "feature.txt", "from machine b\n");
     let done = team.complete("bd-1");
     assert!(
         done.contains("Your branch apiary/bd-1 was pushed to origin at "),
@@ -325,9 +340,7 @@ fn completing_pushes_the_branch_and_the_coordinators_merge_fetches_it() {
 #[test]
 fn a_worker_that_ended_without_pushing_is_pushed_by_its_server_at_merge() {
     let team = Team::new();
-    team.spawn("bd-1");
-    let wt = team.b().join(".apiary/worktrees/bd-1");
-    std::fs::write(wt.join("half.txt"), "unreported\n").unwrap();
+    team.spawn_writing("bd-1", "half.txt", "unreported\n");
     // Its turn ends without swarm_complete: it needs review, and nothing was pushed.
     let session = team.worker("bd-1").session_id;
     block_on(team.coordinator.observe(&ServerEvent::Idle {
@@ -351,12 +364,7 @@ fn an_unpushed_worker_whose_server_is_lost_is_refused_by_name_and_nothing_is_mer
     }))
     .unwrap();
     let head = git_in(&team.coordinator_dir(), &["rev-parse", "HEAD"]);
-    team.coordinator
-        .host()
-        .sessions
-        .down
-        .borrow_mut()
-        .push(B.into());
+    team.b_answers(false);
     let refused = team.merge("bd-1").unwrap_err().to_string();
     assert!(
         refused.contains("bd-1 never pushed apiary/bd-1, and its server could not push it now")
@@ -373,19 +381,9 @@ fn an_unpushed_worker_whose_server_is_lost_is_refused_by_name_and_nothing_is_mer
 #[test]
 fn a_pushed_branch_merges_even_when_its_server_is_gone_and_cleanup_keeps_what_it_cannot_reach() {
     let team = Team::new();
-    team.spawn("bd-1");
-    std::fs::write(
-        team.b().join(".apiary/worktrees/bd-1/kept.txt"),
-        "safe on origin\n",
-    )
-    .unwrap();
+    team.spawn_writing("bd-1", "kept.txt", "safe on origin\n");
     team.complete("bd-1");
-    team.coordinator
-        .host()
-        .sessions
-        .down
-        .borrow_mut()
-        .push(B.into());
+    team.b_answers(false);
     let merged = team.merge("bd-1").unwrap();
     assert!(merged.merged, "{}", merged.output);
     assert!(team.coordinator_dir().join("kept.txt").exists());
@@ -395,7 +393,7 @@ fn a_pushed_branch_merges_even_when_its_server_is_gone_and_cleanup_keeps_what_it
         merged.output
     );
     // B answers again: cleanup removes the merged worktree there.
-    team.coordinator.host().sessions.down.borrow_mut().clear();
+    team.b_answers(true);
     let cleaned = block_on(team.coordinator.worktree_cleanup(&CleanupArgs::default())).unwrap();
     assert!(
         cleaned.output.starts_with("removed 1 worktree(s): bd-1"),

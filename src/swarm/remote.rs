@@ -234,14 +234,8 @@ impl<H: Host> Apiary<H> {
             .filter_map(|l| l.strip_prefix("link "))
             .map(str::to_string)
             .collect();
-        Ok(Placement {
-            directory: path.clone(),
-            worktree: Some(path),
-            branch: Some(branch),
-            links,
-            note: None,
-            made_on: (!said.iter().any(|l| l == "kept")).then(|| server.to_string()),
-        })
+        let made_on = (!said.iter().any(|l| l == "kept")).then(|| server.to_string());
+        Ok(Placement::in_worktree(path, branch, links, made_on))
     }
 
     /// Takes back a worktree `place_remote` made for a start that was then not recorded (its

@@ -35,6 +35,25 @@ pub(super) struct Placement {
     pub made_on: Option<String>,
 }
 
+impl Placement {
+    /// A worker in the worktree at `path`, on `branch`.
+    pub(super) fn in_worktree(
+        path: String,
+        branch: String,
+        links: Vec<String>,
+        made_on: Option<String>,
+    ) -> Self {
+        Placement {
+            directory: path.clone(),
+            worktree: Some(path),
+            branch: Some(branch),
+            links,
+            note: None,
+            made_on,
+        }
+    }
+}
+
 /// The folder and branch name of a bead's worktree. Bead ids are already held to letters,
 /// digits and `- _ . :`; the few that git refuses in a branch name (`:`, a trailing `.` or
 /// `.lock`) get a readable name plus a hash of the id, so two ids never share a worktree.
@@ -125,14 +144,7 @@ impl<H: Host> Apiary<H> {
         })
         .await?;
         let links = self.host.prepare_worktree(&root, &path).await?;
-        Ok(Placement {
-            directory: path.clone(),
-            worktree: Some(path),
-            branch: Some(branch),
-            links,
-            note: None,
-            made_on: None,
-        })
+        Ok(Placement::in_worktree(path, branch, links, None))
     }
 
     /// Runs `step` until it succeeds, `attempts` times at most, waiting a little longer each
