@@ -176,6 +176,48 @@ test("nine workers spread over three servers, never more than three on one, all 
   assert.match(cli("status", "--postgres", postgresUrl(), "--log-name", LOG).stdout, /BEAD +TRY +STATE +PROGRESS +DURATION +AGENT +SERVER +LAST WORD/);
 });
 
+test("workers on three servers that end without swarm_complete are pushed by their servers when merged", async () => {
+  const epic = "silent";
+  const beads = ["q1", "q2", "q3"];
+  const a = servers[0]!;
+  const coordinator = (await a.client.session.create({ body: { title: `coordinator ${epic}` } })).data!;
+  // Each writes its file and ends its turn without reporting: nothing is pushed at the end.
+  const silent = (b: string) => ({
+    name: "swarm_spawn_async",
+    args: {
+      bead_id: b,
+      epic_id: epic,
+      title: `task ${b}`,
+      files: [`${b}.txt`],
+      description: script(`worker-${b}`, [
+        { tool_calls: [{ name: "bash", args: { command: `echo ${b} > ${b}.txt`, description: `write ${b}.txt` } }] },
+        { text: `${b} written, not reported` },
+      ]),
+    },
+  });
+  await prompt(
+    a,
+    coordinator.id,
+    script(`coordinator-${epic}`, [
+      { tool_calls: beads.map(silent) },
+      { tool_calls: [{ name: "swarm_await_workers", args: { epic_id: epic, timeout_ms: 120_000 } }] },
+      { tool_calls: beads.map((b) => ({ name: "swarm_worktree_merge", args: { bead_id: b } })) },
+      { text: "merged" },
+    ]),
+  );
+  const merges = await until(`the merges of ${epic}`, 180_000, async () => {
+    const done = (await toolParts(a, coordinator.id)).filter((p) => p.tool === "swarm_worktree_merge" && p.state.status !== "pending" && p.state.status !== "running");
+    return done.length === beads.length ? done : undefined;
+  });
+  const rows = await events();
+  const spawned = rows.filter((r) => r.type === "worker_spawned" && r.epic_id === epic);
+  assert.deepEqual(spawned.map((r) => r.server).sort(), [...urls].sort(), "one on each server");
+  assert.equal(rows.filter((r) => r.type === "worktree_pushed" && beads.includes(r.bead_id!)).length, 0, "none pushed by itself");
+  // Merged, and kept where they are: a worker that never reported may still be asked to go on.
+  for (const m of merges) assert.match(m.state.output ?? JSON.stringify(m.state), /^merged apiary\/q\d into your branch at \w+: 1 file changed: q\d\.txt$/);
+  for (const b of beads) assert.equal(readFileSync(path.join(servers[0]!.repo, `${b}.txt`), "utf8"), `${b}\n`);
+});
+
 test("a server killed mid-swarm is found lost and its workers finish on the other two", async () => {
   const epic = "survive";
   const beads = Array.from({ length: WORKERS }, (_, i) => `k${i + 1}`);
