@@ -1,18 +1,16 @@
 // Nine workers on three OpenCode servers against nine on one server with a limit of three, in
 // one run on this machine: real servers, the scripted model, one log on a private PostgreSQL.
 // Run it with `bash scripts/bench.sh --cluster`; rewrites its table in BENCHMARKS.md.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import { startCluster } from "../tests/e2e/cluster.ts";
 import { startScriptedModel } from "../tests/e2e/scripted-model.ts";
 import { prompt, script, spawnCall, toolParts, until } from "../tests/e2e/scenario.ts";
+import { markdownTable, measured, median, memory, writeSection } from "./report.ts";
 
 const url = process.argv[2];
 if (!url) throw new Error("usage: bun bench/cluster.ts <postgres connection string>");
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const WORKERS = 9;
 const PER_SERVER = 3;
 const WORKER_MS = 8000;
@@ -63,7 +61,6 @@ async function wall(size: number, worktrees: boolean, run: number): Promise<numb
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const f = (x: number) => x.toFixed(2);
 const rows: string[][] = [];
 for (const worktrees of [true, false]) {
@@ -79,17 +76,8 @@ for (const worktrees of [true, false]) {
     [`three servers, max_workers 3 each, ${where}`, f(median(three)), three.map(f).join(", "), `${(median(one) / median(three)).toFixed(2)}x`],
   );
 }
-const table = [
-  "| how | median s | runs s | speed-up |",
-  "| --- | ---: | ---: | ---: |",
-  ...rows.map((r) => `| ${r.join(" | ")} |`),
-].join("\n");
+const table = markdownTable(["how", "median s", "runs s", "speed-up"], "lrrr", rows);
 console.log(table);
-const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
-const stamp = `Measured ${new Date().toISOString().slice(0, 10)} at commit ${commit} on ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB: ${WORKERS} workers of one ${WORKER_MS / 1000} s model turn each, first spawn to the await's return, ${RUNS} runs each, every server on this machine.`;
-const doc = readFileSync(path.join(root, "BENCHMARKS.md"), "utf8");
-const begin = "<!-- cluster:begin -->";
-const end = "<!-- cluster:end -->";
-writeFileSync(path.join(root, "BENCHMARKS.md"), doc.replace(new RegExp(`${begin}[\\s\\S]*${end}`), `${begin}\n${stamp}\n\n${table}\n${end}`));
-console.error("[bench] BENCHMARKS.md updated");
+const stamp = `${measured()}, ${memory()}: ${WORKERS} workers of one ${WORKER_MS / 1000} s model turn each, first spawn to the await's return, ${RUNS} runs each, every server on this machine.`;
+writeSection("cluster", `${stamp}\n\n${table}`);
 process.exit(0);

@@ -70,13 +70,4 @@ export async function fill(core: Core, workers: number, lanes = 32): Promise<voi
   );
 }
 
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-/** The value at percentile `p` (nearest rank). */
-export function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.max(0, Math.ceil((p / 100) * s.length) - 1)]!;
-}
+export { median, percentile } from "./report.js";

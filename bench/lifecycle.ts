@@ -6,15 +6,12 @@
 //     is still blocked until the last one ends, and their outputs fill its context).
 // Worktrees are off for Apiary here, so the three run in the same instance and the same
 // directory. Prints one JSON line; run it with `bash scripts/bench.sh --lifecycle`.
-import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
 import * as path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { startFixture, type Fixture } from "../tests/e2e/fixture.js";
 import { prompt, script, spawnCall, toolParts, until, type ToolCall } from "../tests/e2e/scenario.js";
+import { markdownTable, measured, median, root, writeSection } from "./report.js";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const entry = pathToFileURL(path.join(root, "dist", "npm", "index.js")).href;
 const N = 8;
 const TURN_MS = 2000;
@@ -40,7 +37,6 @@ function taskCall(run: number, i: number): ToolCall {
   return { name: "task", args: { description: `subtask ${i}`, prompt: `Scripted subtask.\n${body}`, subagent_type: "general" } };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const fx = await startFixture({ config: { plugin: [[entry, { worktrees: false, wake_coordinator: false }]] } });
 try {
@@ -71,22 +67,23 @@ try {
 
 function writeTable(s: Record<string, { median_ms: number; context_chars: number; runs_ms: number[] }>): void {
   const secs = (ms: number) => (ms / 1000).toFixed(2);
-  const row = (name: string, k: string, blocked: string) =>
-    `| ${name} | ${secs(s[k]!.median_ms)} | ${s[k]!.runs_ms.map(secs).join(", ")} | ${(s[k]!.median_ms / s.apiary!.median_ms).toFixed(1)}x | ${s[k]!.context_chars} | ${blocked} |`;
-  const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
-  const table = [
-    `Measured ${new Date().toISOString().slice(0, 10)} at commit ${commit} on ${cpus().length} cores, opencode 1.18.33, ${N} subtasks of one ${TURN_MS / 1000} s model turn each, ${RUNS} runs.`,
-    "",
-    "| how | median s | runs s | time vs Apiary | chars into the coordinator's context | coordinator blocked |",
-    "| --- | ---: | ---: | ---: | ---: | --- |",
-    row("Apiary: spawn x8 in one step, then swarm_await_workers", "apiary", "only while it chooses to await"),
-    row("Task tool, one call per step", "task_serial", "for every subtask, in turn"),
-    row("Task tool, eight calls in one step", "task_parallel", "until the last subtask ends"),
-  ].join("\n");
-  const file = path.join(root, "BENCHMARKS.md");
-  const doc = readFileSync(file, "utf8");
-  const begin = "<!-- lifecycle:begin -->";
-  const end = "<!-- lifecycle:end -->";
-  writeFileSync(file, doc.replace(new RegExp(`${begin}[\\s\\S]*${end}`), `${begin}\n${table}\n${end}`));
-  console.error("[lifecycle] BENCHMARKS.md updated");
+  const row = (name: string, k: string, blocked: string) => [
+    name,
+    secs(s[k]!.median_ms),
+    s[k]!.runs_ms.map(secs).join(", "),
+    `${(s[k]!.median_ms / s.apiary!.median_ms).toFixed(1)}x`,
+    String(s[k]!.context_chars),
+    blocked,
+  ];
+  const table = markdownTable(
+    ["how", "median s", "runs s", "time vs Apiary", "chars into the coordinator's context", "coordinator blocked"],
+    "lrrrrl",
+    [
+      row("Apiary: spawn x8 in one step, then swarm_await_workers", "apiary", "only while it chooses to await"),
+      row("Task tool, one call per step", "task_serial", "for every subtask, in turn"),
+      row("Task tool, eight calls in one step", "task_parallel", "until the last subtask ends"),
+    ],
+  );
+  const stamp = `${measured()}, opencode 1.18.33, ${N} subtasks of one ${TURN_MS / 1000} s model turn each, ${RUNS} runs.`;
+  writeSection("lifecycle", `${stamp}\n\n${table}`, "lifecycle");
 }

@@ -4,15 +4,14 @@
 // PostgreSQL and passes its connection string; rewrites its table in BENCHMARKS.md.
 import { spawn as spawnProcess } from "node:child_process";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
+import { markdownTable, measured, memory, root, runtime, writeSection } from "./report.js";
 
 const url = process.argv[2];
 if (!url) throw new Error("usage: bun bench/postgres.ts <postgres connection string>");
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const { openCore, ctx, spawn, progressRun, median, percentile } = await import("./harness.js");
 const { openFileStore } = await import("../dist/npm/store.js");
 const { openPostgresStore } = await import("../dist/npm/pgstore.js");
@@ -75,20 +74,11 @@ try {
     [`completion notice to an await in another process, median ms (${ROUNDS} rounds)`, n(file.lagMedian, 1), n(pg.lagMedian, 1), ""],
     [`completion notice to an await in another process, p95 ms`, n(file.lagP95, 1), n(pg.lagP95, 1), ""],
   ];
-  const table = [
-    "| measure | file log | PostgreSQL log | PostgreSQL vs file |",
-    "| --- | ---: | ---: | ---: |",
-    ...rows.map((r) => `| ${r.join(" | ")} |`),
-  ].join("\n");
+  const table = markdownTable(["measure", "file log", "PostgreSQL log", "PostgreSQL vs file"], "lrrr", rows);
   console.log(table);
   const version = execFileSync("psql", [url, "-tAc", "SHOW server_version"], { encoding: "utf8" }).trim();
-  const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
-  const stamp = `Measured ${new Date().toISOString().slice(0, 10)} at commit ${commit} on ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, PostgreSQL ${version} on 127.0.0.1 (default settings, synchronous_commit on), bun ${(globalThis as { Bun?: { version: string } }).Bun?.version ?? "?"}.`;
-  const doc = readFileSync(path.join(root, "BENCHMARKS.md"), "utf8");
-  const begin = "<!-- postgres:begin -->";
-  const end = "<!-- postgres:end -->";
-  writeFileSync(path.join(root, "BENCHMARKS.md"), doc.replace(new RegExp(`${begin}[\\s\\S]*${end}`), `${begin}\n${stamp}\n\n${table}\n${end}`));
-  console.error("[bench] BENCHMARKS.md updated");
+  const stamp = `${measured()}, ${memory()}, PostgreSQL ${version} on 127.0.0.1 (default settings, synchronous_commit on), ${runtime()}.`;
+  writeSection("postgres", `${stamp}\n\n${table}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

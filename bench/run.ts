@@ -2,13 +2,13 @@
 // each side in fresh processes under the same runtime (Bun, as OpenCode runs plugins).
 // Prints a table and writes BENCHMARKS.md. Run it with `bash scripts/bench.sh`.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { markdownTable, measured, memory, writeSection } from "./report.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "..");
 type Figures = Record<string, number | string>;
 
 function run(script: string, env: Record<string, string> = {}): Figures {
@@ -59,19 +59,8 @@ const rows: [string, string, string, string, string][] = [
   ["open a log of 100,000 events (ms), from its snapshot", n(ap.open_100k_with_snapshot_ms, 1), "", "", "< 200 ms"],
   ["open a log of 100,000 events (ms), snapshot deleted", n(ap.open_100k_full_replay_ms, 1), "", "", ""],
 ];
-const table = [
-  "| measure | Apiary | swarm-mail 1.11.2 | Apiary vs swarm-mail | target |",
-  "| --- | ---: | ---: | ---: | --- |",
-  ...rows.map((r) => `| ${r.join(" | ")} |`),
-].join("\n");
+const table = markdownTable(["measure", "Apiary", "swarm-mail 1.11.2", "Apiary vs swarm-mail", "target"], "lrrrl", rows);
 console.log(table);
 
 const cpu = cpus()[0]?.model ?? "unknown CPU";
-const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
-const doc = readFileSync(path.join(root, "BENCHMARKS.md"), "utf8");
-const stamp = `Measured ${new Date().toISOString().slice(0, 10)} at commit ${commit} on ${cpus().length} cores (${cpu}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${ap.runtime}.`;
-const begin = "<!-- bench:begin -->";
-const end = "<!-- bench:end -->";
-const updated = doc.replace(new RegExp(`${begin}[\\s\\S]*${end}`), `${begin}\n${stamp}\n\n${table}\n${end}`);
-writeFileSync(path.join(root, "BENCHMARKS.md"), updated);
-console.error("[bench] BENCHMARKS.md updated");
+writeSection("bench", `${measured()} (${cpu}), ${memory()}, ${ap.runtime}.\n\n${table}`);

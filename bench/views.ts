@@ -2,12 +2,11 @@
 // command line as a user runs it, on logs of 10,000 and 100,000 events written through the
 // tools. Run it with `bash scripts/bench.sh --views`; rewrites its table in BENCHMARKS.md.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
+import { markdownTable, measured, memory, root, runtime, writeSection } from "./report.js";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const { openCore, fill, median } = await import("./harness.js");
 const { openFileStore } = await import("../dist/npm/store.js");
 const { loadLogView } = await import("../dist/npm/core.js");
@@ -50,18 +49,12 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-const table = [
-  "| log | read and check (ms) | overview (ms) | stats (ms) | events of one epic (ms) | `status` (ms) | `stats` (ms) | `log --epic` (ms) |",
-  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-  ...rows.map((r) => `| ${r.join(" | ")} |`),
-].join("\n");
+const table = markdownTable(
+  ["log", "read and check (ms)", "overview (ms)", "stats (ms)", "events of one epic (ms)", "`status` (ms)", "`stats` (ms)", "`log --epic` (ms)"],
+  "lrrrrrrr",
+  rows,
+);
 console.log(table);
-const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
-const runtime = `bun ${(globalThis as { Bun?: { version: string } }).Bun?.version ?? "?"}`;
-const stamp = `Measured ${new Date().toISOString().slice(0, 10)} at commit ${commit} on ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; the core in process under ${runtime}, the command as a user runs it (a new process each time, wasm start-up included), medians of 3.`;
-const doc = readFileSync(path.join(root, "BENCHMARKS.md"), "utf8");
-const begin = "<!-- views:begin -->";
-const end = "<!-- views:end -->";
-writeFileSync(path.join(root, "BENCHMARKS.md"), doc.replace(new RegExp(`${begin}[\\s\\S]*${end}`), `${begin}\n${stamp}\n\n${table}\n${end}`));
-console.error("[bench] BENCHMARKS.md updated");
+const stamp = `${measured()}, ${memory()}; the core in process under ${runtime()}, the command as a user runs it (a new process each time, wasm start-up included), medians of 3.`;
+writeSection("views", `${stamp}\n\n${table}`);
 process.exit(0);
