@@ -10,7 +10,8 @@
 //! Damage (a changed, missing or unreadable line) stops reading at that line: the events before
 //! it stay readable, the damage is reported with its line number, and nothing more is written
 //! until the file is repaired. A torn last line (a writer killed mid-write) is cut off on
-//! open, under the lock, and reported.
+//! open, under the lock, and reported. The lines are read by the same `LineReader` as the
+//! views read them with.
 use std::cell::{Cell, Ref, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -25,6 +26,10 @@ use crate::error::LogError;
 use crate::event::{self, Event, EventBody, SCHEMA_VERSION};
 use crate::host::Storage;
 use crate::projection::Swarm;
+
+mod reader;
+
+pub use reader::{check_line, Damage, LineReader};
 
 /// Events between two snapshots of the projection.
 pub const SNAPSHOT_EVERY: u64 = 2_000;
@@ -49,18 +54,12 @@ struct Snapshot {
 #[derive(Debug, Default)]
 struct LogState {
     opened: bool,
-    /// Bytes of the store consumed so far (always the end of a complete line).
-    offset: u64,
-    /// Complete lines consumed so far, for error messages that name a line.
-    lines: u64,
-    next_seq: u64,
-    /// The `h` of the last line consumed.
-    chain: String,
+    /// Where reading stands (always the end of a complete line), and the first damaged line:
+    /// nothing after it is read, and nothing more is written.
+    reader: LineReader,
     swarm: Swarm,
     /// Bytes of torn last lines cut off by this instance.
     recovered_bytes: u64,
-    /// The first damaged line: nothing after it is read, and nothing more is written.
-    damage: Option<LogError>,
     /// `next_seq` when the last snapshot was saved or loaded.
     snapshot_seq: u64,
     from_snapshot: bool,
@@ -151,7 +150,6 @@ impl Default for EventLog {
 
 fn fresh_state() -> LogState {
     LogState {
-        next_seq: 1,
         snapshot_seq: 1,
         ..LogState::default()
     }
@@ -174,9 +172,9 @@ impl EventLog {
     pub fn health(&self) -> LogHealth {
         let s = self.state.borrow();
         LogHealth {
-            events: s.next_seq - 1,
+            events: s.reader.next_seq() - 1,
             recovered_bytes: s.recovered_bytes,
-            damage: s.damage.as_ref().map(ToString::to_string),
+            damage: s.reader.damage().map(|d| corrupt(d).to_string()),
             from_snapshot: s.from_snapshot,
         }
     }
@@ -192,10 +190,10 @@ impl EventLog {
         if !self.state.borrow().opened {
             return self.open(store).await;
         }
-        if self.state.borrow().damage.is_some() {
+        if self.state.borrow().reader.damage().is_some() {
             return Ok(());
         }
-        let start = self.state.borrow().offset;
+        let start = self.state.borrow().reader.offset();
         let bytes = store.read_from(start).await?;
         self.ingest(start, &bytes);
         self.save_snapshot_if_due(store).await;
@@ -208,7 +206,7 @@ impl EventLog {
         let start = self.restore_snapshot(store).await;
         let bytes = store.read_from(start).await?;
         let torn = self.ingest(start, &bytes);
-        if torn > 0 && self.state.borrow().damage.is_none() {
+        if torn > 0 && self.state.borrow().reader.damage().is_none() {
             store.lock().await?;
             let recovered = self.recover_torn_tail(store).await;
             let unlocked = store.unlock().await;
@@ -223,26 +221,22 @@ impl EventLog {
     /// With the lock held: catches up and cuts off an incomplete last line, which can only be
     /// what a crashed writer left, since no writer is mid-line while we hold the lock.
     async fn recover_torn_tail(&self, store: &impl Storage) -> Result<(), LogError> {
-        let start = self.state.borrow().offset;
+        let start = self.state.borrow().reader.offset();
         let bytes = store.read_from(start).await?;
         let torn = self.ingest(start, &bytes);
-        if torn == 0 || self.state.borrow().damage.is_some() {
+        if torn == 0 || self.state.borrow().reader.damage().is_some() {
             return Ok(());
         }
         let tail = &bytes[bytes.len() - torn as usize..];
         if !looks_torn(tail) {
             // Not what a writer of this log leaves: keep it, and say where it is.
-            let mut state = self.state.borrow_mut();
-            state.damage = Some(LogError::Corrupt {
-                line: state.lines + 1,
-                reason: format!(
-                    "the last {torn} bytes are not a complete line and do not look like a \
-                     torn event; not cut off"
-                ),
-            });
+            self.state.borrow_mut().reader.stop(format!(
+                "the last {torn} bytes are not a complete line and do not look like a torn \
+                 event; not cut off"
+            ));
             return Ok(());
         }
-        let end = self.state.borrow().offset;
+        let end = self.state.borrow().reader.offset();
         store.truncate(end).await?;
         self.state.borrow_mut().recovered_bytes += torn;
         Ok(())
@@ -252,24 +246,21 @@ impl EventLog {
     /// to read from.
     async fn restore_snapshot(&self, store: &impl Storage) -> u64 {
         let Ok(Some(bytes)) = store.load_snapshot().await else {
-            return self.state.borrow().offset;
+            return self.state.borrow().reader.offset();
         };
         let Ok(snap) = serde_json::from_slice::<Snapshot>(&bytes) else {
-            return self.state.borrow().offset;
+            return self.state.borrow().reader.offset();
         };
         if snap.format != SNAPSHOT_FORMAT || !self.matches_log(store, &snap).await {
-            return self.state.borrow().offset;
+            return self.state.borrow().reader.offset();
         }
         let mut s = self.state.borrow_mut();
-        if s.offset != 0 || s.next_seq != 1 {
+        if s.reader.offset() != 0 || s.reader.next_seq() != 1 {
             // A concurrent first call of this instance got further meanwhile: never go back.
-            return s.offset;
+            return s.reader.offset();
         }
-        s.offset = snap.offset;
-        s.lines = snap.lines;
-        s.next_seq = snap.next_seq;
+        s.reader = LineReader::resume(snap.offset, snap.lines, snap.next_seq, snap.chain);
         s.snapshot_seq = snap.next_seq;
-        s.chain = snap.chain;
         s.swarm = snap.swarm;
         s.from_snapshot = true;
         snap.offset
@@ -300,15 +291,16 @@ impl EventLog {
     async fn save_snapshot_if_due(&self, store: &impl Storage) {
         let bytes = {
             let s = self.state.borrow();
-            if s.damage.is_some() || s.next_seq - s.snapshot_seq < SNAPSHOT_EVERY {
+            let r = &s.reader;
+            if r.damage().is_some() || r.next_seq() - s.snapshot_seq < SNAPSHOT_EVERY {
                 return;
             }
             let snap = Snapshot {
                 format: SNAPSHOT_FORMAT,
-                offset: s.offset,
-                lines: s.lines,
-                next_seq: s.next_seq,
-                chain: s.chain.clone(),
+                offset: r.offset(),
+                lines: r.lines(),
+                next_seq: r.next_seq(),
+                chain: r.chain().to_string(),
                 swarm: s.swarm.clone(),
             };
             match serde_json::to_vec(&snap) {
@@ -316,7 +308,7 @@ impl EventLog {
                 Err(_) => return,
             }
         };
-        let next_seq = self.state.borrow().next_seq;
+        let next_seq = self.state.borrow().reader.next_seq();
         // Only a cache: a failure costs a slower next open, nothing else.
         if store.save_snapshot(&bytes).await.is_ok() {
             self.state.borrow_mut().snapshot_seq = next_seq;
@@ -435,10 +427,10 @@ impl EventLog {
         batch: &[Pending],
     ) -> Result<Vec<Outcome>, LogError> {
         self.recover_torn_tail(store).await?;
-        if let Some(damage) = self.state.borrow().damage.clone() {
-            return Err(damage);
+        if let Some(damage) = self.state.borrow().reader.damage() {
+            return Err(corrupt(damage));
         }
-        let start = self.state.borrow().offset;
+        let start = self.state.borrow().reader.offset();
         let mut text = String::new();
         let mut outcomes = Vec::with_capacity(batch.len());
         for pending in batch {
@@ -449,7 +441,7 @@ impl EventLog {
                 let line = self.seal_and_apply(pending.timestamp, &body)?;
                 text.push_str(&line);
                 events.push(Event {
-                    seq: self.state.borrow().next_seq - 1,
+                    seq: self.state.borrow().reader.next_seq() - 1,
                     version: SCHEMA_VERSION,
                     timestamp: pending.timestamp,
                     payload: event::Payload::Known(body),
@@ -466,7 +458,10 @@ impl EventLog {
             *self.state.borrow_mut() = fresh_state();
             return Err(e.into());
         }
-        debug_assert_eq!(self.state.borrow().offset, start + text.len() as u64);
+        debug_assert_eq!(
+            self.state.borrow().reader.offset(),
+            start + text.len() as u64
+        );
         Ok(outcomes)
     }
 
@@ -474,20 +469,17 @@ impl EventLog {
     /// line (with its newline).
     fn seal_and_apply(&self, timestamp: u64, body: &EventBody) -> Result<String, LogError> {
         let mut state = self.state.borrow_mut();
-        let object = event::encode(state.next_seq, timestamp, body).map_err(LogError::Encode)?;
-        let (mut line, h) = chain::seal(&state.chain, &object);
+        let seq = state.reader.next_seq();
+        let object = event::encode(seq, timestamp, body).map_err(LogError::Encode)?;
+        let (mut line, h) = chain::seal(state.reader.chain(), &object);
         line.push('\n');
-        let seq = state.next_seq;
         state.swarm.apply(&Event {
             seq,
             version: SCHEMA_VERSION,
             timestamp,
             payload: event::Payload::Known(body.clone()),
         });
-        state.next_seq += 1;
-        state.chain = h;
-        state.offset += line.len() as u64;
-        state.lines += 1;
+        state.reader.wrote(line.len() as u64, h);
         Ok(line)
     }
 
@@ -496,27 +488,8 @@ impl EventLog {
     /// incomplete last line, left for a later catch-up.
     fn ingest(&self, start: u64, bytes: &[u8]) -> u64 {
         let mut state = self.state.borrow_mut();
-        if state.damage.is_some() || start + (bytes.len() as u64) <= state.offset {
-            return 0;
-        }
-        // Skip what a concurrent catch-up of this instance already consumed.
-        let skip = state.offset.saturating_sub(start) as usize;
-        let bytes = &bytes[skip..];
-        let mut pos = 0;
-        while let Some(nl) = bytes[pos..].iter().position(|&b| b == b'\n') {
-            let line_no = state.lines + 1;
-            if let Err(reason) = apply_line(&mut state, &bytes[pos..pos + nl]) {
-                state.damage = Some(LogError::Corrupt {
-                    line: line_no,
-                    reason,
-                });
-                return 0;
-            }
-            pos += nl + 1;
-            state.lines = line_no;
-            state.offset += (nl + 1) as u64;
-        }
-        (bytes.len() - pos) as u64
+        let LogState { reader, swarm, .. } = &mut *state;
+        reader.read_at(start, bytes, &mut |event| swarm.apply(event))
     }
 }
 
@@ -527,43 +500,12 @@ fn looks_torn(tail: &[u8]) -> bool {
     tail.len() < MAX_LINE && START.starts_with(&tail[..tail.len().min(START.len())])
 }
 
-/// Decodes, checks and applies one complete line.
-fn apply_line(state: &mut LogState, raw: &[u8]) -> Result<(), String> {
-    let (event, h) = check_line(state.next_seq, &state.chain, raw)?;
-    state.swarm.apply(&event);
-    state.next_seq = event.seq + 1;
-    state.chain = h;
-    Ok(())
-}
-
-/// Decodes one complete line and checks it against the chain value and sequence number the
-/// line before it left: returns the event and the line's own chain value, or what is wrong.
-pub fn check_line(next_seq: u64, chain: &str, raw: &[u8]) -> Result<(Event, String), String> {
-    if raw.len() > MAX_LINE {
-        return Err(format!(
-            "line is {} bytes long; the limit is {MAX_LINE}",
-            raw.len()
-        ));
+/// Damage as the log reports it: by line.
+fn corrupt(damage: &Damage) -> LogError {
+    LogError::Corrupt {
+        line: damage.line,
+        reason: damage.reason.clone(),
     }
-    let line = std::str::from_utf8(raw).map_err(|_| "not UTF-8".to_string())?;
-    let event = event::decode(line)?;
-    let h = chain::verify(chain, line, event.version >= 2)?;
-    // Concurrent catch-ups are de-duplicated by byte offset, so every line read here must be
-    // the next event: anything else is a duplicated or missing line.
-    if event.seq < next_seq {
-        return Err(format!(
-            "sequence number {} repeats (expected {next_seq}): a line is duplicated",
-            event.seq
-        ));
-    }
-    if event.seq > next_seq {
-        return Err(format!(
-            "sequence jumps from {} to {}: an event is missing",
-            next_seq - 1,
-            event.seq
-        ));
-    }
-    Ok((event, h))
 }
 
 #[cfg(test)]
@@ -811,6 +753,6 @@ mod tests {
         reader.ingest(0, &bytes);
         reader.ingest(0, &bytes);
         assert_eq!(reader.swarm().last_seq(), 2);
-        assert_eq!(reader.state.borrow().next_seq, 3);
+        assert_eq!(reader.state.borrow().reader.next_seq(), 3);
     }
 }

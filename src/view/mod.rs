@@ -1,7 +1,7 @@
 //! Read-only views of a log for people: the command line and the dashboard. A `LogView` is
 //! fed the log's bytes in chunks of any size (a file read at once, or a stream that follows a
-//! log being written), checks every line as the log itself does, and answers with plain data:
-//! the state of each epic and the queue, metrics, and the events one line each.
+//! log being written), checks every line with the reader the log itself uses, and answers with
+//! plain data: the state of each epic and the queue, metrics, and the events one line each.
 //!
 //! It never writes: an incomplete last line is an append in progress, kept until the rest
 //! arrives; a damaged line stops reading there, and the views show the valid part before it.
@@ -16,8 +16,10 @@ use tsify::Tsify;
 
 use crate::api::Options;
 use crate::event::{Event, Payload};
-use crate::log::check_line;
+use crate::log::LineReader;
 use crate::projection::Swarm;
+
+pub use crate::log::Damage;
 
 pub use entry::{describe, Entry, EventFilter, EventPage};
 pub use overview::{EpicView, Overview, QueueRow, WorkerRow};
@@ -34,14 +36,11 @@ pub struct Until {
     pub time: Option<u64>,
 }
 
-/// The first damaged line, and why: nothing after it is read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
-pub struct Damage {
-    pub line: u64,
-    /// Bytes from the start of the log to the damaged line.
-    pub offset: u64,
-    pub reason: String,
+impl Until {
+    /// Whether `event` comes after the stop.
+    fn passed(&self, event: &Event) -> bool {
+        self.seq.is_some_and(|s| event.seq > s) || self.time.is_some_and(|t| event.timestamp > t)
+    }
 }
 
 /// What was read so far.
@@ -66,15 +65,10 @@ pub struct LogView {
     until: Until,
     /// The limits the queue's reasons are given against (the plugin's, when known).
     options: Options,
-    /// The bytes after the last complete line.
-    pending: Vec<u8>,
-    bytes: u64,
-    lines: u64,
-    next_seq: u64,
-    chain: String,
+    /// Where reading stands, the bytes after the last complete line, and damage.
+    reader: LineReader,
     swarm: Swarm,
     entries: Vec<Entry>,
-    damage: Option<Damage>,
     stopped: bool,
     first_at: Option<u64>,
     last_at: Option<u64>,
@@ -84,7 +78,6 @@ impl LogView {
     pub fn new(until: Until) -> Self {
         Self {
             until,
-            next_seq: 1,
             ..Self::default()
         }
     }
@@ -96,69 +89,39 @@ impl LogView {
 
     /// Reads the next bytes of the log; returns the number of events applied from them.
     pub fn feed(&mut self, chunk: &[u8]) -> u64 {
-        if self.damage.is_some() {
-            return 0;
-        }
-        self.pending.extend_from_slice(chunk);
+        let Self {
+            until,
+            reader,
+            swarm,
+            entries,
+            stopped,
+            first_at,
+            last_at,
+            ..
+        } = self;
         let mut applied = 0;
-        let mut pos = 0;
-        while let Some(nl) = self.pending[pos..].iter().position(|&b| b == b'\n') {
-            let raw = &self.pending[pos..pos + nl];
-            let line_no = self.lines + 1;
-            match check_line(self.next_seq, &self.chain, raw) {
-                Ok((event, h)) => {
-                    self.next_seq = event.seq + 1;
-                    self.chain = h;
-                    if !self.stopped && self.past_stop(event.seq, event.timestamp) {
-                        self.stopped = true;
-                    }
-                    if !self.stopped {
-                        self.record(&event);
-                        applied += 1;
-                    }
-                }
-                Err(reason) => {
-                    self.damage = Some(Damage {
-                        line: line_no,
-                        offset: self.bytes,
-                        reason,
-                    });
-                    self.pending.drain(..pos);
-                    return applied;
-                }
+        reader.feed(chunk, &mut |event| {
+            *stopped = *stopped || until.passed(event);
+            if *stopped {
+                return;
             }
-            self.lines = line_no;
-            self.bytes += (nl + 1) as u64;
-            pos += nl + 1;
-        }
-        self.pending.drain(..pos);
+            swarm.apply(event);
+            first_at.get_or_insert(event.timestamp);
+            *last_at = Some(event.timestamp);
+            if let Payload::Known(body) = &event.payload {
+                entries.push(Entry::of(event.seq, event.timestamp, body, swarm));
+            }
+            applied += 1;
+        });
         applied
-    }
-
-    fn past_stop(&self, seq: u64, at: u64) -> bool {
-        self.until.seq.is_some_and(|s| seq > s) || self.until.time.is_some_and(|t| at > t)
-    }
-
-    fn record(&mut self, event: &Event) {
-        self.swarm.apply(event);
-        self.first_at.get_or_insert(event.timestamp);
-        self.last_at = Some(event.timestamp);
-        if let Payload::Known(body) = &event.payload {
-            self.entries
-                .push(Entry::of(event.seq, event.timestamp, body, &self.swarm));
-        }
     }
 
     pub fn health(&self) -> Health {
         Health {
             events: self.swarm.last_seq(),
-            bytes: self.bytes,
-            partial_bytes: if self.damage.is_some() {
-                0
-            } else {
-                self.pending.len() as u64
-            },
-            damage: self.damage.clone(),
+            bytes: self.reader.offset(),
+            partial_bytes: self.reader.partial_bytes(),
+            damage: self.reader.damage().cloned(),
             stopped: self.stopped,
             first_at: self.first_at,
             last_at: self.last_at,
