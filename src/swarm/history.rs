@@ -1,5 +1,8 @@
 //! `swarm_log`: the log's events themselves, filtered by epic, bead, session and type, one
 //! compact line each: what happened to a bead, in order, when a poll's summary is not enough.
+//!
+//! Each call reads only what was appended since the call before, into the instance's
+//! `Journal`; the first call reads the whole log.
 use std::fmt::Write;
 
 use super::Apiary;
@@ -8,12 +11,23 @@ use crate::error::ToolError;
 use crate::event::EventBody;
 use crate::host::Host;
 use crate::ids::{check_count, check_id};
-use crate::text::{duration, excerpt};
-use crate::view::{EventFilter, LogView, Until};
+use crate::text::duration;
+use crate::view::EventFilter;
+
+mod journal;
+
+pub(crate) use journal::Journal;
 
 const DEFAULT_LIMIT: u32 = 30;
 const MAX_LIMIT: u32 = 200;
 const DETAIL_CHARS: usize = 90;
+
+impl Journal {
+    /// What this tool keeps of each event.
+    pub(crate) fn for_history() -> Self {
+        Self::new(DETAIL_CHARS)
+    }
+}
 
 impl<H: Host> Apiary<H> {
     pub async fn history(&self, args: &LogArgs) -> Result<Reply, ToolError> {
@@ -44,43 +58,46 @@ impl<H: Host> Apiary<H> {
             limit: Some(limit),
         };
         filter.check().map_err(|e| ToolError::invalid("types", e))?;
-        let mut view = LogView::new(Until::default());
-        view.feed(&self.host.read_from(0).await?);
-        let page = view
-            .events(&filter)
-            .map_err(|e| ToolError::invalid("types", e))?;
-        let now = self.host.now_ms();
-        let mut out = format!("{} event(s)", page.total);
-        if page.total > page.events.len() as u64 {
-            let _ = write!(out, ", the last {} shown", page.events.len());
+        // Damage stops reading for good, as it stops the log's own reading.
+        if self.journal.borrow().damage().is_none() {
+            let start = self.journal.borrow().offset();
+            let bytes = self.host.read_from(start).await?;
+            self.journal.borrow_mut().read(start, &bytes);
         }
-        if let Some(d) = view.health().damage {
+        let journal = self.journal.borrow();
+        let (total, events) = journal.page(&filter);
+        let now = self.host.now_ms();
+        let mut out = format!("{total} event(s)");
+        if total > events.len() as u64 {
+            let _ = write!(out, ", the last {} shown", events.len());
+        }
+        if let Some(d) = journal.damage() {
             let _ = write!(
                 out,
                 "; the log is damaged at line {} ({}): nothing after it is shown",
                 d.line, d.reason
             );
         }
-        if !page.events.is_empty() {
+        if !events.is_empty() {
             out.push(':');
         }
-        for e in &page.events {
+        for e in events {
             let _ = write!(
                 out,
                 "\n#{} {} ago {}",
                 e.seq,
                 duration(now.saturating_sub(e.at)),
-                e.type_name
+                e.type_name()
             );
-            if let Some(b) = &e.bead_id {
+            if let Some(b) = journal.bead(e) {
                 let _ = write!(out, " {b}");
             }
             if !e.detail.is_empty() {
-                let _ = write!(out, ": {}", excerpt(&e.detail, DETAIL_CHARS));
+                let _ = write!(out, ": {}", e.detail);
             }
         }
         Ok(Reply {
-            title: format!("{} event(s)", page.total),
+            title: format!("{total} event(s)"),
             output: out,
         })
     }

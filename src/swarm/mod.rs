@@ -64,6 +64,8 @@ pub struct Apiary<H: Host> {
     home: RefCell<Option<String>>,
     /// Starts of this instance on their way to each server (see `schedule::place`).
     starting: RefCell<BTreeMap<String, u32>>,
+    /// The log as `swarm_log` read it so far: each call reads only what was appended since.
+    journal: RefCell<history::Journal>,
 }
 
 impl<H: Host> Apiary<H> {
@@ -85,6 +87,7 @@ impl<H: Host> Apiary<H> {
             toasted: RefCell::default(),
             home: RefCell::default(),
             starting: RefCell::default(),
+            journal: RefCell::new(history::Journal::for_history()),
         }
     }
 
