@@ -2,7 +2,12 @@
 //! load and the time: which queued beads start now, which are blocked, why the others wait,
 //! which failures are retried and when, which workers have stalled. Nothing here talks to a
 //! host, so every rule is tested with a fake clock; `swarm::queue` carries the decisions out.
+//! A single start's admission (`admit`) and a new spawn's intake (`intake`) are decided here
+//! too, for `swarm::queue` and `swarm::spawn` to carry out around the host's steps.
 use std::collections::BTreeMap;
+
+pub mod admit;
+pub mod intake;
 
 use crate::api::{Options, StallPolicy};
 use crate::event::{CompletionStatus, EventBody, WorkerNote, WorkerRetried};

@@ -13,13 +13,14 @@ use std::pin::Pin;
 
 use sha2::{Digest, Sha256};
 
-use super::spawn::parse_model;
+use super::worktree::Placement;
 use super::Apiary;
 use crate::error::ToolError;
 use crate::event::{EventBody, Payload, WorkerFailed, WorkerQueued, WorkerSpawned};
 use crate::host::{CreateSession, Host, PromptRequest};
-use crate::projection::{QueueState, Queued, Swarm};
+use crate::projection::Queued;
 use crate::prompt::WorkerPrompt;
+use crate::schedule::admit::{self, Admission, Origin};
 use crate::schedule::{self, Machine, Plan};
 use crate::text::{duration, hex};
 
@@ -82,9 +83,9 @@ impl<H: Host> Apiary<H> {
             if !self.starts_for(q.request.parent_directory.as_deref()) {
                 continue;
             }
-            let from = From::Queue { seq: q.seq };
+            let origin = Origin::Queue { seq: q.seq };
             let result = self
-                .start(&q.request, q.attempt, retry_of(&q), from, machine)
+                .start(&q.request, q.attempt, retry_of(&q), origin, machine)
                 .await;
             if Some(b.as_str()) == bead {
                 match result {
@@ -137,34 +138,105 @@ impl<H: Host> Apiary<H> {
         Ok(())
     }
 
-    /// Starts a bead: its worktree, its session, the record, the prompt. The record is made
-    /// only if, under the lock, the bead may still start (see `From`); otherwise the session
-    /// is dropped, and a new spawn is queued instead.
+    /// Starts a bead: its worktree, its session, the record, the prompt. What is recorded is
+    /// decided by `admit`, before anything is prepared and again under the lock (see
+    /// `Origin`); a worker that may no longer start is given up, and a spawn may be queued
+    /// instead.
     pub(super) async fn start(
         &self,
         r: &WorkerQueued,
         attempt: u32,
         retry: Option<String>,
-        from: From,
+        origin: Origin,
         machine: Option<Machine>,
     ) -> Result<Started, ToolError> {
-        let bead = r.bead_id.as_str();
-        let model = r.model.as_deref().map(parse_model).transpose()?;
-        let home = r.parent_directory.clone().unwrap_or_default();
-        // With the `servers` option, the server with the most room; when none has any (another
-        // instance just filled them), nothing starts and the record below says so.
-        let placed = schedule::place(
+        let admission = admit::admit(
             &self.log.swarm(),
             &self.options,
+            r,
+            origin,
             &self.starting.borrow(),
             self.host.now_ms(),
         );
-        let Ok(server) = placed else {
-            return self.not_started(r, from, machine).await;
+        let (server, model) = match admission {
+            Admission::Start { server, model } => (server, model),
+            Admission::Stay(_) => return Ok(Started::default()),
+            Admission::Queue(_) => return self.queue_instead(r, machine).await,
+            Admission::Refuse(e) => return Err(e),
         };
         let starting = server
             .as_deref()
             .map(|url| Starting::new(&self.starting, url));
+        let prepared = self
+            .prepare_worker(r, attempt, retry.as_deref(), server)
+            .await?;
+        let (options, request, now) = (self.options.clone(), r.clone(), self.host.now_ms());
+        let spawned = prepared.worker_spawned(r);
+        let recorded = self
+            .log
+            .append_with(&self.host, now, move |swarm| {
+                let m = machine.as_ref();
+                admit::record(swarm, &options, m, request, origin, Some(spawned), now).into_events()
+            })
+            .await?;
+        // Recorded or not, the worker now counts (or not) in the log itself.
+        drop(starting);
+        let started = recorded
+            .iter()
+            .any(|e| matches!(e.payload, Payload::Known(EventBody::WorkerSpawned(_))));
+        if !started {
+            // Given up: its session and its place.
+            let _ = self
+                .host
+                .delete_session(
+                    &prepared.session_id,
+                    prepared.server.as_deref(),
+                    prepared.in_worktree.as_deref(),
+                )
+                .await;
+            self.unplace(&r.bead_id, &prepared.place).await;
+            let queued = recorded
+                .iter()
+                .any(|e| matches!(e.payload, Payload::Known(EventBody::WorkerQueued(_))));
+            return Ok(Started {
+                queued,
+                ..Started::default()
+            });
+        }
+        let request = PromptRequest {
+            session_id: prepared.session_id.clone(),
+            server: prepared.server,
+            directory: prepared.in_worktree,
+            text: prepared.prompt,
+            agent: r.agent.clone(),
+            model,
+        };
+        if let Err(e) = self.host.prompt_async(&request).await {
+            let failed = admit::prompt_refused(r, request.session_id, origin, &e);
+            self.log
+                .append(&self.host, self.host.now_ms(), &[failed])
+                .await?;
+            return Err(e.into());
+        }
+        Ok(Started {
+            started: true,
+            queued: false,
+            note: prepared.place.note,
+            prompt_hash: Some(prepared.prompt_hash),
+        })
+    }
+
+    /// Prepares a worker on `server`: its place (a worktree here, or in the server's clone),
+    /// its prompt, its session.
+    async fn prepare_worker(
+        &self,
+        r: &WorkerQueued,
+        attempt: u32,
+        retry: Option<&str>,
+        server: Option<String>,
+    ) -> Result<Prepared, ToolError> {
+        let (bead, home) = (r.bead_id.as_str(), r.parent_directory.as_deref());
+        let home = home.unwrap_or_default();
         let place = match &server {
             // A worker on a server of the `servers` option works in that server's clone.
             Some(url) => {
@@ -173,11 +245,11 @@ impl<H: Host> Apiary<H> {
                     .servers
                     .iter()
                     .find(|s| &s.url == url)
-                    .and_then(|s| s.directory.clone())
-                    .unwrap_or(home.clone());
-                self.place_remote(&home, url, &clone, bead).await?
+                    .and_then(|s| s.directory.as_deref())
+                    .unwrap_or(home);
+                self.place_remote(home, url, clone, bead).await?
             }
-            None => self.place(&home, bead).await?,
+            None => self.place(home, bead).await?,
         };
         let prompt = WorkerPrompt {
             bead_id: &r.bead_id,
@@ -188,7 +260,7 @@ impl<H: Host> Apiary<H> {
             working_directory: &place.directory,
             branch: place.branch.as_deref(),
             shared_context: r.shared_context.as_deref(),
-            retry: retry.as_deref().map(|why| (attempt, why)),
+            retry: retry.map(|why| (attempt, why)),
         }
         .format();
         let prompt_hash = hex(&Sha256::digest(prompt.as_bytes()));
@@ -204,152 +276,29 @@ impl<H: Host> Apiary<H> {
                 server: server.clone(),
             })
             .await?;
-        // Recorded before the prompt is sent: a worker must never run untracked.
-        let spawned = EventBody::WorkerSpawned(WorkerSpawned {
-            session_id: session_id.clone(),
-            bead_id: r.bead_id.clone(),
-            epic_id: r.epic_id.clone(),
-            title: r.title.clone(),
-            files: r.files.clone(),
-            dependencies: r.dependencies.clone(),
-            prompt_hash: prompt_hash.clone(),
-            directory: Some(place.directory.clone()),
-            worktree_path: place.worktree.clone(),
-            branch: place.branch.clone(),
-            config_links: place.links.clone(),
-            agent: r.agent.clone(),
-            model: r.model.clone(),
-            parent_session_id: r.parent_session_id.clone(),
-            parent_directory: r.parent_directory.clone(),
-            description: r.description.clone(),
-            shared_context: r.shared_context.clone(),
-            priority: Some(r.priority),
-            server: server.clone(),
-        });
-        let options = self.options.clone();
-        let options_for_room = self.options.clone();
-        let now = self.host.now_ms();
-        let recorded = self
-            .log
-            .append_with(&self.host, now, {
-                let (bead, request) = (bead.to_string(), r.clone());
-                let server = server.clone();
-                // Its server may have filled meanwhile: it must still have room.
-                let room = move |swarm: &Swarm| match &server {
-                    Some(url) => schedule::room_on(swarm, &options_for_room, url, now),
-                    None => true,
-                };
-                move |swarm| match from {
-                    From::Queue { seq } => {
-                        let still = still_first(swarm, &bead, seq)
-                            && room(swarm)
-                            && schedule::plan(swarm, &options, machine.as_ref(), now)
-                                .start
-                                .contains(&bead);
-                        if still {
-                            vec![spawned]
-                        } else {
-                            Vec::new()
-                        }
-                    }
-                    From::Spawn => {
-                        if taken(swarm, &bead) {
-                            Vec::new()
-                        } else if room(swarm)
-                            && schedule::can_start_now(
-                                swarm,
-                                &options,
-                                machine.as_ref(),
-                                &request,
-                                now,
-                            )
-                        {
-                            vec![spawned]
-                        } else if swarm.waiting().count() as u32 >= options.max_queued {
-                            // Queued only within the cap; the spawn then refuses with counts.
-                            Vec::new()
-                        } else {
-                            vec![EventBody::WorkerQueued(request)]
-                        }
-                    }
-                }
-            })
-            .await?;
-        // Recorded or not, the worker now counts (or not) in the log itself.
-        drop(starting);
-        let started = recorded
-            .iter()
-            .any(|e| matches!(e.payload, Payload::Known(EventBody::WorkerSpawned(_))));
-        if !started {
-            let _ = self
-                .host
-                .delete_session(&session_id, server.as_deref(), in_worktree.as_deref())
-                .await;
-            self.unplace(bead, &place).await;
-            let queued = recorded
-                .iter()
-                .any(|e| matches!(e.payload, Payload::Known(EventBody::WorkerQueued(_))));
-            return Ok(Started {
-                queued,
-                ..Started::default()
-            });
-        }
-        let request = PromptRequest {
-            session_id: session_id.clone(),
+        Ok(Prepared {
+            session_id,
             server,
-            directory: in_worktree,
-            text: prompt,
-            agent: r.agent.clone(),
-            model,
-        };
-        if let Err(e) = self.host.prompt_async(&request).await {
-            let failed = EventBody::WorkerFailed(WorkerFailed {
-                session_id,
-                bead_id: r.bead_id.clone(),
-                epic_id: r.epic_id.clone(),
-                error: format!("the server refused the prompt: {e}"),
-                stack: None,
-                // A spawn's caller hears of it and decides; a queued start has no one to tell.
-                retryable: matches!(from, From::Queue { .. }),
-            });
-            self.log
-                .append(&self.host, self.host.now_ms(), &[failed])
-                .await?;
-            return Err(e.into());
-        }
-        Ok(Started {
-            started: true,
-            queued: false,
-            note: place.note,
-            prompt_hash: Some(prompt_hash),
+            in_worktree,
+            place,
+            prompt,
+            prompt_hash,
         })
     }
 
-    /// What a start records when no server has room: a queued bead stays queued; a spawn is
-    /// queued (within the cap).
-    async fn not_started(
+    /// What a spawn records when no server has room: it is queued (within the cap), unless
+    /// `admit::record` finds otherwise under the lock.
+    async fn queue_instead(
         &self,
         r: &WorkerQueued,
-        from: From,
         machine: Option<Machine>,
     ) -> Result<Started, ToolError> {
-        if let From::Queue { .. } = from {
-            return Ok(Started::default());
-        }
         let (options, request, now) = (self.options.clone(), r.clone(), self.host.now_ms());
         let recorded = self
             .log
             .append_with(&self.host, now, move |swarm| {
-                let full = swarm.waiting().count() as u32 >= options.max_queued;
-                if taken(swarm, &request.bead_id)
-                    || full
-                    || schedule::can_start_now(swarm, &options, machine.as_ref(), &request, now)
-                {
-                    // Started elsewhere, over the cap, or room appeared: the caller looks again.
-                    Vec::new()
-                } else {
-                    vec![EventBody::WorkerQueued(request)]
-                }
+                let m = machine.as_ref();
+                admit::record(swarm, &options, m, request, Origin::Spawn, None, now).into_events()
             })
             .await?;
         Ok(Started {
@@ -411,21 +360,6 @@ impl<H: Host> Apiary<H> {
     }
 }
 
-/// The bead is still waiting in the queue, as the same entry the drain planned with.
-fn still_first(swarm: &Swarm, bead: &str, seq: u64) -> bool {
-    swarm
-        .queued(bead)
-        .is_some_and(|q: &Queued| q.state == QueueState::Waiting && q.seq == seq)
-}
-
-/// The bead has a running worker or waits in the queue.
-pub(super) fn taken(swarm: &Swarm, bead: &str) -> bool {
-    swarm.bead(bead).is_some_and(|w| w.state.is_active())
-        || swarm
-            .queued(bead)
-            .is_some_and(|q| q.state == QueueState::Waiting)
-}
-
 /// A retry's reason, for its prompt.
 fn retry_of(q: &Queued) -> Option<String> {
     q.previous_session_id
@@ -433,14 +367,43 @@ fn retry_of(q: &Queued) -> Option<String> {
         .map(|_| q.request.reason.clone())
 }
 
-/// Where a start comes from, which decides what must still hold under the lock.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum From {
-    /// A queued bead: it is still that queue entry, and the plan still starts it.
-    Queue { seq: u64 },
-    /// A new spawn skipping the queue: the bead is still free and may still start at once;
-    /// if only the second no longer holds, it is queued instead.
-    Spawn,
+/// A worker prepared for its start and not recorded yet.
+struct Prepared {
+    session_id: String,
+    server: Option<String>,
+    /// The session's instance directory (see `CreateSession::directory`).
+    in_worktree: Option<String>,
+    place: Placement,
+    prompt: String,
+    prompt_hash: String,
+}
+
+impl Prepared {
+    /// The record of this worker of `r`.
+    fn worker_spawned(&self, r: &WorkerQueued) -> WorkerSpawned {
+        let place = &self.place;
+        WorkerSpawned {
+            session_id: self.session_id.clone(),
+            bead_id: r.bead_id.clone(),
+            epic_id: r.epic_id.clone(),
+            title: r.title.clone(),
+            files: r.files.clone(),
+            dependencies: r.dependencies.clone(),
+            prompt_hash: self.prompt_hash.clone(),
+            directory: Some(place.directory.clone()),
+            worktree_path: place.worktree.clone(),
+            branch: place.branch.clone(),
+            config_links: place.links.clone(),
+            agent: r.agent.clone(),
+            model: r.model.clone(),
+            parent_session_id: r.parent_session_id.clone(),
+            parent_directory: r.parent_directory.clone(),
+            description: r.description.clone(),
+            shared_context: r.shared_context.clone(),
+            priority: Some(r.priority),
+            server: self.server.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
