@@ -3,7 +3,12 @@
 use std::rc::Rc;
 
 use apiary::api::{CallContext, CompleteArgs, Options, PollArgs, SpawnArgs};
+use apiary::event::{
+    CompletionStatus, Event, EventBody, Payload, Priority, ServerNote, WorkerCompleted,
+    WorkerFailed, WorkerObserved, WorkerQueued, WorkerSpawned, SCHEMA_VERSION,
+};
 use apiary::host::{MessageError, ServerEvent};
+use apiary::projection::Swarm;
 use apiary::testing::{self, FakeHost, MemoryStore};
 use apiary::Apiary;
 use sha2::{Digest, Sha256};
@@ -136,4 +141,112 @@ pub fn two_instances_on_one_store() -> (SharingApiary, SharingApiary) {
     let store = Rc::new(MemoryStore::default());
     let host = || FakeHost::with_store(store.clone());
     (Apiary::new(host()), Apiary::new(host()))
+}
+
+// The log as events, for the decisions that are pure functions of the projection
+// (`schedule::admit`, `schedule::intake`): given these events, when a command, then a decision.
+
+/// When the events of `given` happened, one millisecond apart from it; tests decide at `NOW`.
+pub const T0: u64 = 1_000_000;
+pub const NOW: u64 = T0 + 60_000;
+
+/// The projection of `events`, appended in order one millisecond apart from `T0`.
+pub fn given(events: impl IntoIterator<Item = EventBody>) -> Swarm {
+    with_events(&Swarm::default(), events)
+}
+
+/// `swarm` with `events` appended after its own.
+pub fn with_events(swarm: &Swarm, events: impl IntoIterator<Item = EventBody>) -> Swarm {
+    let mut swarm = swarm.clone();
+    for body in events {
+        let seq = swarm.last_seq() + 1;
+        swarm.apply(&Event {
+            seq,
+            version: SCHEMA_VERSION,
+            timestamp: T0 + seq,
+            payload: Payload::Known(body),
+        });
+    }
+    swarm
+}
+
+/// The record of `bead`'s worker in session `session`, as a spawn from `coordinator()` with
+/// `spawn_args(bead)` makes it here (no worktree: `/repo` is no repository).
+pub fn spawned_worker(bead: &str, session: &str) -> WorkerSpawned {
+    let args = spawn_args(bead);
+    WorkerSpawned {
+        session_id: session.into(),
+        bead_id: bead.into(),
+        epic_id: args.epic_id,
+        title: args.title,
+        files: args.files,
+        prompt_hash: "0".repeat(64),
+        directory: Some("/repo".into()),
+        parent_session_id: Some("ses_coord".into()),
+        parent_directory: Some("/repo".into()),
+        description: args.description,
+        priority: Some(Priority::Normal),
+        ..WorkerSpawned::default()
+    }
+}
+
+pub fn spawned(bead: &str, session: &str) -> EventBody {
+    EventBody::WorkerSpawned(spawned_worker(bead, session))
+}
+
+/// The queue entry a spawn from `coordinator()` with `spawn_args(bead)` records.
+pub fn queued_request(bead: &str) -> WorkerQueued {
+    let args = spawn_args(bead);
+    WorkerQueued {
+        bead_id: bead.into(),
+        epic_id: args.epic_id,
+        title: args.title,
+        files: args.files,
+        description: args.description,
+        parent_session_id: Some("ses_coord".into()),
+        parent_directory: Some("/repo".into()),
+        ..WorkerQueued::default()
+    }
+}
+
+pub fn queued(bead: &str) -> EventBody {
+    EventBody::WorkerQueued(queued_request(bead))
+}
+
+/// The worker in `session` reports `status`, and its session goes idle (its slot frees).
+pub fn completed(bead: &str, session: &str, status: CompletionStatus) -> [EventBody; 2] {
+    [
+        EventBody::WorkerCompleted(WorkerCompleted {
+            session_id: session.into(),
+            bead_id: bead.into(),
+            epic_id: "ep".into(),
+            status,
+            summary: format!("did {bead}"),
+            files_touched: Vec::new(),
+            duration_ms: 1_000,
+        }),
+        EventBody::WorkerIdle(WorkerObserved {
+            session_id: session.into(),
+            bead_id: bead.into(),
+        }),
+    ]
+}
+
+/// The worker in `session` failed, for good (not retryable).
+pub fn failed(bead: &str, session: &str) -> EventBody {
+    EventBody::WorkerFailed(WorkerFailed {
+        session_id: session.into(),
+        bead_id: bead.into(),
+        epic_id: "ep".into(),
+        error: "it broke".into(),
+        stack: None,
+        retryable: false,
+    })
+}
+
+pub fn server_lost(url: &str) -> EventBody {
+    EventBody::ServerLost(ServerNote {
+        url: url.into(),
+        reason: "3 probes failed".into(),
+    })
 }
