@@ -1,12 +1,11 @@
 //! What `swarm_log` answers from: every event of the log in a few words, read once and kept,
 //! so that a call reads only the lines appended since the call before.
 //!
-//! It lives as long as the instance, so it keeps little: ids are stored once however many
+//! It lives as long as the instance, so it keeps little: ids are kept once however many
 //! events name them, and of each event's account only the excerpt the tool shows. The epic of
 //! an event is the one its bead had once the event was applied, as the views give it, known
 //! here from one pair of epics per bead rather than from a second projection.
 use std::collections::BTreeMap;
-use std::rc::Rc;
 
 use crate::event::{Event, EventBody, Payload};
 use crate::log::{Damage, LineReader};
@@ -177,11 +176,13 @@ fn type_index(name: &str) -> Option<u8> {
         .map(|i| i as u8)
 }
 
-/// Bead, epic and session ids, each stored once and known by a number.
+/// Bead, epic and session ids, each known by a number. Each is kept twice (by name and by
+/// number): one more short string per bead, session and epic costs less than the code that
+/// sharing them would add to the module.
 #[derive(Debug, Default)]
 struct Names {
-    ids: BTreeMap<Rc<str>, u32>,
-    names: Vec<Rc<str>>,
+    ids: BTreeMap<String, u32>,
+    names: Vec<String>,
 }
 
 impl Names {
@@ -190,9 +191,8 @@ impl Names {
             return id;
         }
         let id = self.names.len() as u32;
-        let name: Rc<str> = name.into();
-        self.names.push(name.clone());
-        self.ids.insert(name, id);
+        self.names.push(name.to_string());
+        self.ids.insert(name.to_string(), id);
         id
     }
 
@@ -201,6 +201,6 @@ impl Names {
     }
 
     fn get(&self, id: u32) -> Option<&str> {
-        self.names.get(id as usize).map(|n| &**n)
+        self.names.get(id as usize).map(String::as_str)
     }
 }
