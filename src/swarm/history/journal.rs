@@ -92,13 +92,7 @@ impl Journal {
         ) else {
             return (0, Vec::new());
         };
-        let types: Vec<u8> = filter
-            .types
-            .iter()
-            .flatten()
-            .filter_map(|t| type_index(t))
-            .collect();
-        let any_type = filter.types.as_ref().is_none_or(Vec::is_empty);
+        let types = filter.types.as_deref().unwrap_or_default();
         let is = |want: Option<u32>, got: u32| want.is_none_or(|w| w == got);
         let limit = filter.limit.map_or(usize::MAX, |l| l as usize);
         let mut total = 0;
@@ -108,7 +102,7 @@ impl Journal {
                 && is(bead, row.bead)
                 && is(session, row.session)
                 && filter.after_seq.is_none_or(|s| row.seq > s)
-                && (any_type || types.contains(&row.type_index))
+                && (types.is_empty() || types.iter().any(|t| t == row.type_name()))
             {
                 total += 1;
                 if last.len() < limit {
@@ -161,19 +155,15 @@ fn row_of(
     Some(Row {
         seq: event.seq,
         at: event.timestamp,
-        type_index: type_index(body.type_name()).expect("every type has a name"),
+        type_index: EventBody::TYPE_NAMES
+            .iter()
+            .position(|t| *t == body.type_name())
+            .expect("every type is named") as u8,
         bead,
         epic,
         session: session.map_or(NONE, |s| names.id(s)),
         detail: excerpt(&detail, detail_chars).into(),
     })
-}
-
-fn type_index(name: &str) -> Option<u8> {
-    EventBody::TYPE_NAMES
-        .iter()
-        .position(|t| *t == name)
-        .map(|i| i as u8)
 }
 
 /// Bead, epic and session ids, each known by a number. Each is kept twice (by name and by
