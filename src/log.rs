@@ -10,8 +10,7 @@
 //! Damage (a changed, missing or unreadable line) stops reading at that line: the events before
 //! it stay readable, the damage is reported with its line number, and nothing more is written
 //! until the file is repaired. A torn last line (a writer killed mid-write) is cut off on
-//! open, under the lock, and reported. The lines are read by the same `LineReader` as the
-//! views read them with.
+//! open, under the lock, and reported. Lines are read with the `LineReader` the views use too.
 use std::cell::{Cell, Ref, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
