@@ -7,7 +7,7 @@ import type { ApiaryHost } from "./wasm/apiary_core.js";
 import type { LogStore } from "./store.js";
 import { runRemote } from "./remote.js";
 import { unwrap } from "./sdk.js";
-import { prepareWorktree, runGit } from "./worktree.js";
+import { runGit, runShell } from "./worktree.js";
 
 export type OpencodeClient = PluginInput["client"];
 
@@ -68,7 +68,7 @@ export function makeHost(own: OpencodeClient, store: LogStore, servers: Readonly
       };
     },
     git: runGit,
-    prepareWorktree,
+    shell: runShell,
     remoteShell: (server, directory, script) => runRemote(on(server), directory, script),
     lock: () => store.lock(),
     unlock: () => store.unlock(),

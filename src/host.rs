@@ -341,11 +341,10 @@ pub trait Workspace {
     /// Runs `git` with `args` in `cwd`. A non-zero exit is an `Ok` output; only a git that
     /// could not run at all is an error.
     async fn git(&self, cwd: &str, args: &[&str]) -> Result<GitOutput, HostError>;
-    /// Readies a new worktree at `worktree` of the repository at `root`: git ignores the
-    /// worktrees' folder, and OpenCode finds the same plugins in the worktree as in `root`
-    /// (its config folder is linked where the checkout lacks it). Returns the links made,
-    /// relative to the worktree, so that they are never committed.
-    async fn prepare_worktree(&self, root: &str, worktree: &str) -> Result<Vec<String>, HostError>;
+    /// Runs a POSIX `sh` script in `cwd` on this machine and returns what it printed (stdout
+    /// and stderr together). The script reports its own success: a shell that ran it is an
+    /// `Ok`, whatever its exit; only a shell that could not start is an error.
+    async fn shell(&self, cwd: &str, script: &str) -> Result<String, HostError>;
     /// Runs a POSIX `sh` script in `directory` on another OpenCode server (a `servers`
     /// option's url), through that server's shell command, and returns what it printed
     /// (stdout and stderr together). The script reports its own success: a server that ran it

@@ -454,8 +454,6 @@ pub struct FakeHost<S = MemoryStore> {
     pub sessions: FakeSessions,
     pub store: S,
     pub clock: FakeClock,
-    /// What `prepare_worktree` reports as linked.
-    pub config_links: RefCell<Vec<String>>,
     /// What `machine` reports: an idle machine unless a test says otherwise.
     pub machine: Cell<Machine>,
 }
@@ -478,7 +476,6 @@ impl<S> FakeHost<S> {
             sessions: FakeSessions::default(),
             store,
             clock: FakeClock::default(),
-            config_links: RefCell::default(),
             machine: Cell::new(IDLE_MACHINE),
         }
     }
@@ -533,22 +530,13 @@ impl<S> Sessions for FakeHost<S> {
     }
 }
 
-/// Real git, run as a child process (native builds only); `prepare_worktree` writes the
-/// ignore line as the plugin does and makes no links.
+/// Real git and `sh`, run as child processes (native builds only), as the plugin runs them.
 impl<S> Workspace for FakeHost<S> {
     async fn git(&self, cwd: &str, args: &[&str]) -> Result<GitOutput, HostError> {
         run_git(cwd, args)
     }
-    async fn prepare_worktree(&self, root: &str, _: &str) -> Result<Vec<String>, HostError> {
-        let exclude = run_git(root, &["rev-parse", "--git-path", "info/exclude"])?;
-        let path = std::path::Path::new(root).join(exclude.stdout.trim());
-        let old = std::fs::read_to_string(&path).unwrap_or_default();
-        if !old.lines().any(|l| l == "/.apiary/") {
-            let _ = std::fs::create_dir_all(path.parent().expect("a parent"));
-            std::fs::write(&path, format!("{old}/.apiary/\n"))
-                .map_err(|e| HostError::new("exclude", e.to_string()))?;
-        }
-        Ok(self.config_links.borrow().clone())
+    async fn shell(&self, cwd: &str, script: &str) -> Result<String, HostError> {
+        run_sh("shell", cwd, script)
     }
     /// Runs the script with this machine's `sh`, as if the server were here: a test gives each
     /// "server" a clone of its own.
@@ -563,7 +551,7 @@ impl<S> Workspace for FakeHost<S> {
             .shells
             .borrow_mut()
             .push((server.to_string(), directory.to_string()));
-        run_sh(directory, script)
+        run_sh("session.shell", directory, script)
     }
     async fn machine(&self) -> Result<Machine, HostError> {
         Ok(self.machine.get())
@@ -571,22 +559,19 @@ impl<S> Workspace for FakeHost<S> {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-fn run_sh(cwd: &str, script: &str) -> Result<String, HostError> {
+fn run_sh(op: &'static str, cwd: &str, script: &str) -> Result<String, HostError> {
     let out = std::process::Command::new("sh")
         .args(["-c", script])
         .current_dir(cwd)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .output()
-        .map_err(|e| HostError::new("session.shell", e.to_string()))?;
+        .map_err(|e| HostError::new(op, e.to_string()))?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
 }
 
 #[cfg(target_arch = "wasm32")]
-fn run_sh(_: &str, _: &str) -> Result<String, HostError> {
-    Err(HostError::new(
-        "session.shell",
-        "not available in this build",
-    ))
+fn run_sh(op: &'static str, _: &str, _: &str) -> Result<String, HostError> {
+    Err(HostError::new(op, "not available in this build"))
 }
 
 #[cfg(not(target_arch = "wasm32"))]

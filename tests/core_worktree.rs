@@ -60,6 +60,11 @@ fn worktree(repo: &Repo, bead: &str) -> PathBuf {
     repo.0.join(".apiary/worktrees").join(bead)
 }
 
+/// What the latest worker of `bead` had linked for OpenCode.
+fn links_of(a: &Apiary<FakeHost>, bead: &str) -> Vec<String> {
+    a.log().swarm().bead(bead).unwrap().config_links.clone()
+}
+
 fn merge(a: &Apiary<FakeHost>, bead: &str) -> Result<apiary::api::MergeReply, ToolError> {
     block_on(a.worktree_merge(&MergeArgs {
         bead_id: bead.into(),
@@ -165,11 +170,14 @@ fn a_conflicting_merge_is_reported_by_file_and_leaves_the_main_tree_as_it_was() 
 #[test]
 fn links_made_for_opencode_are_never_committed() {
     let repo = Repo::new(true);
+    // The repository's plugin, not committed: the worktree reaches it through a link.
+    std::fs::create_dir_all(repo.0.join(".opencode/plugin")).unwrap();
+    repo.write(".opencode/plugin/apiary.js", "// the plugin\n");
     let a = apiary();
-    *a.host().config_links.borrow_mut() = vec![".opencode".into()];
     let session = spawn(&a, &repo, "bd-1");
     let wt = worktree(&repo, "bd-1");
-    std::os::unix::fs::symlink(repo.0.join("elsewhere"), wt.join(".opencode")).unwrap();
+    assert!(wt.join(".opencode/plugin/apiary.js").exists());
+    assert_eq!(links_of(&a, "bd-1"), [".opencode"]);
     std::fs::write(wt.join("work.txt"), "w\n").unwrap();
     block_on(a.complete(&worker(&session), &complete_args("bd-1"))).unwrap();
     let merged = merge(&a, "bd-1").unwrap();
@@ -178,7 +186,26 @@ fn links_made_for_opencode_are_never_committed() {
         "{}",
         merged.output
     );
-    assert!(!repo.0.join(".opencode").exists());
+    let committed = repo.git(&["ls-tree", "-r", "--name-only", "HEAD"]);
+    assert!(!committed.contains(".opencode"), "{committed}");
+}
+
+#[test]
+fn a_retried_worker_keeps_its_worktree_and_the_link_it_made_is_reported_again() {
+    let repo = Repo::new(true);
+    std::fs::create_dir_all(repo.0.join(".opencode")).unwrap();
+    let a = apiary();
+    let session = spawn(&a, &repo, "bd-1");
+    let first = a.log().swarm().bead("bd-1").unwrap().clone();
+    session_error(&a, &session, "APIError");
+    // The retry is queued with its backoff, then started when the backoff ends.
+    block_on(a.drain()).unwrap();
+    a.host().clock.advance(600_000);
+    block_on(a.drain()).unwrap();
+    let second = a.log().swarm().bead("bd-1").unwrap().clone();
+    assert_eq!(second.attempt, 2);
+    assert_eq!(second.worktree, first.worktree);
+    assert_eq!(links_of(&a, "bd-1"), [".opencode"]);
 }
 
 #[test]

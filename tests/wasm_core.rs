@@ -29,7 +29,7 @@ const FAKE_HOST: &str = r#"
     async showToast(title, message, variant) { host.toasts.push([title, message, variant]); },
     async machine() { return host.machineState; },
     async git(cwd, args) { throw new Error("git is not installed"); },
-    async prepareWorktree(root, worktree) { return []; },
+    async shell(cwd, script) { throw new Error("sh is not installed"); },
     async remoteShell(server, directory, script) { throw new Error(`${server} does not answer`); },
     logChanged() { return new Promise(() => {}); },
     async lock() {}, async unlock() {},

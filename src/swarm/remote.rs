@@ -5,8 +5,9 @@
 //! machine) commits and pushes the branch, and `swarm_worktree_merge` fetches it.
 //!
 //! What must run on the other machine runs as a POSIX `sh` script through that server's shell
-//! command (`Workspace::remote_shell`). A script prints `apiary-…` lines: what it made, then
-//! `apiary-ok`, or `apiary-error: why` and nothing after.
+//! command (`Workspace::remote_shell`); `worktree::script` says how a script reports, and
+//! holds the rule that readies a worktree, here or there.
+use super::worktree::script::{self, commit_excludes, outcome, quote, PRELUDE, READY};
 use super::worktree::{ok, root_of, worktree_name, Placement, WORKTREES};
 use super::Apiary;
 use crate::error::{HostError, ToolError};
@@ -22,24 +23,9 @@ fn base_ref(name: &str) -> String {
     format!("refs/apiary/base/{name}")
 }
 
-/// `s` as one word for `sh`.
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// What every script starts with: `say` prints a marker line, `fail` prints the error and
-/// stops, and `run` runs a command, failing with its first words and its output.
-const PRELUDE: &str = r#"say() { printf 'apiary-%s\n' "$*"; }
-fail() { say "error: $*"; exit 1; }
-run() { out=$("$@" 2>&1) || fail "$1 $2: $(printf '%s' "$out" | tr '\n' ' ')"; }
-top=$(git rev-parse --show-toplevel 2>&1) || fail "not a git repository: $top"
-cd "$top" || fail "cannot enter $top"
-"#;
-
 /// Readies the worktree `name` on branch `branch` in the clone the script runs in: the base
-/// fetched from `origin`, the worktree added (or the one an earlier attempt left kept), the
-/// worktrees' folder ignored, and `.opencode/` linked as `prepare_worktree` does locally. A
-/// link an earlier attempt made is reported again, so it is never committed.
+/// fetched from `origin`, the worktree added (or the one an earlier attempt left kept), then
+/// readied for OpenCode by the rule a worktree here is readied by (`READY`).
 fn add_script(name: &str, branch: &str) -> String {
     let base = base_ref(name);
     format!(
@@ -54,31 +40,7 @@ else
   run git worktree add -q -b "$branch" "$path" "$base"
 fi
 git update-ref -d "$base"
-exclude=$(git rev-parse --git-path info/exclude)
-mkdir -p "$(dirname "$exclude")"
-if ! grep -qxF /.apiary/ "$exclude" 2>/dev/null; then
-  if [ -s "$exclude" ] && [ -n "$(tail -c 1 "$exclude")" ]; then echo >> "$exclude"; fi
-  echo /.apiary/ >> "$exclude"
-fi
-exists() {{ [ -e "$1" ] || [ -L "$1" ]; }}
-ours() {{ [ -L "$2" ] && [ "$(readlink "$2")" = "$1" ]; }}
-link() (
-  from=$1 to=$2 rel=$3
-  [ -d "$from" ] || exit 0
-  if ours "$from" "$to"; then say "link $rel"; exit 0; fi
-  if ! exists "$to"; then ln -s "$from" "$to" && say "link $rel"; exit 0; fi
-  if [ ! -d "$to" ] || [ -L "$to" ]; then exit 0; fi
-  for src in "$from"/* "$from"/.[!.]* "$from"/..?*; do
-    exists "$src" || continue
-    name=${{src##*/}}
-    if ours "$src" "$to/$name"; then say "link $rel/$name"
-    elif ! exists "$to/$name"; then ln -s "$src" "$to/$name" && say "link $rel/$name"
-    elif [ "$name" != node_modules ] && [ -d "$src" ]; then link "$src" "$to/$name" "$rel/$name"
-    fi
-  done
-)
-link "$top/.opencode" "$path/.opencode" .opencode
-say "worktree $path"
+{READY}say "worktree $path"
 say ok
 "#,
         name = quote(name),
@@ -90,10 +52,9 @@ say ok
 /// Commits what the worker left in its worktree (leaving out the links made for OpenCode)
 /// and pushes its branch to `origin`.
 fn push_script(w: &Worker, path: &str, branch: &str) -> String {
-    let excludes: String = w
-        .config_links
+    let excludes: String = commit_excludes(&w.config_links)
         .iter()
-        .map(|l| format!(" {}", quote(&format!(":(exclude){l}"))))
+        .map(|l| format!(" {}", quote(l)))
         .collect();
     let message = format!("{}: {}", w.bead_id, w.title);
     format!(
@@ -129,30 +90,6 @@ say ok
     )
 }
 
-/// What a script reported: its `apiary-…` lines without the prefix, or the error it gave (or
-/// the end of its output, when it stopped without saying why).
-fn outcome(output: &str) -> Result<Vec<&str>, String> {
-    let said: Vec<&str> = output
-        .lines()
-        .filter_map(|l| l.trim_end().strip_prefix("apiary-"))
-        .collect();
-    if let Some(why) = said.iter().find_map(|l| l.strip_prefix("error: ")) {
-        return Err(why.trim().to_string());
-    }
-    if said.last() == Some(&"ok") {
-        return Ok(said);
-    }
-    let tail: Vec<&str> = output
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    Err(format!(
-        "the script stopped without finishing: {}",
-        tail[tail.len().saturating_sub(3)..].join(" ")
-    ))
-}
-
 impl<H: Host> Apiary<H> {
     /// Runs a script on `server` in `directory`; the error names the server.
     async fn on_server(
@@ -163,9 +100,7 @@ impl<H: Host> Apiary<H> {
         script: &str,
     ) -> Result<Vec<String>, ToolError> {
         let output = self.host.remote_shell(server, directory, script).await?;
-        outcome(&output)
-            .map(|said| said.into_iter().map(str::to_string).collect())
-            .map_err(|why| HostError::new(what, format!("on {server}: {why}")).into())
+        outcome(&output).map_err(|why| HostError::new(what, format!("on {server}: {why}")).into())
     }
 
     /// Places a bead's worker on `server`, in a worktree of that server's clone at `clone`
@@ -229,11 +164,7 @@ impl<H: Host> Apiary<H> {
             .find_map(|l| l.strip_prefix("worktree "))
             .unwrap_or_default()
             .to_string();
-        let links = said
-            .iter()
-            .filter_map(|l| l.strip_prefix("link "))
-            .map(str::to_string)
-            .collect();
+        let links = script::links(&said);
         let made_on = (!said.iter().any(|l| l == "kept")).then(|| server.to_string());
         Ok(Placement::in_worktree(path, branch, links, made_on))
     }
@@ -368,33 +299,5 @@ impl<H: Host> Apiary<H> {
             )
             .await?;
         Ok(Ok(()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_word_with_quotes_stays_one_word() {
-        assert_eq!(quote("a b"), "'a b'");
-        assert_eq!(quote("it's"), r"'it'\''s'");
-    }
-
-    #[test]
-    fn a_script_succeeds_only_when_it_says_ok_last() {
-        assert_eq!(
-            outcome("noise\napiary-link .opencode\napiary-ok\n"),
-            Ok(vec!["link .opencode", "ok"])
-        );
-        assert_eq!(
-            outcome("apiary-error: git fetch: no such ref\n"),
-            Err("git fetch: no such ref".into())
-        );
-        let cut = outcome("apiary-link x\nKilled\n").unwrap_err();
-        assert!(
-            cut.contains("without finishing: apiary-link x Killed"),
-            "{cut}"
-        );
     }
 }

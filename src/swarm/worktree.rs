@@ -16,6 +16,8 @@ use crate::ids::check_id;
 use crate::projection::Worker;
 use crate::text::hex;
 
+pub(super) mod script;
+
 /// Where the worktrees live, relative to the repository's top level.
 pub(crate) const WORKTREES: &str = ".apiary/worktrees";
 
@@ -143,8 +145,17 @@ impl<H: Host> Apiary<H> {
             self.add_worktree(&root, &path, &branch)
         })
         .await?;
-        let links = self.host.prepare_worktree(&root, &path).await?;
+        let links = self.ready(&root, &path).await?;
         Ok(Placement::in_worktree(path, branch, links, None))
+    }
+
+    /// Readies the worktree at `path` of the repository at `root` for OpenCode, by the rule
+    /// a worktree on another server is readied by (`script::READY`). Returns the links made.
+    async fn ready(&self, root: &str, path: &str) -> Result<Vec<String>, ToolError> {
+        const OP: &str = "worktree setup";
+        let output = self.host.shell(root, &script::ready(path)).await?;
+        let said = script::outcome(&output).map_err(|why| HostError::new(OP, why))?;
+        Ok(script::links(&said))
     }
 
     /// Runs `step` until it succeeds, `attempts` times at most, waiting a little longer each
@@ -326,11 +337,7 @@ impl<H: Host> Apiary<H> {
         w: &Worker,
         path: &str,
     ) -> Result<(), ToolError> {
-        let excludes: Vec<String> = w
-            .config_links
-            .iter()
-            .map(|l| format!(":(exclude){l}"))
-            .collect();
+        let excludes = script::commit_excludes(&w.config_links);
         let mut add = vec!["add", "-A", "--", "."];
         add.extend(excludes.iter().map(String::as_str));
         ok(self.git(path, &add).await?, "git add")?;

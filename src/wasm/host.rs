@@ -65,10 +65,9 @@ export interface ApiaryHost {
   /** Runs git in `cwd`; a non-zero exit resolves (with its code), only a git that cannot run
    * rejects. */
   git(cwd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
-  /** Readies a new worktree for OpenCode: the worktrees' folder is git-ignored, and the
-   * worktree's `.opencode/` reaches the same plugins as `root`'s. Resolves to the links made,
-   * relative to the worktree. */
-  prepareWorktree(root: string, worktree: string): Promise<string[]>;
+  /** Runs the POSIX `sh` script in `cwd` on this machine and resolves to what it printed,
+   * stdout and stderr together, whatever its exit. Rejects only when `sh` could not run. */
+  shell(cwd: string, script: string): Promise<string>;
   /** Runs the POSIX `sh` script in `directory` on the OpenCode server at `server` (a
    * `servers` option's url) and resolves to what it printed, stdout and stderr together.
    * Rejects only when the server could not run it. */
@@ -162,8 +161,8 @@ extern "C" {
     fn machine_js(this: &JsHost) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = git)]
     fn git_js(this: &JsHost, cwd: &str, args: Vec<String>) -> Result<Promise, JsValue>;
-    #[wasm_bindgen(method, catch, js_name = prepareWorktree)]
-    fn prepare_worktree_js(this: &JsHost, root: &str, worktree: &str) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = shell)]
+    fn shell_js(this: &JsHost, cwd: &str, script: &str) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = remoteShell)]
     fn remote_shell_js(
         this: &JsHost,
@@ -329,12 +328,9 @@ impl Workspace for JsHost {
         decode(OP, call(OP, self.git_js(cwd, args)).await?)
     }
 
-    async fn prepare_worktree(&self, root: &str, worktree: &str) -> Result<Vec<String>, HostError> {
-        const OP: &str = "worktree setup";
-        decode(
-            OP,
-            call(OP, self.prepare_worktree_js(root, worktree)).await?,
-        )
+    async fn shell(&self, cwd: &str, script: &str) -> Result<String, HostError> {
+        const OP: &str = "shell";
+        decode(OP, call(OP, self.shell_js(cwd, script)).await?)
     }
 
     async fn remote_shell(

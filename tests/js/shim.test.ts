@@ -2,11 +2,11 @@
 // over a fake SDK client and a real log file in a scratch git repository.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { PluginInput, ToolContext } from "@opencode-ai/plugin";
 import * as pkg from "../../dist/npm/index.js";
-import { prepareWorktree } from "../../dist/npm/worktree.js";
+import { runShell } from "../../dist/npm/worktree.js";
 import { fakeClient, type FakeClient } from "./fake-client.js";
 import { addWorktree, git, removeTempDirs, scratchRepo } from "./repo.js";
 
@@ -192,9 +192,24 @@ test("a worktree reaches the repository's plugins through a link", async () => {
 test("a link an earlier attempt made is reported again, so a retried worker's merge leaves it out", async () => {
   const repo = scratchRepo();
   mkdirSync(path.join(repo, ".opencode", "plugin"), { recursive: true });
-  const tree = addWorktree(repo, "again");
-  assert.deepEqual(await prepareWorktree(repo, tree), [".opencode"]);
-  assert.deepEqual(await prepareWorktree(repo, tree), [".opencode"]);
+  // What the earlier attempt left: the worktree, and its link to the repository's plugins.
+  const tree = path.join(repo, ".apiary", "worktrees", "bd-1");
+  git(repo, "worktree", "add", "-q", "-b", "apiary/bd-1", tree);
+  symlinkSync(path.join(repo, ".opencode"), path.join(tree, ".opencode"));
+  const hooks = await plugin(fakeClient(), repo);
+  await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
+  const spawned = readFileSync(path.join(repo, ".git", "apiary", "events.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { type: string; config_links?: string[] })
+    .find((e) => e.type === "worker_spawned");
+  assert.deepEqual(spawned?.config_links, [".opencode"]);
+});
+
+test("the host's shell resolves to what a script printed, whatever its exit", async () => {
+  const dir = scratchRepo();
+  assert.equal(await runShell(dir, "echo out; echo err >&2; exit 3"), "out\nerr\n");
+  await assert.rejects(runShell(path.join(dir, "missing"), "true"), /sh could not run in/);
 });
 
 test("an unknown agent is refused with the agents the server has, and nothing is started", async () => {
