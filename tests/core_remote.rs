@@ -248,6 +248,78 @@ fn the_servers_plugin_folder_is_linked_into_the_worktree_and_never_committed() {
     );
 }
 
+/// Writes `text` to `file` below `dir`, making its folders.
+fn write(dir: &Path, file: &str, text: &str) {
+    let file = dir.join(file);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(file, text).unwrap();
+}
+
+#[test]
+fn a_worktree_here_and_one_on_another_server_are_readied_by_the_same_rule() {
+    let team = Team::new();
+    let here = team.coordinator_dir();
+    // Both clones at one commit that tracks part of `.opencode/` (a dependency among it), with
+    // the same untracked plugin files and the same exclude file, its last line unterminated.
+    for (file, text) in [
+        (".opencode/opencode.json", "{}\n"),
+        (".opencode/plugin/tracked.js", "// tracked\n"),
+        (".opencode/node_modules/tracked/index.js", "// tracked\n"),
+    ] {
+        write(&here, file, text);
+    }
+    git_in(&here, &["add", "-f", ".opencode"]);
+    commit(&here, "config");
+    git_in(&here, &["push", "-q", "origin", "main"]);
+    git_in(&team.b(), &["pull", "-q", "origin", "main"]);
+    for clone in [here.clone(), team.b()] {
+        for file in [
+            ".opencode/package.json",
+            ".opencode/plugin/apiary.js",
+            ".opencode/plugin/apiary/core.wasm",
+            ".opencode/node_modules/pg/index.js",
+            ".opencode/.env",
+        ] {
+            write(&clone, file, "untracked\n");
+        }
+        std::fs::write(clone.join(".git/info/exclude"), "*.log").unwrap();
+    }
+    let local: Apiary<FakeHost> = Apiary::new(FakeHost::default());
+    let ctx = CallContext {
+        session_id: "ses_coord".into(),
+        directory: path(&here),
+    };
+    block_on(local.spawn(&ctx, &spawn_args("bd-1"))).unwrap();
+    team.spawn("bd-1");
+    let made_here = local.log().swarm().bead("bd-1").unwrap().clone();
+    let made_on_b = team.worker("bd-1");
+    assert_eq!(made_on_b.server.as_deref(), Some(B));
+    assert_eq!(made_here.server, None);
+    // Entry by entry where the checkout has the folder; never into `node_modules`.
+    assert_eq!(
+        made_here.config_links,
+        [
+            ".opencode/package.json",
+            ".opencode/plugin/apiary",
+            ".opencode/plugin/apiary.js",
+            ".opencode/.env",
+        ]
+    );
+    assert_eq!(made_on_b.config_links, made_here.config_links);
+    for (clone, w) in [(here, &made_here), (team.b(), &made_on_b)] {
+        let wt = PathBuf::from(w.worktree.as_deref().unwrap());
+        assert_eq!(wt, clone.join(".apiary/worktrees/bd-1"));
+        for link in &w.config_links {
+            assert_eq!(std::fs::read_link(wt.join(link)).unwrap(), clone.join(link));
+        }
+        assert!(!wt.join(".opencode/node_modules/pg").exists());
+        assert_eq!(
+            std::fs::read_to_string(clone.join(".git/info/exclude")).unwrap(),
+            "*.log\n/.apiary/\n"
+        );
+    }
+}
+
 #[test]
 fn a_retry_keeps_its_worktree_and_its_links_are_still_left_out() {
     let team = Team::new();
