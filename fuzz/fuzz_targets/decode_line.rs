@@ -30,7 +30,10 @@ fuzz_target!(|data: &[u8]| {
         view.feed(chunk);
     }
     let seen = view.health();
-    assert_eq!(seen.events, health.events, "the log and the view read other events");
+    assert_eq!(
+        seen.events, health.events,
+        "the log and the view read other events"
+    );
     match &seen.damage {
         Some(d) => assert_eq!(
             health.damage,
