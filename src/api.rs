@@ -186,6 +186,15 @@ impl Options {
             if s.url.trim().is_empty() {
                 return Err(format!("servers[{i}].url must not be empty"));
             }
+            let host = s
+                .url
+                .strip_prefix("http://")
+                .or(s.url.strip_prefix("https://"));
+            if host.is_none_or(|h| h.is_empty() || h.starts_with('/')) {
+                return Err(format!(
+                    "servers[{i}].url must be an http(s) address, e.g. http://10.0.0.5:4096"
+                ));
+            }
             if s.max_workers == 0 {
                 return Err(format!(
                     "servers[{i}].max_workers must be at least 1 ({})",

@@ -164,6 +164,10 @@ fn servers_are_refused_by_name_when_they_would_stall_or_repeat() {
             vec![server("", 1)],
             "servers[0].url must not be empty".to_string(),
         ),
+        (
+            vec![server(A, 1), server("10.0.0.9:4096", 1)],
+            "servers[1].url must be an http(s) address, e.g. http://10.0.0.5:4096".to_string(),
+        ),
     ] {
         let options = Options {
             servers,

@@ -13,8 +13,9 @@ commands:
 options:
   --dir DIR       a directory in the repository (default: the current one)
   --log FILE      the log file itself (default: <git dir>/apiary/events.jsonl)
-  --postgres URL  the log in PostgreSQL instead (the plugin's option postgres)
-  --log-name NAME its name there (default: the repository's origin remote)
+  --postgres URL  the log in PostgreSQL instead (default: the option postgres of the
+                  repository's .opencode/apiary.json, as the plugin reads it)
+  --log-name NAME its name there (default: the option log_name, else the origin remote)
   --json          JSON for scripts instead of aligned text
   --epic ID       only this epic (status, log, stats)
   --bead ID       only this bead (log)

@@ -92,7 +92,8 @@ export async function startDashboard(spec: LogSpec, port = 0): Promise<Dashboard
       return;
     }
     if (rest === "options") {
-      // Read at each request: the plugin's limits, for the queue's reasons.
+      // Read at each request: the plugin's limits, for the queue's reasons. Only the core's
+      // part: where the log is and the servers' passwords never reach the page.
       let body: string;
       try {
         body = JSON.stringify(origin.options());

@@ -1,7 +1,7 @@
 // Where the log is, and reading it: at once, or following it while writers append.
 import { existsSync, promises as fs, watch, type FSWatcher } from "node:fs";
 import * as path from "node:path";
-import { readOptionsFile } from "../options.js";
+import { readOptionsFile, splitOptions } from "../options.js";
 import { findLogPath, repoRootOf } from "../store.js";
 
 export class NoLog extends Error {}
@@ -20,7 +20,8 @@ export interface LogOrigin {
   /** The log's name in messages (never a password). */
   readonly label: string;
   open(): LogSource;
-  /** The repository's `.opencode/apiary.json`: the queue is shown against the same limits. */
+  /** The core's part of the repository's `.opencode/apiary.json` (no secret in it): the queue
+   * is shown against the same limits as the plugin's. */
   options(): Record<string, unknown>;
   close(): Promise<void>;
 }
@@ -38,6 +39,13 @@ export interface LogSource {
  * with no log yet, saying where it looked. */
 export async function locate(spec: LogSpec, mayWait: boolean): Promise<LogOrigin> {
   if (spec.postgres !== undefined) return locatePostgres(spec, mayWait);
+  if (spec.log === undefined && existsSync(spec.dir)) {
+    // The log the plugin writes: in PostgreSQL when the repository's options say so.
+    const { log } = splitOptions(readOptionsFile(repoRootOf(await findLogPath(spec.dir))));
+    if (log.postgres !== undefined) {
+      return locatePostgres({ ...spec, postgres: log.postgres, logName: spec.logName ?? log.logName }, mayWait);
+    }
+  }
   if (spec.logName !== undefined) throw new NoLog("--log-name needs --postgres");
   const file = await locateLog(spec.dir, spec.log, mayWait);
   return { label: file, open: () => new LogFile(file), options: () => optionsFor(file), close: async () => undefined };
@@ -79,7 +87,7 @@ async function locatePostgres(spec: LogSpec, mayWait: boolean): Promise<LogOrigi
       };
       return reader;
     },
-    options: () => readOptionsFile(root),
+    options: () => splitOptions(readOptionsFile(root)).core,
     close: () => store.close(),
   };
 }
@@ -172,5 +180,5 @@ export class LogFile implements LogSource {
 /** The plugin's options file of the repository a log file belongs to (`<repo>/.git/apiary/` or
  * `<dir>/.apiary/`), so that the queue is shown against the limits the plugin uses. */
 function optionsFor(log: string): Record<string, unknown> {
-  return readOptionsFile(repoRootOf(log));
+  return splitOptions(readOptionsFile(repoRootOf(log))).core;
 }

@@ -10,6 +10,7 @@ import { fakeClient } from "./writer.js";
 import { loadCore } from "../../dist/npm/core.js";
 import { makeHost } from "../../dist/npm/host.js";
 import { findLogPath, openFileStore } from "../../dist/npm/store.js";
+import { startDashboard } from "../../dist/npm/cli/dashboard.js";
 
 after(removeTempDirs);
 
@@ -210,5 +211,52 @@ test("a log in PostgreSQL reads as a file log does, and is followed through its 
     const r = cli(...args);
     assert.equal(r.code, 1, args.join(" "));
     assert.match(r.stderr, message);
+  }
+});
+
+test("the README's team configuration is read by the command line and its secrets never reach a page", async () => {
+  const { freshLog, postgresUrl, spawnManyPg } = await import("./pg.js");
+  const log = freshLog("team");
+  await spawnManyPg(log, "t", 2);
+  const postgres = new URL(postgresUrl());
+  postgres.password = "pg-secret-1";
+  const repo = scratchRepo();
+  mkdirSync(path.join(repo, ".opencode"));
+  const team = {
+    postgres: postgres.toString(),
+    log_name: log,
+    servers: [{ url: "http://127.0.0.1:9", max_workers: 2, password: "server-secret-2", username: "opencode" }],
+    max_running: 1,
+  };
+  writeFileSync(path.join(repo, ".opencode", "apiary.json"), JSON.stringify(team));
+  const secrets = /pg-secret-1|server-secret-2/;
+  // Named on the command line, the log is read against the repository's options.
+  const named = cli("status", "--dir", repo, "--postgres", postgresUrl(), "--log-name", log);
+  assert.equal(named.code, 0, named.stderr);
+  assert.doesNotMatch(named.stdout + named.stderr, secrets);
+  // The command line reads the log where the plugin writes it: the options say PostgreSQL.
+  const status = cli("status", "--dir", repo, "--json");
+  assert.equal(status.code, 0, status.stderr);
+  assert.doesNotMatch(status.stdout + status.stderr, secrets);
+  const o = JSON.parse(status.stdout);
+  assert.equal(o.health.events, 2);
+  assert.match(o.log, new RegExp(`\\(log ${log}\\)$`));
+  assert.equal(o.epics[0].workers.length, 2);
+  const dashboard = await startDashboard({ dir: repo });
+  try {
+    const served = await fetch(`${dashboard.url}options`);
+    assert.equal(served.status, 200);
+    const text = await served.text();
+    assert.doesNotMatch(text, secrets);
+    const options = JSON.parse(text);
+    assert.equal(options.postgres, undefined);
+    assert.equal(options.log_name, undefined);
+    assert.deepEqual(options.servers, [{ url: "http://127.0.0.1:9", max_workers: 2 }]);
+    assert.equal(options.max_running, 1);
+    assert.doesNotMatch(dashboard.log, secrets);
+    const page = await fetch(dashboard.url);
+    assert.doesNotMatch(await page.text(), secrets);
+  } finally {
+    await dashboard.close();
   }
 });
