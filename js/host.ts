@@ -2,14 +2,13 @@
 // Each method forwards one call; replies are decoded and judged by the core.
 import { readFileSync } from "node:fs";
 import * as os from "node:os";
-import type { PluginInput } from "@opencode-ai/plugin";
 import type { ApiaryHost } from "./wasm/apiary_core.js";
 import type { LogStore } from "./store.js";
 import { runRemote } from "./remote.js";
-import { unwrap } from "./sdk.js";
+import { unwrap, type OpencodeClient } from "./sdk.js";
 import { runGit, runShell } from "./worktree.js";
 
-export type OpencodeClient = PluginInput["client"];
+export type { OpencodeClient };
 
 /** `query.directory` selects the OpenCode instance a call is about; none is the plugin's own. */
 const at = (directory: string | undefined) => (directory === undefined ? {} : { directory });
@@ -33,11 +32,10 @@ export function makeHost(own: OpencodeClient, store: LogStore, servers: Readonly
     async deleteSession(id, directory, server) {
       unwrap(await on(server).session.delete({ path: { id }, query: at(directory) }));
     },
-    async promptAsync(id, directory, text, agent, providerID, modelID, server) {
-      const model = providerID !== undefined && modelID !== undefined ? { providerID, modelID } : undefined;
+    async promptAsync({ sessionId, directory, server, text, agent, model }) {
       unwrap(
         await on(server).session.promptAsync({
-          path: { id },
+          path: { id: sessionId },
           query: at(directory),
           body: { parts: [{ type: "text", text }], ...(agent === undefined ? {} : { agent }), ...(model ? { model } : {}) },
         }),
@@ -60,6 +58,9 @@ export function makeHost(own: OpencodeClient, store: LogStore, servers: Readonly
     async abortSession(id, directory, server) {
       unwrap(await on(server).session.abort({ path: { id }, query: at(directory) }));
     },
+    async probeServer(server, timeoutMs) {
+      unwrap(await on(server).session.status({ signal: AbortSignal.timeout(timeoutMs) }));
+    },
     async machine() {
       const cpus = os.availableParallelism?.() ?? os.cpus().length;
       return {
@@ -80,6 +81,8 @@ export function makeHost(own: OpencodeClient, store: LogStore, servers: Readonly
     saveSnapshot: (bytes) => store.saveSnapshot(bytes),
     now: () => Date.now(),
     logChanged: () => store.logChanged(),
+    idleSleep: (ms) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref?.()),
+    warn: (message) => console.error(`[apiary] ${message}`),
   };
 }
 

@@ -2,8 +2,7 @@
 // own shell command (`session.shell`) in a short-lived session of the clone's directory. The
 // script travels base64-encoded, so no shell on the way (the server's user shell, which may be
 // bash, zsh or fish) reads any of it; `sh` runs it as written.
-import type { OpencodeClient } from "./host.js";
-import { unwrap } from "./sdk.js";
+import { unwrap, type OpencodeClient } from "./sdk.js";
 
 /** The shell command's output, from the session's messages: its tool part's output (or its
  * error, when the command could not run). */

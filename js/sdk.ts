@@ -1,5 +1,8 @@
-// Results of the OpenCode SDK client, which returns `{ data, error, response }` instead of
-// throwing.
+// The OpenCode SDK client the plugin is given, and its results, which are `{ data, error,
+// response }` instead of a throw.
+import type { PluginInput } from "@opencode-ai/plugin";
+
+export type OpencodeClient = PluginInput["client"];
 
 interface SdkResult<T> {
   data?: T;

@@ -334,6 +334,9 @@ pub trait Sessions {
         server: Option<&str>,
         directory: Option<&str>,
     ) -> Result<(), HostError>;
+    /// Asks another server (a `servers` option's url) a cheap question; `Ok` when it answered
+    /// within `timeout_ms`. The core counts the failures and decides what they mean.
+    async fn probe_server(&self, server: &str, timeout_ms: u64) -> Result<(), HostError>;
 }
 
 /// The repository the workers' worktrees live in.
@@ -394,11 +397,22 @@ pub trait Waits {
     fn log_changed(&self) -> Self::Changed;
     /// Resolves after `ms` milliseconds.
     async fn sleep(&self, ms: u64);
+    /// Resolves after `ms` milliseconds, without keeping the process alive for it: the timer of
+    /// a background duty, which must never hold a process open by itself.
+    async fn idle_sleep(&self, ms: u64) {
+        self.sleep(ms).await
+    }
+}
+
+/// Where the core tells what went wrong in a background duty, which has no caller to return
+/// its error to (the plugin writes it to the server's log).
+pub trait Diagnostics {
+    fn warn(&self, message: &str);
 }
 
 /// Everything the core needs, in one bound.
-pub trait Host: Sessions + Storage + Clock + Waits + Workspace {}
-impl<T: Sessions + Storage + Clock + Waits + Workspace> Host for T {}
+pub trait Host: Sessions + Storage + Clock + Waits + Workspace + Diagnostics {}
+impl<T: Sessions + Storage + Clock + Waits + Workspace + Diagnostics> Host for T {}
 
 #[cfg(test)]
 mod tests {

@@ -10,8 +10,8 @@ use std::thread::{self, Thread};
 
 use crate::error::HostError;
 use crate::host::{
-    Clock, CreateSession, GitOutput, Message, PromptRequest, SessionStatus, Sessions, Storage,
-    Toast, Waits, Workspace,
+    Clock, CreateSession, Diagnostics, GitOutput, Message, PromptRequest, SessionStatus, Sessions,
+    Storage, Toast, Waits, Workspace,
 };
 use crate::schedule::Machine;
 
@@ -238,6 +238,10 @@ pub struct FakeSessions {
     pub down: RefCell<Vec<String>>,
     /// (server, directory) of every script run on another server, in order.
     pub shells: RefCell<Vec<(String, String)>>,
+    /// Servers whose probes never answer (neither yes nor no).
+    pub silent: RefCell<Vec<String>>,
+    /// The servers probed, in order.
+    pub probes: RefCell<Vec<String>>,
 }
 
 impl std::fmt::Debug for FakeSessions {
@@ -377,6 +381,13 @@ impl Sessions for FakeSessions {
         self.set_status(session_id, None);
         Ok(())
     }
+    async fn probe_server(&self, server: &str, _: u64) -> Result<(), HostError> {
+        self.probes.borrow_mut().push(server.to_string());
+        if self.silent.borrow().iter().any(|s| s == server) {
+            std::future::pending::<()>().await;
+        }
+        self.reach("session.status", Some(server))
+    }
     async fn messages(
         &self,
         session_id: &str,
@@ -456,6 +467,8 @@ pub struct FakeHost<S = MemoryStore> {
     pub clock: FakeClock,
     /// What `machine` reports: an idle machine unless a test says otherwise.
     pub machine: Cell<Machine>,
+    /// What the core warned about, in order.
+    pub warnings: RefCell<Vec<String>>,
 }
 
 /// A machine with nothing to do, as the fakes report by default.
@@ -477,6 +490,7 @@ impl<S> FakeHost<S> {
             store,
             clock: FakeClock::default(),
             machine: Cell::new(IDLE_MACHINE),
+            warnings: RefCell::default(),
         }
     }
 }
@@ -527,6 +541,16 @@ impl<S> Sessions for FakeHost<S> {
     }
     async fn show_toast(&self, toast: &Toast) -> Result<(), HostError> {
         self.sessions.show_toast(toast).await
+    }
+    async fn probe_server(&self, server: &str, timeout_ms: u64) -> Result<(), HostError> {
+        self.sessions.probe_server(server, timeout_ms).await
+    }
+}
+
+/// Warnings are kept for the test to read.
+impl<S> Diagnostics for FakeHost<S> {
+    fn warn(&self, message: &str) {
+        self.warnings.borrow_mut().push(message.to_string());
     }
 }
 

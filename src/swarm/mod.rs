@@ -8,6 +8,7 @@ use crate::host::Host;
 use crate::log::EventLog;
 
 mod cancel;
+mod duties;
 mod gate;
 mod guard;
 mod history;
@@ -66,6 +67,8 @@ pub struct Apiary<H: Host> {
     starting: RefCell<BTreeMap<String, u32>>,
     /// The log as `swarm_log` read it so far: each call reads only what was appended since.
     journal: RefCell<history::Journal>,
+    /// Each server's probes that failed in a row, since it last answered.
+    probe_failures: RefCell<BTreeMap<String, u32>>,
 }
 
 impl<H: Host> Apiary<H> {
@@ -88,6 +91,7 @@ impl<H: Host> Apiary<H> {
             home: RefCell::default(),
             starting: RefCell::default(),
             journal: RefCell::new(history::Journal::for_history()),
+            probe_failures: RefCell::default(),
         }
     }
 
@@ -119,4 +123,6 @@ impl<H: Host> Apiary<H> {
     }
 }
 
+pub use duties::is_worker_directory;
 pub use guard::{WriteArgs, WRITE_TOOLS};
+pub use servers::FAILED_PROBES;

@@ -35,3 +35,17 @@ pub(crate) async fn first<A: Future<Output = ()> + ?Sized>(
     })
     .await
 }
+
+/// Runs every future to its end, each polled in turn with the same waker: the duties of an
+/// instance, or one probe per server, at once and without an executor crate.
+pub(crate) async fn join_all(mut futures: Vec<Pin<Box<dyn Future<Output = ()> + '_>>>) {
+    poll_fn(|cx| {
+        futures.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        if futures.is_empty() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}

@@ -197,13 +197,6 @@ impl ApiaryCore {
         reply(&inner.status(&input).await.map_err(fail)?)
     }
 
-    /// Runs the scheduler once: retries, stalls, blocked beads, starts, retention. Resolves to
-    /// the milliseconds until it should run again if nothing changes first (0: nothing due).
-    pub async fn drain(&self) -> Result<f64, JsError> {
-        let inner = self.inner.clone();
-        inner.drain().await.map(|ms| ms as f64).map_err(fail)
-    }
-
     /// The plugin's `tool.execute.before` hook: rejects (with the reason) a worker's edit,
     /// write or patch call on a file it does not own; resolves for everything else. `args` is
     /// the tool call's arguments as OpenCode passes them.
@@ -226,43 +219,17 @@ impl ApiaryCore {
             .map_err(fail)
     }
 
-    /// Shows a toast for each worker outcome (completed, failed, blocked) since the plugin
-    /// started, once each. Resolves to the number shown.
-    #[wasm_bindgen(js_name = toastNews)]
-    pub async fn toast_news(&self) -> Result<u32, JsError> {
+    /// Runs the instance's background duties for its lifetime (the returned promise never
+    /// resolves): recovery at start, the scheduler on every log change and due time, toasts,
+    /// waking idle coordinators, and probing the `servers` option's servers. Call it once,
+    /// after `setHome`, without awaiting it.
+    #[wasm_bindgen(js_name = runDuties)]
+    pub fn run_duties(&self) -> js_sys::Promise {
         let inner = self.inner.clone();
-        inner.toast_news().await.map_err(fail)
-    }
-
-    /// A server of the `servers` option stopped answering (the plugin's probes say so): it is
-    /// recorded lost, once, and its running workers fail as retryable, to be placed again on
-    /// a server that answers. Resolves to the number of workers it had.
-    #[wasm_bindgen(js_name = serverLost)]
-    pub async fn server_lost(&self, url: String, reason: String) -> Result<u32, JsError> {
-        let inner = self.inner.clone();
-        inner.server_lost(&url, &reason).await.map_err(fail)
-    }
-
-    /// A lost server answers again; resolves to whether it was recorded lost.
-    #[wasm_bindgen(js_name = serverBack)]
-    pub async fn server_back(&self, url: String) -> Result<bool, JsError> {
-        let inner = self.inner.clone();
-        inner.server_back(&url).await.map_err(fail)
-    }
-
-    /// Looks at every epic with live workers: records what changed while no instance watched
-    /// and resumes workers whose turn a restart cut off. Resolves to the epics looked at.
-    pub async fn recover(&self) -> Result<u32, JsError> {
-        let inner = self.inner.clone();
-        inner.recover().await.map_err(fail)
-    }
-
-    /// Tells each idle coordinator, in one message, which of its workers finished since it was
-    /// last told. Resolves to the number of messages sent.
-    #[wasm_bindgen(js_name = tellCoordinators)]
-    pub async fn tell_coordinators(&self) -> Result<u32, JsError> {
-        let inner = self.inner.clone();
-        inner.tell_coordinators().await.map_err(fail)
+        wasm_bindgen_futures::future_to_promise(async move {
+            inner.run_duties().await;
+            Ok(JsValue::UNDEFINED)
+        })
     }
 
     /// Feeds one server event (`type` and `properties` as the event hook receives them).

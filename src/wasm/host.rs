@@ -9,10 +9,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+use super::json;
 use crate::error::HostError;
 use crate::host::{
-    Clock, CreateSession, GitOutput, Message, PromptRequest, SessionStatus, Sessions, Storage,
-    Toast, Waits, Workspace,
+    Clock, CreateSession, Diagnostics, GitOutput, Message, PromptRequest, SessionStatus, Sessions,
+    Storage, Toast, Waits, Workspace,
 };
 use crate::schedule::Machine;
 
@@ -33,15 +34,7 @@ export interface ApiaryHost {
   deleteSession(sessionId: string, directory: string | undefined, server: string | undefined): Promise<void>;
   /** `client.session.promptAsync` with one text part, and the agent and model when given;
    * resolves once the server accepted it. */
-  promptAsync(
-    sessionId: string,
-    directory: string | undefined,
-    text: string,
-    agent: string | undefined,
-    providerId: string | undefined,
-    modelId: string | undefined,
-    server: string | undefined,
-  ): Promise<void>;
+  promptAsync(request: PromptAsync): Promise<void>;
   /** `client.session.status` data of a directory's instance: session id -> { type: "busy" |
    * "retry" | "idle", ... }. */
   sessionStatus(directory: string | undefined, server: string | undefined): Promise<unknown>;
@@ -59,6 +52,9 @@ export interface ApiaryHost {
   showToast(title: string, message: string, variant: string): Promise<void>;
   /** `client.session.abort`: stops the session's running turn. */
   abortSession(sessionId: string, directory: string | undefined, server: string | undefined): Promise<void>;
+  /** A cheap call to the server at `server` (`client.session.status`), given up after
+   * `timeoutMs`; resolves when it answered, rejects with why not. */
+  probeServer(server: string, timeoutMs: number): Promise<void>;
   /** The machine: the 1-minute load average as a percentage of the CPUs (whole number), and
    * available memory in MB. */
   machine(): Promise<{ load_percent: number; free_memory_mb: number }>;
@@ -93,6 +89,21 @@ export interface ApiaryHost {
   /** Resolves at the next append to the log after the call, by any writer this host can see
    * (every instance in this process; other processes where the platform can watch files). */
   logChanged(): Promise<void>;
+  /** Resolves after `ms`, on a timer that does not keep the process alive (unref'd). */
+  idleSleep(ms: number): Promise<void>;
+  /** A background duty failed: written where the server's operator sees it. */
+  warn(message: string): void;
+}
+
+/** A prompt for `promptAsync`: the session (on `server`, in `directory`'s instance; undefined
+ * is the plugin's own), its text, and the agent and model when given. */
+export interface PromptAsync {
+  sessionId: string;
+  directory?: string;
+  server?: string;
+  text: string;
+  agent?: string;
+  model?: { providerID: string; modelID: string };
 }
 "#;
 
@@ -117,16 +128,13 @@ extern "C" {
         server: Option<String>,
     ) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = promptAsync)]
-    fn prompt_async(
-        this: &JsHost,
-        session: &str,
-        directory: Option<String>,
-        text: &str,
-        agent: Option<String>,
-        provider: Option<String>,
-        model: Option<String>,
-        server: Option<String>,
-    ) -> Result<Promise, JsValue>;
+    fn prompt_async_js(this: &JsHost, request: JsValue) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = probeServer)]
+    fn probe_server_js(this: &JsHost, server: &str, timeout_ms: f64) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = idleSleep)]
+    fn idle_sleep_js(this: &JsHost, ms: f64) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, js_name = warn)]
+    fn warn_js(this: &JsHost, message: &str);
     #[wasm_bindgen(method, catch, js_name = sessionStatus)]
     fn session_status(
         this: &JsHost,
@@ -252,17 +260,9 @@ impl Sessions for JsHost {
     }
 
     async fn prompt_async(&self, r: &PromptRequest) -> Result<(), HostError> {
-        let model = r.model.clone();
-        let started = self.prompt_async(
-            &r.session_id,
-            r.directory.clone(),
-            &r.text,
-            r.agent.clone(),
-            model.as_ref().map(|m| m.provider_id.clone()),
-            model.map(|m| m.model_id),
-            r.server.clone(),
-        );
-        call("session.promptAsync", started).await?;
+        const OP: &str = "session.promptAsync";
+        let request = json::to_js(&PromptAsync::from(r)).map_err(|e| HostError::new(OP, e))?;
+        call(OP, self.prompt_async_js(request)).await?;
         Ok(())
     }
 
@@ -318,6 +318,57 @@ impl Sessions for JsHost {
         )
         .await
         .map(drop)
+    }
+
+    async fn probe_server(&self, server: &str, timeout_ms: u64) -> Result<(), HostError> {
+        let started = self.probe_server_js(server, timeout_ms as f64);
+        call("probe", started).await.map(drop)
+    }
+}
+
+/// `PromptRequest` in the shape of `PromptAsync` (the SDK's own names for the model).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PromptAsync<'a> {
+    session_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    directory: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server: Option<&'a str>,
+    text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<ModelJs<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct ModelJs<'a> {
+    #[serde(rename = "providerID")]
+    provider_id: &'a str,
+    #[serde(rename = "modelID")]
+    model_id: &'a str,
+}
+
+impl<'a> From<&'a PromptRequest> for PromptAsync<'a> {
+    fn from(r: &'a PromptRequest) -> Self {
+        Self {
+            session_id: &r.session_id,
+            directory: r.directory.as_deref(),
+            server: r.server.as_deref(),
+            text: &r.text,
+            agent: r.agent.as_deref(),
+            model: r.model.as_ref().map(|m| ModelJs {
+                provider_id: &m.provider_id,
+                model_id: &m.model_id,
+            }),
+        }
+    }
+}
+
+impl Diagnostics for JsHost {
+    fn warn(&self, message: &str) {
+        self.warn_js(message);
     }
 }
 
@@ -422,5 +473,16 @@ impl Waits for JsHost {
 
     async fn sleep(&self, ms: u64) {
         gloo_timers::future::TimeoutFuture::new(ms.min(u32::MAX as u64) as u32).await;
+    }
+
+    /// A host whose timer fails falls back on a plain one: a duty must not spin.
+    async fn idle_sleep(&self, ms: u64) {
+        let slept = match self.idle_sleep_js(ms as f64) {
+            Ok(promise) => JsFuture::from(promise).await.is_ok(),
+            Err(_) => false,
+        };
+        if !slept {
+            self.sleep(ms).await;
+        }
     }
 }
