@@ -520,7 +520,23 @@ mod tests {
     }
 
     #[test]
-    fn every_variant_reports_the_type_name_it_is_encoded_with() {
+    fn every_type_name_is_listed_once_and_decoded_as_its_own_type() {
+        for (i, name) in EventBody::TYPE_NAMES.iter().enumerate() {
+            assert!(!EventBody::TYPE_NAMES[..i].contains(name), "{name} twice");
+            let line = format!(r#"{{"seq":1,"v":1,"timestamp":1,"type":"{name}"}}"#);
+            // A known type: fields it lacks are an error naming it, never an unknown event.
+            match decode(&line) {
+                Err(e) => assert!(e.contains(name), "{name}: {e}"),
+                Ok(event) => match event.payload {
+                    Payload::Known(body) => assert_eq!(body.type_name(), *name),
+                    other => panic!("{name} decoded as {other:?}"),
+                },
+            }
+        }
+    }
+
+    #[test]
+    fn a_spawn_and_the_two_observations_encode_with_their_type_name_and_decode_back() {
         let obs = WorkerObserved {
             session_id: "s".into(),
             bead_id: "b".into(),
