@@ -1,9 +1,27 @@
 // The OpenCode tool declarations: descriptions and argument schemas, each forwarding to the
-// core. Validation, state and output text all come from the core.
+// core. Validation, state and output text all come from the core; the bounds in the schemas
+// are the core's own table (`ApiaryCore.argLimits`), so the model is told the limits the core
+// checks.
 import { tool, type ToolContext, type ToolDefinition } from "@opencode-ai/plugin";
-import type { ApiaryCore, CallContext } from "./core.js";
+import { loadCore, type ApiaryCore, type ArgLimit, type CallContext, type CompletionStatus, type Importance, type Priority } from "./core.js";
 
 const z = tool.schema;
+
+/** The core's bounds of `tool`'s argument `arg`. */
+function bounds(tool: string, arg: string): ArgLimit {
+  const found = (loadCore().argLimits() as ArgLimit[]).find((l) => l.tool === tool && l.arg === arg);
+  if (!found) throw new Error(`[apiary] the core has no bounds for ${tool}.${arg}`);
+  return found;
+}
+
+/** A whole number within the core's bounds. */
+const bounded = (tool: string, arg: string) => {
+  const { min, max } = bounds(tool, arg);
+  return z.number().int().min(min ?? 0).max(max ?? Number.MAX_SAFE_INTEGER);
+};
+
+/** One of the core's values. */
+const oneOf = <T extends string>(tool: string, arg: string) => z.enum((bounds(tool, arg).values ?? []) as [T, ...T[]]);
 
 const beadId = z.string().describe("Subtask id, e.g. bd-12.1 (letters, digits, - _ . :)");
 
@@ -49,7 +67,7 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
         shared_context: z.string().optional().describe("Context every worker of the epic should know"),
         agent: z.string().optional().describe("OpenCode agent for the worker, e.g. build or one in .opencode/agent/"),
         model: z.string().optional().describe("provider/model for the worker"),
-        priority: z.enum(["high", "normal", "low"]).optional().describe("Queue rank (default normal)"),
+        priority: oneOf<Priority>("swarm_spawn_async", "priority").optional().describe("Queue rank (default normal)"),
       },
       execute: async (args, ctx) => result(await core.spawnAsync(caller(ctx), args)),
     }),
@@ -70,8 +88,8 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
         "(default 10 min) it reports what it knows and says so; call it again to keep waiting.",
       args: {
         epic_id: z.string().describe("Epic id given to swarm_spawn_async"),
-        timeout_ms: z.number().int().min(0).optional().describe("Longest wait in ms (default 600000)"),
-        poll_interval_ms: z.number().int().min(50).optional().describe("Safety-net recheck in ms (default 5000)"),
+        timeout_ms: bounded("swarm_await_workers", "timeout_ms").optional().describe("Longest wait in ms (default 600000)"),
+        poll_interval_ms: bounded("swarm_await_workers", "poll_interval_ms").optional().describe("Safety-net recheck in ms (default 5000)"),
         include_messages: z.boolean().optional().describe("Add a short excerpt of each worker's last message"),
       },
       execute: async (args, ctx) => result(await core.awaitWorkers(caller(ctx), args, aborted(ctx.abort))),
@@ -106,7 +124,7 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
         to: z.array(z.string()).describe('"coordinator" and/or bead ids'),
         subject: z.string().describe("One line"),
         body: z.string().describe("The message"),
-        importance: z.enum(["low", "normal", "high", "urgent"]).optional().describe("Default normal"),
+        importance: oneOf<Importance>("swarm_send", "importance").optional().describe("Default normal"),
         thread_id: z.string().optional().describe("Groups a conversation"),
       },
       execute: async (args, ctx) => result(await core.send(caller(ctx), args)),
@@ -134,7 +152,7 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
         bead_id: z.string().optional(),
         session_id: z.string().optional(),
         types: z.array(z.string()).optional().describe("e.g. worker_failed, worker_retried"),
-        limit: z.number().int().min(1).max(200).optional().describe("Last N matching events (default 30)"),
+        limit: bounded("swarm_log", "limit").optional().describe("Last N matching events (default 30)"),
       },
       execute: async (args) => result(await core.history(args)),
     }),
@@ -160,7 +178,7 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
       description: "Worker only: report progress on your bead to the coordinator.",
       args: {
         bead_id: beadId,
-        progress_percent: z.number().int().min(0).max(100).describe("0 to 100"),
+        progress_percent: bounded("swarm_progress", "progress_percent").describe("0 to 100"),
         message: z.string().optional().describe("What is done so far, in one line"),
         files_touched: z.array(z.string()).optional().describe("Files changed so far"),
       },
@@ -174,7 +192,7 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
         bead_id: beadId,
         summary: z.string().describe("What you did, or what blocks you"),
         files_touched: z.array(z.string()).describe("Files you changed"),
-        status: z.enum(["success", "failed", "blocked"]).optional(),
+        status: oneOf<CompletionStatus>("swarm_complete", "status").optional(),
       },
       execute: async (args, ctx) => result(await core.complete(caller(ctx), args)),
     }),

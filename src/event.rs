@@ -66,6 +66,9 @@ pub enum Priority {
 }
 
 impl Priority {
+    /// Every priority, as the spawn tool's schema lists them.
+    pub const ALL: [Self; 3] = [Self::High, Self::Normal, Self::Low];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Low => "low",
@@ -113,6 +116,8 @@ pub enum CompletionStatus {
 }
 
 impl CompletionStatus {
+    pub const ALL: [Self; 3] = [Self::Success, Self::Failed, Self::Blocked];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Success => "success",
@@ -240,6 +245,8 @@ pub enum Importance {
 }
 
 impl Importance {
+    pub const ALL: [Self; 4] = [Self::Low, Self::Normal, Self::High, Self::Urgent];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Low => "low",

@@ -19,7 +19,7 @@ mod journal;
 pub(crate) use journal::Journal;
 
 const DEFAULT_LIMIT: u32 = 30;
-const MAX_LIMIT: u32 = 200;
+const MAX_LIMIT: u32 = super::limits::LOG_EVENTS;
 const DETAIL_CHARS: usize = 90;
 
 impl Journal {

@@ -7,6 +7,7 @@ use crate::error::ToolError;
 use crate::host::Host;
 use crate::log::EventLog;
 
+mod args;
 mod cancel;
 mod duties;
 mod gate;
@@ -41,6 +42,13 @@ pub(crate) mod limits {
     pub const DEPENDENCIES: usize = 100;
     pub const AGENT: usize = 64;
     pub const MODEL: usize = 128;
+    /// `swarm_await_workers`: its longest wait (24 h), and its safety net's bounds.
+    pub const AWAIT_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
+    pub const POLL_INTERVAL_MS: (u64, u64) = (50, 10 * 60 * 1000);
+    /// `swarm_log`: the most events one call shows.
+    pub const LOG_EVENTS: u32 = 200;
+    /// `swarm_progress`: a percentage.
+    pub const PROGRESS_PERCENT: u8 = 100;
 }
 
 pub struct Apiary<H: Host> {
@@ -123,6 +131,7 @@ impl<H: Host> Apiary<H> {
     }
 }
 
+pub use args::{arg_limits, ArgLimit};
 pub use duties::is_worker_directory;
 pub use guard::{WriteArgs, WRITE_TOOLS};
 pub use servers::FAILED_PROBES;

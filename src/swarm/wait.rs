@@ -8,7 +8,7 @@ use std::pin::pin;
 
 use super::race::{first, Woken};
 use super::report;
-use super::Apiary;
+use super::{limits, Apiary};
 use crate::api::{AwaitArgs, AwaitOutcome, PollReport};
 use crate::error::ToolError;
 use crate::host::Host;
@@ -16,9 +16,9 @@ use crate::ids::check_id;
 
 pub(crate) const DEFAULT_TIMEOUT_MS: u64 = 10 * 60 * 1000;
 pub(crate) const DEFAULT_INTERVAL_MS: u64 = 5_000;
-const MAX_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
-const MIN_INTERVAL_MS: u64 = 50;
-const MAX_INTERVAL_MS: u64 = 10 * 60 * 1000;
+const MAX_TIMEOUT_MS: u64 = limits::AWAIT_TIMEOUT_MS;
+const MIN_INTERVAL_MS: u64 = limits::POLL_INTERVAL_MS.0;
+const MAX_INTERVAL_MS: u64 = limits::POLL_INTERVAL_MS.1;
 
 impl<H: Host> Apiary<H> {
     /// Waits for the epic's workers; `aborted` resolves when the caller is interrupted.

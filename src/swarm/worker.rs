@@ -15,10 +15,14 @@ impl<H: Host> Apiary<H> {
         args: &ProgressArgs,
     ) -> Result<Reply, ToolError> {
         check_id("bead_id", &args.bead_id)?;
-        if args.progress_percent > 100 {
+        if args.progress_percent > limits::PROGRESS_PERCENT {
             return Err(ToolError::invalid(
                 "progress_percent",
-                format!("is {}; give 0 to 100", args.progress_percent),
+                format!(
+                    "is {}; give 0 to {}",
+                    args.progress_percent,
+                    limits::PROGRESS_PERCENT
+                ),
             ));
         }
         if let Some(m) = &args.message {

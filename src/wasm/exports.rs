@@ -15,6 +15,12 @@ use crate::api::{
 use crate::host::ServerEvent;
 use crate::swarm::Apiary;
 
+#[wasm_bindgen(typescript_custom_section)]
+const ARG_LIMIT_TS: &str = r#"
+/** A tool argument's bounds: a whole number from `min` to `max`, or one of `values`. */
+export interface ArgLimit { tool: string; arg: string; min?: number; max?: number; values?: string[] }
+"#;
+
 #[wasm_bindgen]
 pub struct ApiaryCore {
     inner: Rc<Apiary<JsHost>>,
@@ -217,6 +223,13 @@ impl ApiaryCore {
             .guard_write(&session_id, &tool, &args)
             .await
             .map_err(fail)
+    }
+
+    /// The bounds of the tools' arguments, from which the shim builds the schemas the model
+    /// reads: the same table the core checks them against.
+    #[wasm_bindgen(js_name = argLimits, unchecked_return_type = "ArgLimit[]")]
+    pub fn arg_limits() -> Result<JsValue, JsError> {
+        json::to_js(&crate::swarm::arg_limits()).map_err(|e| JsError::new(&e))
     }
 
     /// Runs the instance's background duties for its lifetime (the returned promise never
