@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import * as os from "node:os";
 import type { ApiaryHost } from "./wasm/apiary_core.js";
 import type { LogStore } from "./store.js";
-import { runRemote } from "./remote.js";
+import { remoteAgents, runRemote } from "./remote.js";
 import { unwrap, type OpencodeClient } from "./sdk.js";
 import { runGit, runShell } from "./worktree.js";
 
@@ -70,7 +70,8 @@ export function makeHost(own: OpencodeClient, store: LogStore, servers: Readonly
     },
     git: runGit,
     shell: runShell,
-    remoteShell: (server, directory, script) => runRemote(on(server), directory, script),
+    remoteShell: (server, directory, script, agent) => runRemote(on(server), directory, script, agent),
+    remoteAgents: (server, directory) => remoteAgents(on(server), directory),
     lock: () => store.lock(),
     unlock: () => store.unlock(),
     readFrom: (offset) => store.readFrom(offset),

@@ -19,29 +19,21 @@ function shellOutput(messages: unknown): string {
   throw new Error("the server's shell gave no output");
 }
 
-/** The agent the shell command is recorded under: OpenCode's `build`, or, on a server whose
- * configuration removed it, its first primary agent. */
-async function shellAgent(client: OpencodeClient, directory: string): Promise<string> {
+/** The agents of the server behind `client` for `directory`, each with its mode. */
+export async function remoteAgents(client: OpencodeClient, directory: string): Promise<{ name: string; mode: string }[]> {
   const agents = unwrap(await client.app.agents({ query: { directory } })) ?? [];
-  const primary = agents.find((a) => a.mode !== "subagent");
-  if (!primary) throw new Error("the server has no primary agent to run a shell command");
-  return primary.name;
+  return agents.map((a) => ({ name: a.name, mode: a.mode }));
 }
 
-/** Runs `script` with `sh` in `directory` on the server behind `client`; resolves to what it
- * printed. The helper session is deleted afterwards, whatever happened. */
-export async function runRemote(client: OpencodeClient, directory: string, script: string): Promise<string> {
+/** Runs `script` with `sh` in `directory` on the server behind `client`, its shell command
+ * recorded under `agent`; resolves to what it printed. The helper session is deleted
+ * afterwards, whatever happened. */
+export async function runRemote(client: OpencodeClient, directory: string, script: string, agent: string): Promise<string> {
   const query = { directory };
   const session = unwrap(await client.session.create({ body: { title: "apiary: worktree" }, query }));
   try {
     const command = `printf '%s' ${Buffer.from(script, "utf8").toString("base64")} | base64 -d | sh`;
-    const shell = (agent: string) => client.session.shell({ path: { id: session.id }, query, body: { agent, command } });
-    let ran = await shell("build");
-    if (ran.error) {
-      const agent = await shellAgent(client, directory);
-      if (agent !== "build") ran = await shell(agent);
-    }
-    unwrap(ran);
+    unwrap(await client.session.shell({ path: { id: session.id }, query, body: { agent, command } }));
     return shellOutput(unwrap(await client.session.messages({ path: { id: session.id }, query })));
   } finally {
     await client.session.delete({ path: { id: session.id }, query }).catch(() => undefined);

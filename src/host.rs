@@ -339,6 +339,15 @@ pub trait Sessions {
     async fn probe_server(&self, server: &str, timeout_ms: u64) -> Result<(), HostError>;
 }
 
+/// An agent of an OpenCode server, as `app.agents` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct AgentInfo {
+    pub name: String,
+    /// `primary`, `subagent` or `all`.
+    #[serde(default)]
+    pub mode: String,
+}
+
 /// The repository the workers' worktrees live in.
 pub trait Workspace {
     /// Runs `git` with `args` in `cwd`. A non-zero exit is an `Ok` output; only a git that
@@ -357,7 +366,15 @@ pub trait Workspace {
         server: &str,
         directory: &str,
         script: &str,
+        agent: &str,
     ) -> Result<String, HostError>;
+    /// The agents of another server's instance for `directory` (`app.agents`): each one's
+    /// name, and whether it is a primary agent (one a shell command may run under).
+    async fn remote_agents(
+        &self,
+        server: &str,
+        directory: &str,
+    ) -> Result<Vec<AgentInfo>, HostError>;
     /// The machine's load and free memory, which hold the queue back above the thresholds.
     async fn machine(&self) -> Result<crate::schedule::Machine, HostError>;
 }

@@ -10,8 +10,8 @@ use std::thread::{self, Thread};
 
 use crate::error::HostError;
 use crate::host::{
-    Clock, CreateSession, Diagnostics, GitOutput, Message, PromptRequest, SessionStatus, Sessions,
-    Storage, Toast, Waits, Workspace,
+    AgentInfo, Clock, CreateSession, Diagnostics, GitOutput, Message, PromptRequest, SessionStatus,
+    Sessions, Storage, Toast, Waits, Workspace,
 };
 use crate::schedule::Machine;
 
@@ -242,6 +242,10 @@ pub struct FakeSessions {
     pub silent: RefCell<Vec<String>>,
     /// The servers probed, in order.
     pub probes: RefCell<Vec<String>>,
+    /// The agents of the other servers; `build` alone unless a test says otherwise.
+    pub remote_agents: RefCell<Option<Vec<AgentInfo>>>,
+    /// The agent each script on another server was asked to run under, in order.
+    pub shell_agents: RefCell<Vec<String>>,
 }
 
 impl std::fmt::Debug for FakeSessions {
@@ -569,13 +573,39 @@ impl<S> Workspace for FakeHost<S> {
         server: &str,
         directory: &str,
         script: &str,
+        agent: &str,
     ) -> Result<String, HostError> {
         self.sessions.reach("session.shell", Some(server))?;
+        self.sessions
+            .shell_agents
+            .borrow_mut()
+            .push(agent.to_string());
+        if let Some(known) = self.sessions.remote_agents.borrow().as_ref() {
+            if !known.iter().any(|a| a.name == agent) {
+                return Err(HostError::new(
+                    "session.shell",
+                    format!("NotFoundError: agent {agent}"),
+                ));
+            }
+        }
         self.sessions
             .shells
             .borrow_mut()
             .push((server.to_string(), directory.to_string()));
         run_sh("session.shell", directory, script)
+    }
+    async fn remote_agents(&self, server: &str, _: &str) -> Result<Vec<AgentInfo>, HostError> {
+        self.sessions.reach("app.agents", Some(server))?;
+        let build = AgentInfo {
+            name: "build".into(),
+            mode: "primary".into(),
+        };
+        Ok(self
+            .sessions
+            .remote_agents
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| vec![build]))
     }
     async fn machine(&self) -> Result<Machine, HostError> {
         Ok(self.machine.get())

@@ -491,3 +491,38 @@ fn without_an_origin_the_worker_edits_the_servers_clone_and_the_spawn_says_so() 
     assert_eq!(team.worker("bd-1").worktree, None);
     assert!(team.coordinator.host().sessions.shells.borrow().is_empty());
 }
+
+#[test]
+fn a_server_without_the_build_agent_runs_its_scripts_under_its_first_primary_agent() {
+    use apiary::host::AgentInfo;
+    let agent = |name: &str, mode: &str| AgentInfo {
+        name: name.into(),
+        mode: mode.into(),
+    };
+    let team = Team::new();
+    *team.coordinator.host().sessions.remote_agents.borrow_mut() = Some(vec![
+        agent("helper", "subagent"),
+        agent("review", "primary"),
+    ]);
+    team.spawn("bd-1");
+    assert!(team.b().join(".apiary/worktrees/bd-1").is_dir());
+    let asked = team
+        .coordinator
+        .host()
+        .sessions
+        .shell_agents
+        .borrow()
+        .clone();
+    assert_eq!(asked, vec!["build".to_string(), "review".to_string()]);
+    // A server with no primary agent at all: the spawn fails and says why.
+    let team = Team::new();
+    *team.coordinator.host().sessions.remote_agents.borrow_mut() =
+        Some(vec![agent("helper", "subagent")]);
+    let err = block_on(team.coordinator.spawn(&team.ctx(), &spawn_args("bd-1")))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("{B} has no primary agent to run a shell command")),
+        "{err}"
+    );
+}

@@ -14,6 +14,9 @@ use crate::error::{HostError, ToolError};
 use crate::host::Host;
 use crate::projection::Worker;
 
+/// The agent a script on another server runs under, when the server has it.
+const SHELL_AGENT: &str = "build";
+
 /// Tries at readying a remote worktree before its error is the spawn's (two coordinators
 /// adding worktrees to one clone at once make git fail on the other's half-made entry).
 const ADD_ATTEMPTS: u64 = 3;
@@ -99,8 +102,39 @@ impl<H: Host> Apiary<H> {
         what: &'static str,
         script: &str,
     ) -> Result<Vec<String>, ToolError> {
-        let output = self.host.remote_shell(server, directory, script).await?;
+        let output = self.shell_on(server, directory, script).await?;
         outcome(&output).map_err(|why| HostError::new(what, format!("on {server}: {why}")).into())
+    }
+
+    /// The script's output, run under OpenCode's `build` agent or, on a server whose
+    /// configuration removed it, under its first primary agent.
+    async fn shell_on(
+        &self,
+        server: &str,
+        directory: &str,
+        script: &str,
+    ) -> Result<String, HostError> {
+        let refused = match self
+            .host
+            .remote_shell(server, directory, script, SHELL_AGENT)
+            .await
+        {
+            Ok(output) => return Ok(output),
+            Err(e) => e,
+        };
+        let agents = self.host.remote_agents(server, directory).await?;
+        match agents.iter().find(|a| a.mode != "subagent") {
+            Some(a) if a.name != SHELL_AGENT => {
+                self.host
+                    .remote_shell(server, directory, script, &a.name)
+                    .await
+            }
+            Some(_) => Err(refused),
+            None => Err(HostError::new(
+                "session.shell",
+                format!("{server} has no primary agent to run a shell command"),
+            )),
+        }
     }
 
     /// Places a bead's worker on `server`, in a worktree of that server's clone at `clone`

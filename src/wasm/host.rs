@@ -12,8 +12,8 @@ use wasm_bindgen_futures::JsFuture;
 use super::json;
 use crate::error::HostError;
 use crate::host::{
-    Clock, CreateSession, Diagnostics, GitOutput, Message, PromptRequest, SessionStatus, Sessions,
-    Storage, Toast, Waits, Workspace,
+    AgentInfo, Clock, CreateSession, Diagnostics, GitOutput, Message, PromptRequest, SessionStatus,
+    Sessions, Storage, Toast, Waits, Workspace,
 };
 use crate::schedule::Machine;
 
@@ -67,7 +67,9 @@ export interface ApiaryHost {
   /** Runs the POSIX `sh` script in `directory` on the OpenCode server at `server` (a
    * `servers` option's url) and resolves to what it printed, stdout and stderr together.
    * Rejects only when the server could not run it. */
-  remoteShell(server: string, directory: string, script: string): Promise<string>;
+  remoteShell(server: string, directory: string, script: string, agent: string): Promise<string>;
+  /** `app.agents` of the server at `server` for `directory`: each agent's name and mode. */
+  remoteAgents(server: string, directory: string): Promise<{ name: string; mode: string }[]>;
   /** Exclusive write lock on the log, shared by every writer of the same log. */
   lock(): Promise<void>;
   unlock(): Promise<void>;
@@ -177,7 +179,10 @@ extern "C" {
         server: &str,
         directory: &str,
         script: &str,
+        agent: &str,
     ) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = remoteAgents)]
+    fn remote_agents_js(this: &JsHost, server: &str, directory: &str) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn lock(this: &JsHost) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch)]
@@ -389,11 +394,22 @@ impl Workspace for JsHost {
         server: &str,
         directory: &str,
         script: &str,
+        agent: &str,
     ) -> Result<String, HostError> {
         const OP: &str = "remote shell";
+        let started = self.remote_shell_js(server, directory, script, agent);
+        decode(OP, call(OP, started).await?)
+    }
+
+    async fn remote_agents(
+        &self,
+        server: &str,
+        directory: &str,
+    ) -> Result<Vec<AgentInfo>, HostError> {
+        const OP: &str = "app.agents";
         decode(
             OP,
-            call(OP, self.remote_shell_js(server, directory, script)).await?,
+            call(OP, self.remote_agents_js(server, directory)).await?,
         )
     }
 

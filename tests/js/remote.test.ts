@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { runRemote } from "../../dist/npm/remote.js";
+import { remoteAgents, runRemote } from "../../dist/npm/remote.js";
 import type { OpencodeClient } from "../../dist/npm/host.js";
 
 interface Server {
@@ -54,23 +54,24 @@ const SCRIPT = `printf '%s\\n' "it's \\$HOME \\\`x\\\`"\necho "second line"; pwd
 
 test("a script reaches sh as written, runs in the directory, and the helper session is deleted", async () => {
   const s = server(BUILD);
-  const out = await runRemote(s.client, "/tmp", SCRIPT);
+  const out = await runRemote(s.client, "/tmp", SCRIPT, "build");
   assert.equal(out, "it's $HOME `x`\nsecond line\n/tmp\n");
   assert.deepEqual(s.agents, ["build"]);
   assert.deepEqual(s.deleted, ["ses_helper"]);
 });
 
-test("a server without the build agent runs the script under its first primary agent", async () => {
-  const s = server([{ name: "helper", mode: "subagent" }, { name: "review", mode: "primary" }]);
-  assert.equal(await runRemote(s.client, "/tmp", "echo ok"), "ok\n");
-  assert.deepEqual(s.agents, ["build", "review"]);
+test("the script runs under the agent the core names, and the server's agents are listed with their modes", async () => {
+  const agents = [{ name: "helper", mode: "subagent" }, { name: "review", mode: "primary" }];
+  const s = server(agents);
+  assert.equal(await runRemote(s.client, "/tmp", "echo ok", "review"), "ok\n");
+  assert.deepEqual(s.agents, ["review"]);
+  await assert.rejects(runRemote(s.client, "/tmp", "echo ok", "build"), /NotFoundError: agent build/);
+  assert.deepEqual(s.deleted, ["ses_helper", "ses_helper"]);
+  assert.deepEqual(await remoteAgents(s.client, "/tmp"), agents);
 });
 
 test("a shell that fails is an error that says so, and the helper session is still deleted", async () => {
   const s = server(BUILD, true);
-  await assert.rejects(runRemote(s.client, "/tmp", "echo ok"), /the server's shell failed: shell died/);
+  await assert.rejects(runRemote(s.client, "/tmp", "echo ok", "build"), /the server's shell failed: shell died/);
   assert.deepEqual(s.deleted, ["ses_helper"]);
-  const none = server([{ name: "helper", mode: "subagent" }]);
-  await assert.rejects(runRemote(none.client, "/tmp", "echo ok"), /no primary agent/);
-  assert.deepEqual(none.deleted, ["ses_helper"]);
 });
