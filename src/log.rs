@@ -307,10 +307,13 @@ impl EventLog {
                 Err(_) => return,
             }
         };
+        // Marked taken before the save, so that calls meanwhile do not each clone and save a
+        // snapshot of their own (a thousand at once ran the wasm out of memory under load).
         let next_seq = self.state.borrow().reader.next_seq();
+        let previous = std::mem::replace(&mut self.state.borrow_mut().snapshot_seq, next_seq);
         // Only a cache: a failure costs a slower next open, nothing else.
-        if store.save_snapshot(&bytes).await.is_ok() {
-            self.state.borrow_mut().snapshot_seq = next_seq;
+        if store.save_snapshot(&bytes).await.is_err() {
+            self.state.borrow_mut().snapshot_seq = previous;
         }
     }
 
