@@ -49,6 +49,8 @@ export interface FixtureOptions {
   port?: number;
   /** Leave `root` on disk after stop() (so does APIARY_KEEP_E2E=1). */
   keep?: boolean;
+  /** Extra environment for the server (e.g. an OpenCode experimental flag), over the fixture's. */
+  env?: Record<string, string>;
 }
 
 /** The workspace root: the nearest folder above this file (tests/e2e/ from source,
@@ -227,6 +229,7 @@ export async function startFixture(opts: FixtureOptions = {}): Promise<Fixture> 
     OPENCODE_DISABLE_MODELS_FETCH: "1",
     OPENCODE_DISABLE_LSP_DOWNLOAD: "1",
     OPENCODE_DISABLE_DEFAULT_PLUGINS: "1",
+    ...opts.env,
   };
 
   let server: ChildProcess | undefined;
