@@ -1,89 +1,330 @@
-// The worker lifecycle against OpenCode's own Task tool, on one real `opencode serve` with the
-// scripted model, in one run: eight subtasks whose model turns take 2 s each, run
-//   - by Apiary: eight swarm_spawn_async in one step, then swarm_await_workers;
-//   - by the Task tool, one call per step (the coordinator blocked on each in turn);
-//   - by the Task tool, eight calls in one step (OpenCode runs them together; the coordinator
-//     is still blocked until the last one ends, and their outputs fill its context).
-// Worktrees are off for Apiary here, so the three run in the same instance and the same
-// directory. Prints one JSON line; run it with `bash scripts/bench.sh --lifecycle`.
+// The worker lifecycle on a real `opencode serve` with the scripted model, side by side in one
+// run: N workers (1, 8 and 30) spawned in ONE coordinator step, each one model turn of 1 s, by
+//   - Apiary, a worktree per worker (the default), then swarm_await_workers;
+//   - Apiary with `worktrees: false` (the workers in the coordinator's directory), then the await;
+//   - OpenCode's Task tool, one call per step (the coordinator blocked on each in turn);
+//   - the Task tool, all N calls in one step (run together; the coordinator blocked until the last);
+//   - OpenCode's own background subagents: `task` with `background: true` (server started with
+//     OPENCODE_EXPERIMENTAL_BACKGROUND_SUBAGENTS=true); each result is injected into the
+//     coordinator's session as a synthetic user message, which starts a turn of its own.
+// Then Apiary's freed slot (max_running 2, five spawns: a worker's worker_completed to the next
+// queued worker's worker_spawned, and on to its first model request), and, unless
+// LIFECYCLE_BIG_FILES=0, eight workers in a committed repository of 20,000 small files.
+//
+// Each (row, N) gets a server of its own, started fresh, one after another. Prints one JSON line
+// and rewrites the lifecycle section of BENCHMARKS.md. Run it with
+// `bash scripts/bench.sh --lifecycle`. LIFECYCLE_RUNS (default 1), LIFECYCLE_SIZES (default
+// 1,8,30), LIFECYCLE_SERIAL_MAX (the largest N for the Task tool one call per step, default 30),
+// LIFECYCLE_BIG_FILES (default 20000; 0 skips it).
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
-import { startFixture, type Fixture } from "../tests/e2e/fixture.js";
-import { prompt, script, spawnCall, toolParts, until, type ToolCall } from "../tests/e2e/scenario.js";
-import { markdownTable, measured, median, root, writeSection } from "./report.js";
+import { startFixture, workspace, type Fixture, type FixtureOptions } from "../tests/e2e/fixture.js";
+import { loggedEvents, messages, prompt, script, spawnCall, toolParts, until, waitIdle, type LoggedEvent, type ToolCall } from "../tests/e2e/scenario.js";
+import { findScript } from "../tests/e2e/scripted-model.js";
+import { lifecycleSection, type Figures, type FreedSlot, type Row } from "./lifecycle-report.js";
+import { median, writeSection } from "./report.js";
 
-const entry = pathToFileURL(path.join(root, "dist", "npm", "index.js")).href;
-const N = 8;
-const TURN_MS = 2000;
-const RUNS = Number(process.env.LIFECYCLE_RUNS ?? 3);
+const entry = pathToFileURL(path.join(workspace, "dist", "npm", "index.js")).href;
+const TURN_MS = 1000;
+const RUNS = Number(process.env.LIFECYCLE_RUNS ?? 1);
+const SIZES = (process.env.LIFECYCLE_SIZES ?? "1,8,30").split(",").map(Number);
+const SERIAL_MAX = Number(process.env.LIFECYCLE_SERIAL_MAX ?? 30);
+const BIG_FILES = Number(process.env.LIFECYCLE_BIG_FILES ?? 20_000);
+const BIG_N = 8;
+const LIMIT = 15 * 60_000; // a safety net for a stuck run, not a measure
+const opencodeVersion = execFileSync(path.join(workspace, "node_modules", "opencode-linux-x64", "bin", "opencode"), ["--version"], {
+  encoding: "utf8",
+  env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmpdir() },
+}).trim();
 
-/** Runs a coordinator script; returns the time from its first tool call's start to its last
- * tool call's end, and the characters its tool outputs added to its context. */
-async function coordinate(fx: Fixture, id: string, steps: ToolCall[][]) {
-  const session = (await fx.client.session.create({ body: { title: id } })).data!;
-  await prompt(fx, session.id, script(id, [...steps.map((calls) => ({ tool_calls: calls })), { text: "done" }]));
-  const total = steps.flat().length;
-  const parts = await until(`${id}'s tool calls`, 300_000, async () => {
-    const ps = (await toolParts(fx, session.id)).filter((p) => p.state.status === "completed" || p.state.status === "error");
-    return ps.length === total ? ps : undefined;
-  });
-  const start = Math.min(...parts.map((p) => p.state.time!.start));
-  const end = Math.max(...parts.map((p) => p.state.time!.end!));
-  return { ms: end - start, context_chars: parts.reduce((n, p) => n + (p.state.output ?? "").length, 0) };
-}
+type Kind = "apiary_worktrees" | "apiary_in_place" | "task_serial" | "task_parallel" | "task_background";
+const KINDS: Kind[] = ["apiary_worktrees", "apiary_in_place", "task_serial", "task_parallel", "task_background"];
 
-function taskCall(run: number, i: number): ToolCall {
-  const body = script(`task-${run}-${i}`, [{ delay_ms: TURN_MS, text: `subtask ${i} done` }]);
-  return { name: "task", args: { description: `subtask ${i}`, prompt: `Scripted subtask.\n${body}`, subagent_type: "general" } };
-}
-
-
-const fx = await startFixture({ config: { plugin: [[entry, { worktrees: false, wake_coordinator: false }]] } });
-try {
-  const results: Record<string, { ms: number; context_chars: number }[]> = { apiary: [], task_serial: [], task_parallel: [] };
-  for (let run = 1; run <= RUNS; run++) {
-    const epic = `bench-${run}`;
-    const beads = Array.from({ length: N }, (_, i) => `b${run}-${i}`);
-    console.error(`[lifecycle] run ${run}/${RUNS}: apiary`);
-    results.apiary!.push(
-      await coordinate(fx, `apiary-${run}`, [
-        beads.map((b) => spawnCall(epic, b, TURN_MS)),
-        [{ name: "swarm_await_workers", args: { epic_id: epic } }],
-      ]),
-    );
-    console.error(`[lifecycle] run ${run}/${RUNS}: task tool, one per step`);
-    results.task_serial!.push(await coordinate(fx, `serial-${run}`, beads.map((_, i) => [taskCall(run, i)])));
-    console.error(`[lifecycle] run ${run}/${RUNS}: task tool, all in one step`);
-    results.task_parallel!.push(await coordinate(fx, `parallel-${run}`, [beads.map((_, i) => taskCall(run + 100, i))]));
+function serverOptions(kind: Kind, maxRunning = 30): FixtureOptions {
+  switch (kind) {
+    case "apiary_worktrees":
+      return { config: { plugin: [[entry, { max_running: maxRunning, wake_coordinator: false }]] } };
+    case "apiary_in_place":
+      return { config: { plugin: [[entry, { max_running: maxRunning, worktrees: false, wake_coordinator: false }]] } };
+    case "task_background":
+      return { env: { OPENCODE_EXPERIMENTAL_BACKGROUND_SUBAGENTS: "true" } };
+    default:
+      return {}; // OpenCode alone, no plugin
   }
-  const summary = Object.fromEntries(
-    Object.entries(results).map(([k, v]) => [k, { median_ms: median(v.map((r) => r.ms)), context_chars: median(v.map((r) => r.context_chars)), runs_ms: v.map((r) => r.ms) }]),
-  );
-  console.log(JSON.stringify({ workers: N, turn_ms: TURN_MS, runs: RUNS, ...summary }));
-  writeTable(summary as Record<string, { median_ms: number; context_chars: number; runs_ms: number[] }>);
-} finally {
-  await fx.stop();
 }
 
-function writeTable(s: Record<string, { median_ms: number; context_chars: number; runs_ms: number[] }>): void {
-  const secs = (ms: number) => (ms / 1000).toFixed(2);
-  const row = (name: string, k: string, blocked: string) => [
-    name,
-    secs(s[k]!.median_ms),
-    s[k]!.runs_ms.map(secs).join(", "),
-    `${(s[k]!.median_ms / s.apiary!.median_ms).toFixed(1)}x`,
-    String(s[k]!.context_chars),
-    blocked,
-  ];
-  const table = markdownTable(
-    ["how", "median s", "runs s", "time vs Apiary", "chars into the coordinator's context", "coordinator blocked"],
-    "lrrrrl",
-    [
-      row("Apiary: spawn x8 in one step, then swarm_await_workers", "apiary", "only while it chooses to await"),
-      row("Task tool, one call per step", "task_serial", "for every subtask, in turn"),
-      row("Task tool, eight calls in one step", "task_parallel", "until the last subtask ends"),
-    ],
-  );
-  const stamp = `${measured()}, opencode 1.18.33, ${N} subtasks of one ${TURN_MS / 1000} s model turn each, ${RUNS} runs.`;
-  writeSection("lifecycle", `${stamp}\n\n${table}`, "lifecycle");
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+const log = (s: string) => console.error(`[lifecycle] ${s}`);
+
+interface Part {
+  type: string;
+  tool?: string;
+  text?: string;
+  synthetic?: boolean;
+  state?: { status: string; input?: Record<string, unknown>; output?: string; time?: { start: number; end?: number } };
 }
+type Message = { info: { role: string; time: { created: number; completed?: number } }; parts: Part[] };
+
+/** Starts a coordinator session on a script; returns its id. */
+async function coordinate(fx: Fixture, id: string, steps: { tool_calls?: ToolCall[]; text?: string }[]): Promise<string> {
+  const session = (await fx.client.session.create({ body: { title: id } })).data!;
+  await prompt(fx, session.id, script(id, [...steps, { text: "done" }]));
+  return session.id;
+}
+
+async function finishedToolParts(fx: Fixture, sessionID: string, count: number) {
+  return until(`${count} finished tool calls in ${sessionID}`, LIMIT, async () => {
+    const ps = (await toolParts(fx, sessionID)).filter((p) => p.state.status === "completed" || p.state.status === "error");
+    return ps.length >= count ? ps : undefined;
+  });
+}
+
+const requestsOf = (fx: Fixture, scriptId: string) => fx.model.requests.filter((r) => r.script_id === scriptId && !r.title_request);
+const firstRequest = (fx: Fixture, scriptId: string) => Math.min(...requestsOf(fx, scriptId).map((r) => r.started_at));
+const lastRequestEnd = (fx: Fixture, scriptId: string) => Math.max(...requestsOf(fx, scriptId).map((r) => r.ended_at ?? Infinity));
+/** The coordinator's first model request that started at or after `t`: when the model sees what it learnt at `t`. */
+const requestAfter = (fx: Fixture, coordId: string, t: number) =>
+  Math.min(...requestsOf(fx, coordId).filter((r) => r.started_at >= t).map((r) => r.started_at));
+
+/** A Task tool call whose subagent runs a script of one turn of TURN_MS. */
+function taskCall(id: string, background: boolean): ToolCall {
+  const body = script(id, [{ delay_ms: TURN_MS, text: `${id} done` }]);
+  const args: Record<string, unknown> = { description: `subtask ${id}`, prompt: `Scripted subtask.\n${body}`, subagent_type: "general" };
+  if (background) args.background = true;
+  return { name: "task", args };
+}
+
+function figures(
+  fx: Fixture,
+  coordId: string,
+  spawns: { start: number; end: number; worker: string }[],
+  workerEnds: number[],
+  notice: number,
+  contextChars: number,
+): Figures {
+  const lastEnd = Math.max(...workerEnds);
+  return {
+    spawn_ms: spawns.map((s) => s.end - s.start),
+    first_request_ms: spawns.map((s) => firstRequest(fx, s.worker) - s.start),
+    wall_ms: lastEnd - Math.min(...spawns.map((s) => s.start)),
+    notice_ms: notice - lastEnd,
+    model_sees_ms: requestAfter(fx, coordId, notice) - lastEnd,
+    context_chars: contextChars,
+    coordinator_requests: requestsOf(fx, coordId).length,
+  };
+}
+
+const outputChars = (parts: { state: { output?: string } }[]) => parts.reduce((n, p) => n + (p.state.output ?? "").length, 0);
+
+async function runApiary(fx: Fixture, tag: string, n: number): Promise<Figures> {
+  const epic = tag;
+  const beads = range(n).map((i) => `${tag}-${i}`);
+  const coordId = `coord-${tag}`;
+  const sid = await coordinate(fx, coordId, [
+    { tool_calls: beads.map((b) => spawnCall(epic, b, TURN_MS)) },
+    { tool_calls: [{ name: "swarm_await_workers", args: { epic_id: epic } }] },
+  ]);
+  const parts = await finishedToolParts(fx, sid, n + 1);
+  await waitIdle(fx, sid, LIMIT);
+  const awaited = parts.find((p) => p.tool === "swarm_await_workers")!;
+  const spawnParts = parts.filter((p) => p.tool === "swarm_spawn_async");
+  const events = loggedEvents(fx);
+  const completedAt = new Map(events.filter((e) => e.type === "worker_completed").map((e) => [e.bead_id as string, e.timestamp]));
+  const missing = beads.filter((b) => !completedAt.has(b));
+  if (missing.length) throw new Error(`${tag}: no worker_completed for ${missing.join(", ")}; the await said: ${awaited.state.output}`);
+  const spawns = spawnParts.map((p) => {
+    const bead = (p.state.input as { bead_id: string }).bead_id;
+    return { start: p.state.time!.start, end: p.state.time!.end!, worker: `worker-${bead}` };
+  });
+  return figures(fx, coordId, spawns, beads.map((b) => completedAt.get(b)!), awaited.state.time!.end!, outputChars(parts));
+}
+
+async function runTask(fx: Fixture, tag: string, n: number, mode: "serial" | "parallel" | "background"): Promise<Figures> {
+  const coordId = `coord-${tag}`;
+  const calls = range(n).map((i) => taskCall(`${tag}-${i}`, mode === "background"));
+  const steps =
+    mode === "serial" ? calls.map((c) => ({ tool_calls: [c] })) : mode === "parallel" ? [{ tool_calls: calls }] : [{ tool_calls: calls }, { text: "waiting" }];
+  const sid = await coordinate(fx, coordId, steps);
+  const parts = await finishedToolParts(fx, sid, n);
+  const failed = parts.filter((p) => p.state.status === "error");
+  if (failed.length) throw new Error(`${tag}: ${failed.length} task call(s) failed: ${failed[0]!.state.output ?? JSON.stringify(failed[0]!.state)}`);
+  let injected: Part[] = [];
+  let notice = Math.max(...parts.map((p) => p.state.time!.end!));
+  if (mode === "background") {
+    // Each result arrives as a synthetic user message `<task id=... state="completed">`.
+    const results = await until(`${n} background results in ${sid}`, LIMIT, async () => {
+      const ms = ((await messages(fx, sid)) as unknown as Message[]).filter(
+        (m) => m.info.role === "user" && m.parts.some((p) => p.type === "text" && p.synthetic && (p.text ?? "").startsWith("<task id=")),
+      );
+      return ms.length >= n ? ms : undefined;
+    });
+    injected = results.flatMap((m) => m.parts.filter((p) => p.type === "text" && p.synthetic));
+    const errors = injected.filter((p) => !(p.text ?? "").includes('state="completed"'));
+    if (errors.length) throw new Error(`${tag}: ${errors.length} background task(s) did not complete: ${errors[0]!.text}`);
+    notice = Math.max(...results.map((m) => m.info.time.created));
+  }
+  await waitIdle(fx, sid, LIMIT);
+  const spawns = parts.map((p) => ({
+    start: p.state.time!.start,
+    end: p.state.time!.end!,
+    worker: findScript(String((p.state.input as { prompt: string }).prompt))!.id,
+  }));
+  const ends = spawns.map((s) => lastRequestEnd(fx, s.worker));
+  const chars = outputChars(parts) + injected.reduce((k, p) => k + (p.text ?? "").length, 0);
+  return figures(fx, coordId, spawns, ends, notice, chars);
+}
+
+function run(fx: Fixture, kind: Kind, tag: string, n: number): Promise<Figures> {
+  switch (kind) {
+    case "apiary_worktrees":
+    case "apiary_in_place":
+      return runApiary(fx, tag, n);
+    case "task_serial":
+      return runTask(fx, tag, n, "serial");
+    case "task_parallel":
+      return runTask(fx, tag, n, "parallel");
+    case "task_background":
+      return runTask(fx, tag, n, "background");
+  }
+}
+
+/** One row: a fresh server, then RUNS runs of N workers on it. */
+async function measureRow(kind: Kind, n: number, extra: FixtureOptions = {}, label = ""): Promise<Row> {
+  const fx = await startFixture({ ...serverOptions(kind), ...extra });
+  try {
+    const runs: Figures[] = [];
+    for (let r = 1; r <= RUNS; r++) {
+      log(`${kind}${label} N=${n} run ${r}/${RUNS}`);
+      const t0 = Date.now();
+      runs.push(await run(fx, kind, `${kind.replace(/_/g, "-")}-${n}-${r}`, n));
+      log(`  took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+    return { kind, n, runs };
+  } finally {
+    await fx.stop();
+  }
+}
+
+/** Apiary with max_running 2 and five spawns in one step: for each of the three queued workers,
+ * the completion that freed its slot (the k-th worker_completed for the k-th queued start), its
+ * worker_idle, the queued worker's worker_spawned and its first model request. */
+async function measureFreedSlot(kind: "apiary_worktrees" | "apiary_in_place"): Promise<FreedSlot> {
+  const fx = await startFixture(serverOptions(kind, 2));
+  try {
+    log(`freed slot, ${kind}`);
+    const tag = `slot-${kind.replace(/_/g, "-")}`;
+    const beads = range(5).map((i) => `${tag}-${i}`);
+    const sid = await coordinate(fx, `coord-${tag}`, [
+      { tool_calls: beads.map((b) => spawnCall(tag, b, TURN_MS)) },
+      { tool_calls: [{ name: "swarm_await_workers", args: { epic_id: tag } }] },
+    ]);
+    await finishedToolParts(fx, sid, 6);
+    await waitIdle(fx, sid, LIMIT);
+    const events = loggedEvents(fx).filter((e) => beads.includes(e.bead_id as string));
+    const of = (type: string) => events.filter((e) => e.type === type).sort((a, b) => a.seq - b.seq);
+    const queued = new Set(of("worker_queued").map((e) => e.bead_id as string));
+    const completions = of("worker_completed");
+    const starts = of("worker_spawned").filter((e) => queued.has(e.bead_id as string));
+    const idleOf = (c: LoggedEvent) => of("worker_idle").find((e) => e.bead_id === c.bead_id && e.seq > c.seq);
+    const slots = starts.map((s, k) => {
+      const c = completions[k]!;
+      const idle = idleOf(c);
+      return {
+        freed_by: c.bead_id as string,
+        started: s.bead_id as string,
+        completed_to_idle_ms: idle ? idle.timestamp - c.timestamp : null,
+        completed_to_spawned_ms: s.timestamp - c.timestamp,
+        spawned_to_request_ms: firstRequest(fx, `worker-${s.bead_id as string}`) - s.timestamp,
+      };
+    });
+    return { kind, queued: queued.size, slots };
+  } finally {
+    await fx.stop();
+  }
+}
+
+/** A bare repository of `files` small committed files (and the .gitignore the fixture needs). */
+function bigRepository(files: number): { bare: string; dir: string } {
+  const dir = mkdtempSync(path.join(tmpdir(), "apiary-bench-big-"));
+  const work = path.join(dir, "work");
+  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, GIT_CONFIG_NOSYSTEM: "1" };
+  const git = (cwd: string, ...args: string[]) => execFileSync("git", args, { cwd, stdio: "ignore", env });
+  mkdirSync(work);
+  git(work, "init", "-q", "-b", "main");
+  for (let i = 0; i < files; i++) {
+    const sub = path.join(work, "src", `d${String(Math.floor(i / 200)).padStart(3, "0")}`);
+    if (i % 200 === 0) mkdirSync(sub, { recursive: true });
+    writeFileSync(path.join(sub, `f${String(i % 200).padStart(3, "0")}.txt`), `file ${i}\n`);
+  }
+  writeFileSync(path.join(work, ".gitignore"), ".opencode/\n");
+  writeFileSync(path.join(work, "README.md"), `# ${files} small files\n`);
+  git(work, "add", ".");
+  git(work, "-c", "user.email=bench@apiary.local", "-c", "user.name=bench", "commit", "-q", "-m", "many files");
+  git(dir, "clone", "-q", "--bare", work, "big.git");
+  rmSync(work, { recursive: true, force: true });
+  return { bare: path.join(dir, "big.git"), dir };
+}
+
+const t0 = Date.now();
+const rows: Row[] = [];
+const skipped: { kind: Kind; n: number; why: string }[] = [];
+for (const n of SIZES) {
+  for (const kind of KINDS) {
+    if (kind === "task_serial" && n > SERIAL_MAX) {
+      skipped.push({ kind, n, why: `LIFECYCLE_SERIAL_MAX=${SERIAL_MAX}` });
+      continue;
+    }
+    rows.push(await measureRow(kind, n));
+  }
+}
+const freed = [await measureFreedSlot("apiary_worktrees"), await measureFreedSlot("apiary_in_place")];
+const big: Row[] = [];
+let bigSetupMs = 0;
+if (BIG_FILES > 0) {
+  const s = Date.now();
+  log(`generating a repository of ${BIG_FILES} files`);
+  const repo = bigRepository(BIG_FILES);
+  bigSetupMs = Date.now() - s;
+  try {
+    for (const kind of ["apiary_worktrees", "task_background"] as Kind[]) {
+      big.push(await measureRow(kind, BIG_N, { cloneFrom: repo.bare }, `, ${BIG_FILES} files`));
+    }
+  } finally {
+    rmSync(repo.dir, { recursive: true, force: true });
+  }
+}
+const benchMs = Date.now() - t0;
+
+const summarize = (r: Row) => {
+  const all = (k: "spawn_ms" | "first_request_ms") => r.runs.flatMap((f) => f[k]);
+  const mid = (k: "wall_ms" | "notice_ms" | "model_sees_ms" | "context_chars" | "coordinator_requests") => median(r.runs.map((f) => f[k]));
+  return {
+    kind: r.kind,
+    n: r.n,
+    runs: r.runs.length,
+    spawn_ms: { median: median(all("spawn_ms")), max: Math.max(...all("spawn_ms")) },
+    first_request_ms: { median: median(all("first_request_ms")), max: Math.max(...all("first_request_ms")) },
+    wall_ms: mid("wall_ms"),
+    notice_ms: mid("notice_ms"),
+    model_sees_ms: mid("model_sees_ms"),
+    context_chars: mid("context_chars"),
+    coordinator_requests: mid("coordinator_requests"),
+    runs_wall_ms: r.runs.map((f) => f.wall_ms),
+  };
+};
+const result = {
+  opencode: opencodeVersion,
+  turn_ms: TURN_MS,
+  runs: RUNS,
+  sizes: SIZES,
+  rows: rows.map(summarize),
+  skipped,
+  freed_slot: freed,
+  big_repo: BIG_FILES > 0 ? { files: BIG_FILES, n: BIG_N, setup_ms: bigSetupMs, rows: big.map(summarize) } : null,
+  bench_ms: benchMs,
+};
+console.log(JSON.stringify(result));
+writeSection("lifecycle", lifecycleSection(result), "lifecycle");
