@@ -45,9 +45,10 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
   return {
     swarm_spawn_async: tool({
       description:
-        "Start a worker agent on a subtask in a background session and return at once; the " +
-        "worker runs in parallel with you, in its own git worktree and branch. Past the limit " +
-        "of running workers, or until its dependencies complete, it is queued and starts by " +
+        "Start a worker agent on a subtask in a background session and return at once (its " +
+        "worktree and session are made behind the reply; spawn many in one step); the worker " +
+        "runs in parallel with you, in its own git worktree and branch. Past the limit of " +
+        "running workers, or until its dependencies complete, it is queued and starts by " +
         "itself (the reply gives its place and why). Follow with swarm_await_workers, then " +
         "swarm_worktree_merge. Refused, with nothing queued, for an invalid id, a dependency " +
         "cycle, a failed dependency or a full queue. A second spawn of a running or queued bead " +

@@ -243,8 +243,9 @@ pub struct MergeReply {
 #[cfg_attr(target_arch = "wasm32", derive(Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum SpawnStatus {
-    /// A new worker session was created and prompted.
-    Spawned,
+    /// Recorded; the scheduler starts it now, behind the call (its worktree, session and
+    /// first prompt are prepared in the background).
+    Starting,
     /// The bead already had a running worker; it is returned instead of a duplicate.
     AlreadyRunning,
     /// The worker waits in the queue and starts by itself (limit, dependencies, load).
@@ -260,7 +261,7 @@ pub struct SpawnReply {
     pub title: String,
     pub output: String,
     pub status: SpawnStatus,
-    /// Empty while the worker waits in the queue.
+    /// Empty until the worker's session exists (it is made behind the call).
     pub session_id: String,
     pub bead_id: String,
     pub epic_id: String,

@@ -52,6 +52,9 @@ pub struct WorkerSpawned {
     /// The OpenCode server it runs on (a `servers` option's url); absent: the coordinator's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
+    /// Why the worker shares a directory rather than having its own worktree (worktrees on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// How soon a queued worker starts: higher first; waiting raises a worker's rank (aging).

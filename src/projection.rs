@@ -133,6 +133,9 @@ pub struct Worker {
     /// The OpenCode server it runs on (a `servers` option's url); `None`: the coordinator's.
     #[serde(default)]
     pub server: Option<String>,
+    /// Why it shares a directory rather than having its own worktree.
+    #[serde(default)]
+    pub place_note: Option<String>,
 }
 
 /// A message and what became of it, per recipient.
@@ -172,6 +175,9 @@ pub enum QueueState {
     Blocked(String),
     /// Cancelled before it started.
     Cancelled(String),
+    /// Its start failed before its worker ran (its worktree or its session could not be
+    /// made): the reason, and whether the retry policy may queue it again.
+    Failed { error: String, retryable: bool },
 }
 
 /// A bead in the queue: the whole request, so any instance can start it.
@@ -220,7 +226,11 @@ impl Swarm {
         let at = event.timestamp;
         match body {
             EventBody::WorkerSpawned(e) => {
-                let attempt = self.bead(&e.bead_id).map_or(1, |w| w.attempt + 1);
+                // The attempt its queue entry starts as (a start that failed counts as one).
+                let attempt = match self.queue.get(&e.bead_id) {
+                    Some(q) => q.attempt,
+                    None => self.bead(&e.bead_id).map_or(1, |w| w.attempt + 1),
+                };
                 let index = self.workers.len();
                 self.workers.push(Worker {
                     bead_id: e.bead_id.clone(),
@@ -262,6 +272,7 @@ impl Swarm {
                     turn_over: false,
                     asks: None,
                     server: e.server.clone(),
+                    place_note: e.note.clone(),
                 });
                 let queued = self.queue.remove(&e.bead_id).is_some();
                 if self.by_bead.insert(e.bead_id.clone(), index).is_none() && !queued {
@@ -286,6 +297,17 @@ impl Swarm {
                         previous_session_id: None,
                     },
                 );
+            }
+            // A start that failed before its worker ran: the queue entry itself is retried.
+            EventBody::WorkerRetried(e) if e.previous_session_id.is_empty() => {
+                if let Some(q) = self.queue.get_mut(&e.bead_id) {
+                    if matches!(q.state, QueueState::Failed { .. }) {
+                        q.state = QueueState::Waiting;
+                        q.request.reason = e.reason.clone();
+                        (q.queued_at, q.seq, q.attempt) = (at, event.seq, e.attempt);
+                        q.not_before = e.not_before;
+                    }
+                }
             }
             EventBody::WorkerRetried(e) => {
                 if let Some(w) = self.bead(&e.bead_id) {
@@ -352,6 +374,16 @@ impl Swarm {
                     w.progress_percent = Some(100);
                 }
             }),
+            EventBody::WorkerFailed(e) if e.session_id.is_empty() => {
+                if let Some(q) = self.queue.get_mut(&e.bead_id) {
+                    if q.state == QueueState::Waiting {
+                        q.state = QueueState::Failed {
+                            error: e.error.clone(),
+                            retryable: e.retryable,
+                        };
+                    }
+                }
+            }
             EventBody::WorkerFailed(e) => self.update(&e.session_id, at, |w| {
                 if !w.state.is_final() {
                     w.state = WorkerState::Failed;

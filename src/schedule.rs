@@ -127,6 +127,8 @@ fn dependency(swarm: &Swarm, options: &Options, bead: &str) -> Dep {
             QueueState::Waiting => Dep::Pending,
             QueueState::Blocked(_) => Dep::Dead(format!("{bead} is blocked")),
             QueueState::Cancelled(_) => Dep::Dead(format!("{bead} was cancelled")),
+            QueueState::Failed { .. } if start_will_retry(q, options) => Dep::Pending,
+            QueueState::Failed { .. } => Dep::Dead(format!("{bead} could not start")),
         };
     }
     let Some(w) = swarm.bead(bead) else {
@@ -142,6 +144,17 @@ fn dependency(swarm: &Swarm, options: &Options, bead: &str) -> Dep {
         WorkerState::Cancelled => Dep::Dead(format!("{bead} was cancelled")),
         WorkerState::Completed(s) => Dep::Dead(format!("{bead} reported {}", s.as_str())),
     }
+}
+
+/// A queued bead whose start failed, that the retry policy will start again.
+pub fn start_will_retry(q: &Queued, options: &Options) -> bool {
+    matches!(
+        q.state,
+        QueueState::Failed {
+            retryable: true,
+            ..
+        }
+    ) && q.attempt < options.max_attempts
 }
 
 /// A failed worker the retry policy will start again.
@@ -505,6 +518,26 @@ pub fn retries(swarm: &Swarm, options: &Options, now: u64) -> Vec<EventBody> {
                 not_before: now + backoff(options, attempt),
             })
         })
+        .chain(
+            swarm
+                .queue()
+                .filter(|q| start_will_retry(q, options))
+                .map(|q| {
+                    let attempt = q.attempt + 1;
+                    let QueueState::Failed { error, .. } = &q.state else {
+                        unreachable!("start_will_retry holds only for failed starts")
+                    };
+                    EventBody::WorkerRetried(WorkerRetried {
+                        bead_id: q.request.bead_id.clone(),
+                        epic_id: q.request.epic_id.clone(),
+                        attempt,
+                        // None: the attempt before never had a session.
+                        previous_session_id: String::new(),
+                        reason: error.clone(),
+                        not_before: now + backoff(options, attempt),
+                    })
+                }),
+        )
         .collect()
 }
 
@@ -595,47 +628,4 @@ pub fn dead_dependency(swarm: &Swarm, options: &Options, bead: &str) -> Option<S
         Dep::Dead(why) => Some(why),
         _ => None,
     }
-}
-
-/// Whether a new spawn may start at once, skipping the queue: its dependencies completed, the
-/// machine is not held, no queued bead is ready or held back for a slot (those go first), and
-/// the limits have room for it.
-pub fn can_start_now(
-    swarm: &Swarm,
-    options: &Options,
-    machine: Option<&Machine>,
-    request: &crate::event::WorkerQueued,
-    now: u64,
-) -> bool {
-    let deps_done = request
-        .dependencies
-        .iter()
-        .all(|d| dependency(swarm, options, d) == Dep::Done);
-    if !deps_done || machine_hold(options, machine).is_some() {
-        return false;
-    }
-    if file_conflict(swarm, options, &request.bead_id, &request.files, now).is_some() {
-        return false;
-    }
-    let plan = plan(swarm, options, machine, now);
-    let backed_up = plan.waits.iter().any(|(_, w)| {
-        matches!(
-            w,
-            Wait::Slot { .. } | Wait::ModelSlot { .. } | Wait::Machine(_) | Wait::Servers(_)
-        )
-    });
-    if place(swarm, options, &BTreeMap::new(), now).is_err() {
-        return false;
-    }
-    if !plan.start.is_empty() || backed_up {
-        return false;
-    }
-    let (total, per_key) = running(swarm, options, now);
-    total < options.max_running
-        && model_keys(request.model.as_deref()).iter().all(|k| {
-            options
-                .max_running_per_model
-                .get(k)
-                .is_none_or(|limit| per_key.get(k).copied().unwrap_or(0) < *limit)
-        })
 }

@@ -230,6 +230,11 @@ pub struct FakeSessions {
     pub deleted: RefCell<Vec<String>>,
     /// Runs inside `create_session`, before it answers: lets a test interleave another call.
     pub before_create: RefCell<Option<Box<dyn FnMut()>>>,
+    /// How many times `create_session` yields before it answers (a server booting an
+    /// instance), and the most creations that were under way at once.
+    pub create_yields: Cell<u32>,
+    creating: Cell<u32>,
+    pub most_creating: Cell<u32>,
     /// Sessions whose turn was aborted, in order.
     pub aborts: RefCell<Vec<String>>,
     /// Toasts shown, in order.
@@ -323,6 +328,13 @@ impl Sessions for FakeSessions {
         if let Some(mut hook) = hook {
             hook();
         }
+        self.creating.set(self.creating.get() + 1);
+        self.most_creating
+            .set(self.most_creating.get().max(self.creating.get()));
+        for _ in 0..self.create_yields.get() {
+            yield_now().await;
+        }
+        self.creating.set(self.creating.get() - 1);
         self.next_id.set(self.next_id.get() + 1);
         self.created.borrow_mut().push(request.clone());
         Ok(format!("ses_{}", self.next_id.get()))

@@ -25,7 +25,12 @@ fn await_args(timeout_ms: u64, interval_ms: u64) -> AwaitArgs {
 fn busy_swarm(n: usize) -> apiary::Apiary<apiary::testing::FakeHost> {
     let a = apiary();
     for i in 1..=n {
-        block_on(a.spawn(&coordinator(), &spawn_args(&format!("bd-{i}")))).unwrap();
+        block_on(spawn_started(
+            &a,
+            &coordinator(),
+            &spawn_args(&format!("bd-{i}")),
+        ))
+        .unwrap();
         a.host()
             .sessions
             .set_status(&format!("ses_{i}"), Some(SessionStatus::Busy));

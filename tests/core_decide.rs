@@ -1,7 +1,7 @@
 //! A spawn's and a start's decisions as pure functions of the log: given its events, when a
 //! spawn or a start, then what is decided (started at once and where, queued with its place
 //! and reason, refused and why) and the events that records. No host takes part: the tools
-//! carry these decisions out, and core_schedule.rs, core_spawn_race.rs, core_files.rs and
+//! carry these decisions out, and core_schedule.rs, core_spawn.rs, core_files.rs and
 //! core_servers.rs test them through the tools.
 #[path = "core/given.rs"]
 mod given;
@@ -12,7 +12,7 @@ use apiary::api::{FileConflict, Options, ServerOption, SpawnArgs, SpawnStatus};
 use apiary::event::{CompletionStatus, EventBody, WorkerQueued, WorkerSpawned};
 use apiary::host::ModelRef;
 use apiary::projection::Swarm;
-use apiary::schedule::admit::{self, Admission, Origin, Record};
+use apiary::schedule::admit::{self, Admission};
 use apiary::schedule::intake::{self, Enqueue, Intake};
 use apiary::schedule::{self, Machine, Wait};
 use apiary::HostError;
@@ -46,8 +46,9 @@ fn when_spawned(swarm: &Swarm, options: &Options, args: &SpawnArgs) -> (Then, Ve
     when_spawned_on(swarm, options, &IDLE, args)
 }
 
-/// The intake; then, for a request it accepts, a start at once (its admission, and its record
-/// once its worker is prepared) or the queue (and the reply, from the plan with it queued).
+/// The intake; then, for a request it accepts, the queue entry it records and the reply (from
+/// the plan with it queued); and when that plan starts it, its start as the scheduler carries
+/// it out behind the call: its admission, and its record once its worker is prepared.
 fn when_spawned_on(
     swarm: &Swarm,
     options: &Options,
@@ -59,39 +60,38 @@ fn when_spawned_on(
         Intake::Refuse(e) => return (Then::Refused(e.to_string()), vec![]),
         Intake::Accept(request) => request,
     };
-    if schedule::can_start_now(swarm, options, Some(machine), &request, NOW) {
-        let admission = admit::admit(swarm, options, &request, Origin::Spawn, &none(), NOW);
-        let Admission::Start { server, .. } = admission else {
-            panic!("admitted at once, then {admission:?}");
-        };
-        let worker = prepared(&request, server.as_deref());
-        let record = when_recorded(swarm, options, request, Origin::Spawn, Some(worker));
-        assert!(matches!(record, Record::Spawned(_)), "{record:?}");
-        return (Then::Started { server }, record.into_events());
-    }
-    match intake::enqueue(swarm, options, request) {
-        Enqueue::Queued(q) => {
-            let events = vec![EventBody::WorkerQueued(q)];
-            let after = with_events(swarm, events.clone());
-            let plan = schedule::plan(&after, options, Some(machine), NOW);
-            let entry = after.queued(&args.bead_id).expect("queued");
-            let reply = intake::queued_reply(entry, &plan, NOW);
-            (Then::Queued(reply.output), events)
-        }
-        Enqueue::Refuse(e) => (Then::Refused(e.to_string()), vec![]),
+    let queued = match intake::enqueue(swarm, options, request) {
+        Enqueue::Queued(q) => q,
+        Enqueue::Refuse(e) => return (Then::Refused(e.to_string()), vec![]),
         Enqueue::Taken => panic!("taken on the log it was vetted on"),
+    };
+    let mut events = vec![EventBody::WorkerQueued(queued)];
+    let after = with_events(swarm, events.clone());
+    let plan = schedule::plan(&after, options, Some(machine), NOW);
+    let entry = after.queued(&args.bead_id).expect("queued");
+    if !plan.start.contains(&args.bead_id) {
+        let reply = intake::queued_reply(entry, &plan, NOW);
+        return (Then::Queued(reply.output), events);
     }
+    let admission = admit::admit(&after, options, &entry.request, &none(), NOW);
+    let Admission::Start { server, .. } = admission else {
+        panic!("planned to start, then {admission:?}");
+    };
+    let worker = prepared(&entry.request, server.as_deref());
+    let recorded = when_recorded(&after, options, &entry.request, entry.seq, worker);
+    events.push(EventBody::WorkerSpawned(recorded.expect("recorded")));
+    (Then::Started { server }, events)
 }
 
-/// What a start records under the lock, on an idle machine.
+/// What a start of queue entry `seq` records under the lock, on an idle machine.
 fn when_recorded(
     swarm: &Swarm,
     options: &Options,
-    request: WorkerQueued,
-    origin: Origin,
-    prepared: Option<WorkerSpawned>,
-) -> Record {
-    admit::record(swarm, options, Some(&IDLE), request, origin, prepared, NOW)
+    request: &WorkerQueued,
+    seq: u64,
+    prepared: WorkerSpawned,
+) -> Option<WorkerSpawned> {
+    admit::record(swarm, options, Some(&IDLE), request, seq, prepared, NOW)
 }
 
 /// The record of a worker prepared for `request` on `server`.
@@ -165,7 +165,7 @@ fn a_spawn_with_a_free_slot_starts_at_once_and_records_its_worker() {
     let swarm = given([spawned("bd-1", "ses_1")]);
     let (then, events) = when_spawned(&swarm, &limited(2), &spawn_args("bd-2"));
     assert_eq!(then, Then::Started { server: None });
-    assert_eq!(types(&events), ["worker_spawned"]);
+    assert_eq!(types(&events), ["worker_queued", "worker_spawned"]);
 }
 
 #[test]
@@ -265,7 +265,7 @@ fn a_spawn_on_files_a_running_worker_holds_waits_is_refused_or_runs_as_on_file_c
         (
             FileConflict::Allow,
             Then::Started { server: None },
-            vec!["worker_spawned"],
+            vec!["worker_queued", "worker_spawned"],
         ),
     ] {
         let options = Options {
@@ -310,7 +310,7 @@ fn a_limit_per_model_queues_only_the_spawns_of_that_provider() {
         &with_model("bd-3", " anthropic / claude "),
     );
     assert_eq!(
-        admit::admit(&swarm, &options, &request, Origin::Spawn, &none(), NOW),
+        admit::admit(&swarm, &options, &request, &none(), NOW),
         Admission::Start {
             server: None,
             model: Some(ModelRef {
@@ -350,9 +350,8 @@ fn a_lost_server_takes_no_worker_and_the_start_goes_to_a_server_that_answers() {
     // Its start from the queue stays queued: nothing is prepared or recorded.
     let swarm = with_events(&swarm, events);
     let entry = swarm.queued("bd-2").unwrap().clone();
-    let origin = Origin::Queue { seq: entry.seq };
     assert_eq!(
-        admit::admit(&swarm, &options, &entry.request, origin, &none(), NOW),
+        admit::admit(&swarm, &options, &entry.request, &none(), NOW),
         Admission::Stay(Wait::Servers(format!("{A} lost, {B} 1/1")))
     );
 }
@@ -364,22 +363,16 @@ fn starts_on_their_way_to_a_server_count_against_its_room() {
     let request = accepted(&swarm, &options, &spawn_args("bd-1"));
     let on_a = BTreeMap::from([(A.to_string(), 1)]);
     assert_eq!(
-        admit::admit(&swarm, &options, &request, Origin::Spawn, &on_a, NOW),
+        admit::admit(&swarm, &options, &request, &on_a, NOW),
         Admission::Start {
             server: Some(B.into()),
             model: None
         }
     );
     let everywhere = BTreeMap::from([(A.to_string(), 2), (B.to_string(), 2)]);
-    let admission = admit::admit(&swarm, &options, &request, Origin::Spawn, &everywhere, NOW);
+    let admission = admit::admit(&swarm, &options, &request, &everywhere, NOW);
     let why = format!("{A} 2/2, {B} 2/2");
-    assert_eq!(admission, Admission::Queue(Wait::Servers(why)));
-    // Under the lock the log itself has room (those starts are not recorded yet): the spawn,
-    // which prepared nothing, records nothing and looks again.
-    assert_eq!(
-        when_recorded(&swarm, &options, request, Origin::Spawn, None),
-        Record::Nothing
-    );
+    assert_eq!(admission, Admission::Stay(Wait::Servers(why)));
 }
 
 #[test]
@@ -461,32 +454,23 @@ fn a_queued_beads_start_is_recorded_only_while_it_is_that_entry_and_the_plan_sta
     let options = limited(1);
     let swarm = given([queued("bd-2")]);
     let entry = swarm.queued("bd-2").unwrap().clone();
-    let origin = Origin::Queue { seq: entry.seq };
     assert_eq!(
-        admit::admit(&swarm, &options, &entry.request, origin, &none(), NOW),
+        admit::admit(&swarm, &options, &entry.request, &none(), NOW),
         Admission::Start {
             server: None,
             model: None
         }
     );
     let worker = prepared(&entry.request, None);
-    let record = |swarm: &Swarm| {
-        when_recorded(
-            swarm,
-            &options,
-            entry.request.clone(),
-            origin,
-            Some(worker.clone()),
-        )
-    };
-    assert_eq!(record(&swarm), Record::Spawned(worker.clone()));
-    assert_eq!(types(&record(&swarm).into_events()), ["worker_spawned"]);
+    let record =
+        |swarm: &Swarm| when_recorded(swarm, &options, &entry.request, entry.seq, worker.clone());
+    assert_eq!(record(&swarm), Some(worker.clone()));
     // While its worker was prepared, another instance started it,
     let started = with_events(&swarm, [spawned("bd-2", "ses_other")]);
-    assert_eq!(record(&started), Record::Nothing);
-    // or a spawn took the only slot,
+    assert_eq!(record(&started), None);
+    // or another start took the only slot,
     let full = with_events(&swarm, [spawned("bd-1", "ses_1")]);
-    assert_eq!(record(&full), Record::Nothing);
+    assert_eq!(record(&full), None);
     // or it was cancelled and queued again, as a new entry.
     let cancelled = EventBody::WorkerCancelled(apiary::event::WorkerNote {
         session_id: String::new(),
@@ -495,66 +479,103 @@ fn a_queued_beads_start_is_recorded_only_while_it_is_that_entry_and_the_plan_sta
         reason: "cancelled".into(),
     });
     let again = with_events(&swarm, [cancelled, queued("bd-2")]);
-    assert_eq!(record(&again), Record::Nothing);
+    assert_eq!(record(&again), None);
 }
 
 #[test]
-fn a_spawn_that_lost_its_slot_while_preparing_is_queued_instead_unless_the_queue_is_full() {
+fn a_spawn_into_a_full_queue_is_refused_with_the_counts_and_records_nothing() {
     let options = Options {
         max_running: 1,
         max_queued: 1,
         ..Options::default()
     };
-    let before = given([]);
-    let request = accepted(&before, &options, &spawn_args("bd-2"));
-    assert!(schedule::can_start_now(
-        &before,
-        &options,
-        Some(&IDLE),
-        &request,
-        NOW
-    ));
-    let worker = prepared(&request, None);
-    let record = |swarm: &Swarm| {
-        let (request, worker) = (request.clone(), Some(worker.clone()));
-        when_recorded(swarm, &options, request, Origin::Spawn, worker)
-    };
-    assert_eq!(record(&before), Record::Spawned(worker.clone()));
-    // Under the lock, another spawn holds the only slot: bd-2 waits in the queue instead.
-    let slot_taken = with_events(&before, [spawned("bd-1", "ses_1")]);
-    assert_eq!(record(&slot_taken), Record::Queued(request.clone()));
-    // It filled the only place in the queue too: nothing is recorded, and the queueing path
-    // refuses with the counts.
-    let queue_full = with_events(&slot_taken, [queued("bd-3")]);
-    assert_eq!(record(&queue_full), Record::Nothing);
+    let full = given([spawned("bd-1", "ses_1"), queued("bd-3")]);
+    let (then, events) = when_spawned(&full, &options, &spawn_args("bd-2"));
     assert_eq!(
-        intake::enqueue(&queue_full, &options, request.clone()),
-        Enqueue::Refuse(apiary::ToolError::Refused(
-            "the queue is full: 1 queued (max_queued 1) and 1 running (max_running 1). \
-             Nothing was queued; await or cancel workers, then spawn again."
+        then,
+        Then::Refused(
+            "refused: the queue is full: 1 queued (max_queued 1) and 1 running (max_running \
+             1). Nothing was queued; await or cancel workers, then spawn again."
                 .into()
-        ))
+        )
     );
-    // Another instance spawned bd-2 itself: nothing, and the reply is about its worker.
-    let bead_taken = with_events(&before, [spawned("bd-2", "ses_other")]);
-    assert_eq!(record(&bead_taken), Record::Nothing);
+    assert!(events.is_empty());
 }
 
 #[test]
-fn a_refused_first_prompt_fails_the_worker_retryable_only_when_it_started_from_the_queue() {
+fn a_start_that_could_not_be_prepared_fails_its_entry_once_and_the_policy_retries_it() {
+    let options = Options {
+        max_attempts: 2,
+        ..Options::default()
+    };
+    let swarm = given([queued("bd-1")]);
+    let entry = swarm.queued("bd-1").unwrap().clone();
+    let failed = admit::start_failed(
+        &swarm,
+        &entry.request,
+        entry.seq,
+        "git worktree add: exit 128",
+    );
+    assert_eq!(types(&failed), ["worker_failed"]);
+    let swarm = with_events(&swarm, failed);
+    // Recorded once: the entry is no longer waiting, so a second report adds nothing.
+    assert!(admit::start_failed(&swarm, &entry.request, entry.seq, "again").is_empty());
+    assert!(schedule::plan(&swarm, &options, Some(&IDLE), NOW)
+        .start
+        .is_empty());
+    // The retry policy queues it again after its backoff, as attempt 2.
+    let retries = schedule::retries(&swarm, &options, NOW);
+    assert_eq!(types(&retries), ["worker_retried"]);
+    let swarm = with_events(&swarm, retries);
+    let again = swarm.queued("bd-1").unwrap();
+    assert_eq!(again.attempt, 2);
+    assert_eq!(again.not_before, NOW + options.retry_backoff_ms);
+    assert_eq!(
+        again.request.reason,
+        "could not start: git worktree add: exit 128"
+    );
+    // Failing again, it has had its attempts: it stays failed, and its dependents are blocked.
+    let failed = admit::start_failed(&swarm, &again.request, again.seq, "still broken");
+    let swarm = with_events(&swarm, failed);
+    assert!(schedule::retries(&swarm, &options, NOW).is_empty());
+    let (then, _) = when_spawned(&swarm, &options, &after("bd-2", &["bd-1"]));
+    assert_eq!(
+        then,
+        Then::Refused(
+            "refused: bd-2 cannot start: bd-1 could not start. Nothing was queued; spawn the \
+             dependency again first."
+                .into()
+        )
+    );
+}
+
+#[test]
+fn a_start_failure_of_an_entry_cancelled_meanwhile_records_nothing() {
+    let swarm = given([queued("bd-1")]);
+    let entry = swarm.queued("bd-1").unwrap().clone();
+    let cancelled = EventBody::WorkerCancelled(apiary::event::WorkerNote {
+        session_id: String::new(),
+        bead_id: "bd-1".into(),
+        epic_id: "ep".into(),
+        reason: "cancelled".into(),
+    });
+    let swarm = with_events(&swarm, [cancelled]);
+    assert!(admit::start_failed(&swarm, &entry.request, entry.seq, "boom").is_empty());
+}
+
+#[test]
+fn a_refused_first_prompt_fails_the_worker_as_retryable() {
     let request = queued_request("bd-1");
     let error = HostError::new("prompt_async", "503");
-    for (origin, retryable) in [(Origin::Spawn, false), (Origin::Queue { seq: 1 }, true)] {
-        let event = admit::prompt_refused(&request, "ses_1".into(), origin, &error);
-        let EventBody::WorkerFailed(f) = event else {
-            panic!("{event:?}");
-        };
-        assert_eq!(
-            f.error,
-            "the server refused the prompt: prompt_async failed: 503"
-        );
-        assert_eq!((f.session_id.as_str(), f.retryable), ("ses_1", retryable));
-    }
+    let event = admit::prompt_refused(&request, "ses_1".into(), &error);
+    let EventBody::WorkerFailed(f) = event else {
+        panic!("{event:?}");
+    };
+    assert_eq!(
+        f.error,
+        "the server refused the prompt: prompt_async failed: 503"
+    );
+    assert_eq!((f.session_id.as_str(), f.retryable), ("ses_1", true));
 }
 
 #[test]
@@ -564,9 +585,7 @@ fn a_queued_request_whose_model_is_not_provider_slash_model_is_refused_at_admiss
         model: Some("gpt-5".into()),
         ..queued_request("bd-1")
     };
-    let origin = Origin::Queue { seq: 1 };
-    let Admission::Refuse(e) =
-        admit::admit(&swarm, &Options::default(), &request, origin, &none(), NOW)
+    let Admission::Refuse(e) = admit::admit(&swarm, &Options::default(), &request, &none(), NOW)
     else {
         panic!("admitted");
     };

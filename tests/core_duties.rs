@@ -155,7 +155,7 @@ fn the_duties_retry_a_failed_worker_when_its_backoff_ends_without_any_call() {
         o.worktrees = false;
         o.retry_backoff_ms = 5_000;
     });
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     session_error(&a, &session_of(&a, "bd-1"), "APIError");
     assert_eq!(a.log().swarm().bead("bd-1").unwrap().attempt, 1);
     let retried = || a.log().swarm().bead("bd-1").is_some_and(|w| w.attempt == 2);
@@ -203,7 +203,7 @@ fn a_workers_instance_neither_schedules_nor_probes_servers() {
             ..servers()
         }
     });
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     session_error(&a, &session_of(&a, "bd-1"), "APIError");
     a.set_home("/repo/.apiary/worktrees/bd-1");
     assert!(a.is_worker_instance());
@@ -215,4 +215,40 @@ fn a_workers_instance_neither_schedules_nor_probes_servers() {
     a.set_home("/repo");
     assert!(run_until(a.host(), a.run_duties(), retried, 40_000));
     assert!(!a.host().sessions.probes.borrow().is_empty());
+}
+
+#[test]
+fn the_duties_start_spawns_behind_their_calls_several_at_once() {
+    let a = apiary_with(|o| {
+        o.worktrees = false;
+        o.max_running = 8;
+    });
+    // Each session takes a while to make, as a server booting an instance for it does.
+    a.host().sessions.create_yields.set(200);
+    for i in 1..=8 {
+        block_on(a.spawn(&coordinator(), &spawn_args(&format!("bd-{i}")))).unwrap();
+    }
+    assert!(a.host().sessions.created.borrow().is_empty());
+    let all = || count_lines(&a, "worker_spawned") == 8;
+    assert!(run_until(a.host(), a.run_duties(), all, 60_000));
+    assert_eq!(a.host().sessions.most_creating.get(), 4);
+    assert!(
+        a.host().warnings.borrow().is_empty(),
+        "{:?}",
+        a.host().warnings.borrow()
+    );
+}
+
+#[test]
+fn a_workers_instance_starts_what_its_own_worker_spawned() {
+    let a = apiary_with(|o| o.worktrees = false);
+    let home = "/repo/.apiary/worktrees/bd-1";
+    a.set_home(home);
+    let from_worker = apiary::api::CallContext {
+        session_id: "ses_worker".into(),
+        directory: home.into(),
+    };
+    block_on(a.spawn(&from_worker, &spawn_args("bd-1.1"))).unwrap();
+    let started = || count_lines(&a, "worker_spawned") == 1;
+    assert!(run_until(a.host(), a.run_duties(), started, 40_000));
 }

@@ -33,7 +33,8 @@ fn write(a: &Core, session: &str, tool: &str, path: &str) -> Result<(), String> 
 fn a_spawn_on_files_a_running_worker_holds_waits_and_starts_when_it_ends() {
     let a = apiary();
     spawn_ok(&a, owning("bd-1", &["src/**"]));
-    let reply = block_on(a.spawn(
+    let reply = block_on(spawn_started(
+        &a,
         &coordinator(),
         &owning("bd-2", &["./src/a.rs", "docs/x.md"]),
     ))
@@ -50,17 +51,21 @@ fn a_spawn_on_files_a_running_worker_holds_waits_and_starts_when_it_ends() {
 }
 
 fn spawn_ok(a: &Core, args: SpawnArgs) {
-    let reply = block_on(a.spawn(&coordinator(), &args)).unwrap();
-    assert_eq!(reply.status, SpawnStatus::Spawned, "{}", reply.output);
+    let reply = block_on(spawn_started(a, &coordinator(), &args)).unwrap();
+    assert_eq!(reply.status, SpawnStatus::Starting, "{}", reply.output);
 }
 
 #[test]
 fn with_on_file_conflict_refuse_the_overlapping_spawn_is_refused_by_name() {
     let a = apiary_with(|o| o.on_file_conflict = FileConflict::Refuse);
     spawn_ok(&a, owning("bd-1", &["*.md"]));
-    let err = block_on(a.spawn(&coordinator(), &owning("bd-2", &["README.md"])))
-        .unwrap_err()
-        .to_string();
+    let err = block_on(spawn_started(
+        &a,
+        &coordinator(),
+        &owning("bd-2", &["README.md"]),
+    ))
+    .unwrap_err()
+    .to_string();
     assert_eq!(
         err,
         "refused: bd-2's files overlap those of running worker bd-1: README.md ~ *.md. Nothing \
@@ -82,7 +87,7 @@ fn two_queued_beads_on_the_same_files_never_start_together() {
     for (id, files) in [("x", "lib/**"), ("y", "lib/mod.rs")] {
         let mut args = owning(id, &[files]);
         args.dependencies = Some(vec!["gate".into()]);
-        block_on(b.spawn(&coordinator(), &args)).unwrap();
+        block_on(spawn_started(&b, &coordinator(), &args)).unwrap();
     }
     finish(&b, "gate");
     assert!(started(&b, "x"));
@@ -110,7 +115,12 @@ fn a_reservation_ends_with_failure_cancel_or_a_vanished_worker() {
     .unwrap();
     spawn_ok(&a, owning("bd-3", &["a.rs"]));
     // bd-3 goes silent: after the TTL its files are free, though it is not known to be gone.
-    let queued = block_on(a.spawn(&coordinator(), &owning("bd-4", &["a.rs"]))).unwrap();
+    let queued = block_on(spawn_started(
+        &a,
+        &coordinator(),
+        &owning("bd-4", &["a.rs"]),
+    ))
+    .unwrap();
     assert_eq!(queued.status, SpawnStatus::Queued);
     a.host().clock.advance(60_000);
     block_on(a.drain()).unwrap();

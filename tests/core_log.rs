@@ -14,17 +14,22 @@ use apiary::testing::{block_on, MemoryStore};
 use given::*;
 
 #[test]
-fn two_instances_racing_to_spawn_one_bead_end_with_one_worker() {
+fn two_instances_racing_to_start_one_bead_end_with_one_worker() {
     let (a, b) = two_instances_on_one_store();
     let a = Rc::new(a);
     let winner = a.clone();
-    // B's session is being created when A's spawn of the same bead completes.
+    // B's session is being created when A's spawn of the same bead and A's start of it
+    // complete.
     *b.host().sessions.before_create.borrow_mut() = Some(Box::new(move || {
-        block_on(winner.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+        block_on(spawn_started(&winner, &coordinator(), &spawn_args("bd-1"))).unwrap();
     }));
-    let reply = block_on(b.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
-    assert_eq!(reply.status, apiary::api::SpawnStatus::AlreadyRunning);
-    assert_eq!(reply.session_id, "ses_1", "A's worker is the one");
+    let reply = block_on(spawn_started(&b, &coordinator(), &spawn_args("bd-1"))).unwrap();
+    assert_eq!(reply.status, apiary::api::SpawnStatus::Starting);
+    assert_eq!(
+        a.host().sessions.prompts.borrow().len(),
+        1,
+        "A's worker is the one"
+    );
     assert_eq!(
         *b.host().sessions.deletions.borrow(),
         ["ses_1"],
@@ -42,10 +47,10 @@ fn two_instances_racing_to_spawn_one_bead_end_with_one_worker() {
 fn two_instances_racing_to_start_one_queued_bead_end_with_one_worker() {
     let (a, b) = two_instances_on_one_store();
     // bd-1 waits for bd-0; bd-0's completion lets both instances' schedulers start it.
-    block_on(b.spawn(&coordinator(), &spawn_args("bd-0"))).unwrap();
+    block_on(spawn_started(&b, &coordinator(), &spawn_args("bd-0"))).unwrap();
     let mut args = spawn_args("bd-1");
     args.dependencies = Some(vec!["bd-0".into()]);
-    let queued = block_on(b.spawn(&coordinator(), &args)).unwrap();
+    let queued = block_on(spawn_started(&b, &coordinator(), &args)).unwrap();
     assert_eq!(queued.status, apiary::api::SpawnStatus::Queued);
     block_on(b.complete(&worker("ses_1"), &complete_args("bd-0"))).unwrap();
     let a = Rc::new(a);
@@ -77,7 +82,7 @@ fn two_instances_racing_to_start_one_queued_bead_end_with_one_worker() {
 #[test]
 fn a_poll_of_a_damaged_log_shows_the_valid_prefix_and_names_the_line() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     a.host().store.push_raw(b"{garbage}\n");
     let fresh = apiary();
     fresh.host().store.set_raw(a.host().store.text().as_bytes());
@@ -86,12 +91,12 @@ fn a_poll_of_a_damaged_log_shows_the_valid_prefix_and_names_the_line() {
     assert!(
         report
             .output
-            .contains("warning: event log line 2: not an event envelope"),
+            .contains("warning: event log line 3: not an event envelope"),
         "{}",
         report.output
     );
-    let err = block_on(fresh.spawn(&coordinator(), &spawn_args("bd-2"))).unwrap_err();
-    assert!(err.to_string().starts_with("event log line 2:"), "{err}");
+    let err = block_on(spawn_started(&fresh, &coordinator(), &spawn_args("bd-2"))).unwrap_err();
+    assert!(err.to_string().starts_with("event log line 3:"), "{err}");
 }
 
 /// xorshift64*: a tiny deterministic generator, so a failing case can be replayed by seed.

@@ -51,8 +51,8 @@ fn inbox(a: &Core, session: &str) -> String {
 #[test]
 fn a_worker_asking_the_coordinator_shows_blocked_until_answered_and_await_returns() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-2"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-2"))).unwrap();
     status(&a, "ses_1", true);
     let out = send(
         &a,
@@ -100,7 +100,7 @@ fn a_worker_asking_the_coordinator_shows_blocked_until_answered_and_await_return
 #[test]
 fn an_idle_coordinator_is_prompted_once_with_its_workers_high_messages() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     status(&a, "ses_coord", true);
     send(
         &a,
@@ -141,8 +141,8 @@ fn an_idle_coordinator_is_prompted_once_with_its_workers_high_messages() {
 #[test]
 fn an_urgent_message_reaches_a_busy_worker_when_its_turn_ends_and_an_idle_one_at_once() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-2"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-2"))).unwrap();
     status(&a, "ses_1", true);
     let out = send(
         &a,
@@ -184,8 +184,8 @@ fn an_urgent_message_reaches_a_busy_worker_when_its_turn_ends_and_an_idle_one_at
 #[test]
 fn the_inbox_lists_unread_marks_delivery_and_the_sender_sees_delivered_and_read() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-2"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-2"))).unwrap();
     send(
         &a,
         "ses_1",
@@ -243,7 +243,7 @@ fn the_inbox_lists_unread_marks_delivery_and_the_sender_sees_delivered_and_read(
 #[test]
 fn bad_messages_are_refused_with_nothing_recorded() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     let args = |to: &[&str]| SendArgs {
         to: to.iter().map(|t| t.to_string()).collect(),
         subject: "s".into(),

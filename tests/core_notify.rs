@@ -44,9 +44,8 @@ fn messages_to_coordinator(a: &Apiary<FakeHost>) -> Vec<String> {
 }
 
 fn spawn(a: &Apiary<FakeHost>, bead: &str) -> String {
-    block_on(a.spawn(&coordinator(), &spawn_args(bead)))
-        .unwrap()
-        .session_id
+    block_on(spawn_started(a, &coordinator(), &spawn_args(bead))).unwrap();
+    session_of(a, bead)
 }
 
 #[test]
@@ -151,9 +150,7 @@ fn with_the_option_off_no_message_is_sent() {
 #[test]
 fn two_instances_that_both_see_the_coordinator_idle_send_one_message() {
     let (x, y) = two_instances_on_one_store();
-    let s1 = block_on(x.spawn(&coordinator(), &spawn_args("bd-1")))
-        .unwrap()
-        .session_id;
+    let s1 = block_on(started_session(&x, &coordinator(), &spawn_args("bd-1"))).unwrap();
     block_on(x.complete(&worker(&s1), &complete_args("bd-1"))).unwrap();
     idle(&x, "ses_coord");
     idle(&y, "ses_coord");
@@ -163,9 +160,12 @@ fn two_instances_that_both_see_the_coordinator_idle_send_one_message() {
 #[test]
 fn after_a_restart_the_plugin_asks_the_server_whether_the_coordinator_is_idle() {
     let (before, after) = two_instances_on_one_store();
-    let s1 = block_on(before.spawn(&coordinator(), &spawn_args("bd-1")))
-        .unwrap()
-        .session_id;
+    let s1 = block_on(started_session(
+        &before,
+        &coordinator(),
+        &spawn_args("bd-1"),
+    ))
+    .unwrap();
     block_on(before.complete(&worker(&s1), &complete_args("bd-1"))).unwrap();
 
     // Busy in its instance's status map: left to the event stream.

@@ -14,9 +14,10 @@ use std::rc::Rc;
 
 use apiary::api::{CallContext, CleanupArgs, MergeArgs, Options, ServerOption};
 use apiary::host::ServerEvent;
+use apiary::projection::QueueState;
 use apiary::testing::{block_on, FakeHost, MemoryStore};
 use apiary::Apiary;
-use given::{complete_args, spawn_args};
+use given::{complete_args, spawn_args, spawn_started};
 use scratch::{git_in, git_ok, Scratch};
 
 const B: &str = "http://10.0.0.2:4096";
@@ -101,7 +102,12 @@ impl Team {
     }
 
     fn spawn(&self, bead: &str) -> apiary::api::SpawnReply {
-        block_on(self.coordinator.spawn(&self.ctx(), &spawn_args(bead))).unwrap()
+        block_on(spawn_started(
+            &self.coordinator,
+            &self.ctx(),
+            &spawn_args(bead),
+        ))
+        .unwrap()
     }
 
     /// Spawns `bead` on B, and writes `file` in its worktree there as its worker would.
@@ -195,14 +201,13 @@ fn a_worker_on_another_server_starts_in_a_worktree_of_its_clone_from_the_coordin
     commit(&team.coordinator_dir(), "plan");
     let reply = team.spawn("bd-1");
     let wt = team.b().join(".apiary/worktrees/bd-1");
-    assert!(
-        reply.output.contains(&format!(
-            "in worktree {} (branch apiary/bd-1) on {B}",
-            wt.display()
-        )),
-        "{}",
-        reply.output
+    assert_eq!(
+        reply.output,
+        format!("starting bd-1 (epic ep) on {B}; running in the background")
     );
+    let w = team.worker("bd-1");
+    assert_eq!(w.worktree.as_deref(), Some(path(&wt).as_str()));
+    assert_eq!(w.branch.as_deref(), Some("apiary/bd-1"));
     assert_eq!(
         std::fs::read_to_string(wt.join("plan.txt")).unwrap(),
         "the plan\n"
@@ -289,7 +294,7 @@ fn a_worktree_here_and_one_on_another_server_are_readied_by_the_same_rule() {
         session_id: "ses_coord".into(),
         directory: path(&here),
     };
-    block_on(local.spawn(&ctx, &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&local, &ctx, &spawn_args("bd-1"))).unwrap();
     team.spawn("bd-1");
     let made_here = local.log().swarm().bead("bd-1").unwrap().clone();
     let made_on_b = team.worker("bd-1");
@@ -353,13 +358,23 @@ fn a_start_that_loses_its_servers_last_slot_takes_back_the_worktree_it_made_ther
         team.options(),
     ));
     // While bd-1's session is being created on B, another coordinator instance takes B's
-    // only slot for bd-2.
+    // only slot for bd-2, which goes first.
     let (first, ctx) = (other.clone(), team.ctx());
     *team.coordinator.host().sessions.before_create.borrow_mut() = Some(Box::new(move || {
-        block_on(first.spawn(&ctx, &spawn_args("bd-2"))).unwrap();
+        let urgent = apiary::api::SpawnArgs {
+            priority: Some(apiary::event::Priority::High),
+            ..spawn_args("bd-2")
+        };
+        block_on(spawn_started(&first, &ctx, &urgent)).unwrap();
     }));
-    let reply = team.spawn("bd-1");
-    assert!(reply.output.starts_with("queued bd-1"), "{}", reply.output);
+    team.spawn("bd-1");
+    block_on(team.coordinator.refresh()).unwrap();
+    let q = team.coordinator.log().swarm().queued("bd-1").cloned();
+    assert_eq!(
+        q.map(|q| q.state),
+        Some(QueueState::Waiting),
+        "still queued"
+    );
     let worktrees = team.b().join(".apiary/worktrees");
     assert!(!worktrees.join("bd-1").exists(), "taken back");
     assert!(
@@ -479,14 +494,14 @@ fn a_pushed_branch_merges_even_when_its_server_is_gone_and_cleanup_keeps_what_it
 fn without_an_origin_the_worker_edits_the_servers_clone_and_the_spawn_says_so() {
     let team = Team::new();
     git_in(&team.coordinator_dir(), &["remote", "remove", "origin"]);
-    let reply = team.spawn("bd-1");
+    team.spawn("bd-1");
+    let note = team.worker("bd-1").place_note.unwrap_or_default();
     assert!(
-        reply.output.contains(&format!(
+        note.contains(&format!(
             "your repository has no remote \"origin\": the worker on {B} edits its clone {}",
             team.b().display()
         )),
-        "{}",
-        reply.output
+        "{note}"
     );
     assert_eq!(team.worker("bd-1").worktree, None);
     assert!(team.coordinator.host().sessions.shells.borrow().is_empty());
@@ -514,15 +529,23 @@ fn a_server_without_the_build_agent_runs_its_scripts_under_its_first_primary_age
         .borrow()
         .clone();
     assert_eq!(asked, vec!["build".to_string(), "review".to_string()]);
-    // A server with no primary agent at all: the spawn fails and says why.
+    // A server with no primary agent at all: the start fails and says why.
     let team = Team::new();
     *team.coordinator.host().sessions.remote_agents.borrow_mut() =
         Some(vec![agent("helper", "subagent")]);
-    let err = block_on(team.coordinator.spawn(&team.ctx(), &spawn_args("bd-1")))
-        .unwrap_err()
-        .to_string();
+    team.spawn("bd-1");
+    let q = team
+        .coordinator
+        .log()
+        .swarm()
+        .queued("bd-1")
+        .cloned()
+        .unwrap();
+    let QueueState::Failed { error, .. } = q.state else {
+        panic!("{:?}", q.state);
+    };
     assert!(
-        err.contains(&format!("{B} has no primary agent to run a shell command")),
-        "{err}"
+        error.contains(&format!("{B} has no primary agent to run a shell command")),
+        "{error}"
     );
 }

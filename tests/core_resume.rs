@@ -16,9 +16,7 @@ fn with(options: Options) -> Apiary<FakeHost> {
 
 /// A worker spawned and seen busy by a poll: it is running.
 fn running(a: &Apiary<FakeHost>, bead: &str) -> String {
-    let session = block_on(a.spawn(&coordinator(), &spawn_args(bead)))
-        .unwrap()
-        .session_id;
+    let session = block_on(started_session(a, &coordinator(), &spawn_args(bead))).unwrap();
     a.host()
         .sessions
         .set_status(&session, Some(SessionStatus::Busy));
@@ -65,7 +63,7 @@ fn the_resume_uses_the_workers_directory_agent_and_model() {
         model: Some("prov/mod-1".into()),
         ..spawn_args("bd-1")
     };
-    let session = block_on(a.spawn(&coordinator(), &args)).unwrap().session_id;
+    let session = block_on(started_session(&a, &coordinator(), &args)).unwrap();
     a.host()
         .sessions
         .set_status(&session, Some(SessionStatus::Busy));
@@ -117,9 +115,7 @@ fn a_finished_turn_without_swarm_complete_is_needs_review_not_interrupted() {
 #[test]
 fn a_worker_never_seen_busy_with_an_unfinished_reply_is_still_starting() {
     let a = apiary();
-    let session = block_on(a.spawn(&coordinator(), &spawn_args("bd-1")))
-        .unwrap()
-        .session_id;
+    let session = block_on(started_session(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     // Its first reply may be streaming while the status map has not caught up (the race).
     a.host().sessions.cut_turn(&session);
     let report = block_on(a.poll(&poll_args())).unwrap();
@@ -155,9 +151,7 @@ fn recover_looks_at_every_epic_with_live_workers_and_resumes_the_interrupted() {
             epic_id: epic.into(),
             ..spawn_args(bead)
         };
-        let s = block_on(before.spawn(&coordinator(), &args))
-            .unwrap()
-            .session_id;
+        let s = block_on(started_session(&before, &coordinator(), &args)).unwrap();
         before
             .host()
             .sessions

@@ -18,7 +18,7 @@ use given::*;
 type Core = Apiary<FakeHost>;
 
 fn spawn(a: &Core, args: SpawnArgs) -> apiary::api::SpawnReply {
-    block_on(a.spawn(&coordinator(), &args)).unwrap()
+    block_on(spawn_started(a, &coordinator(), &args)).unwrap()
 }
 
 fn bead(id: &str) -> SpawnArgs {
@@ -75,7 +75,7 @@ fn spawns_beyond_the_limit_are_queued_with_their_place_and_start_as_slots_free()
     for i in 1..=5 {
         let reply = spawn(&a, bead(&format!("bd-{i}")));
         match i {
-            1 | 2 => assert_eq!(reply.status, SpawnStatus::Spawned),
+            1 | 2 => assert_eq!(reply.status, SpawnStatus::Starting),
             _ => {
                 assert_eq!(reply.status, SpawnStatus::Queued);
                 assert_eq!(reply.queue_position, Some(i - 2));
@@ -99,7 +99,8 @@ fn spawns_beyond_the_limit_are_queued_with_their_place_and_start_as_slots_free()
         assert!(running(&a).len() <= 2, "{:?}", running(&a));
     }
     assert_eq!(started_order(&a), ["bd-1", "bd-2", "bd-3", "bd-4", "bd-5"]);
-    assert_eq!(count_lines(&a, "worker_queued"), 3);
+    // Every spawn enters the queue; the first two left it at once.
+    assert_eq!(count_lines(&a, "worker_queued"), 5);
     assert_eq!(count_lines(&a, "worker_completed"), 5);
 }
 
@@ -197,7 +198,7 @@ fn a_limit_per_model_holds_back_only_that_models_workers() {
     };
     assert_eq!(
         spawn(&a, model("bd-1", "slow/big")).status,
-        SpawnStatus::Spawned
+        SpawnStatus::Starting
     );
     let held = spawn(&a, model("bd-2", "slow/big"));
     assert!(
@@ -207,9 +208,9 @@ fn a_limit_per_model_holds_back_only_that_models_workers() {
     );
     assert_eq!(
         spawn(&a, model("bd-3", "fast/small")).status,
-        SpawnStatus::Spawned
+        SpawnStatus::Starting
     );
-    assert_eq!(spawn(&a, bead("bd-4")).status, SpawnStatus::Spawned);
+    assert_eq!(spawn(&a, bead("bd-4")).status, SpawnStatus::Starting);
     finish(&a, "bd-1");
     assert_eq!(state_of(&a, "bd-2"), Some(WorkerState::Starting));
 }
@@ -269,7 +270,7 @@ fn a_low_priority_bead_that_waited_long_enough_goes_before_a_new_high_one() {
 #[test]
 fn a_chain_starts_each_link_when_the_one_before_completes() {
     let a = apiary();
-    assert_eq!(spawn(&a, bead("A")).status, SpawnStatus::Spawned);
+    assert_eq!(spawn(&a, bead("A")).status, SpawnStatus::Starting);
     let b = spawn(&a, after("B", &["A"]));
     assert_eq!(b.status, SpawnStatus::Queued);
     assert!(b.output.contains("waits for A"), "{}", b.output);
@@ -311,7 +312,7 @@ fn a_dependency_cycle_is_refused_naming_the_cycle_and_nothing_is_queued() {
     // X waits for Y, which is not spawned yet; Y waiting for Z and Z for X closes the loop.
     spawn(&a, after("X", &["Y"]));
     spawn(&a, after("Y", &["Z"]));
-    let err = block_on(a.spawn(&coordinator(), &after("Z", &["X"])))
+    let err = block_on(spawn_started(&a, &coordinator(), &after("Z", &["X"])))
         .unwrap_err()
         .to_string();
     assert_eq!(
@@ -349,7 +350,7 @@ fn a_failed_dependency_blocks_its_dependents_and_theirs_with_the_reason() {
         poll.output
     );
     // A new bead naming the failed one is refused at once.
-    let err = block_on(a.spawn(&coordinator(), &after("D", &["A"])))
+    let err = block_on(spawn_started(&a, &coordinator(), &after("D", &["A"])))
         .unwrap_err()
         .to_string();
     assert_eq!(
@@ -585,7 +586,7 @@ fn a_full_queue_refuses_the_spawn_and_says_how_many_wait_and_run() {
     for id in ["bd-1", "bd-2", "bd-3"] {
         spawn(&a, bead(id));
     }
-    let err = block_on(a.spawn(&coordinator(), &bead("bd-4")))
+    let err = block_on(spawn_started(&a, &coordinator(), &bead("bd-4")))
         .unwrap_err()
         .to_string();
     assert_eq!(
@@ -647,7 +648,12 @@ fn a_new_instance_rebuilds_the_queue_from_the_log_and_drains_it() {
     };
     let first = Apiary::with_options(FakeHost::with_store(store.clone()), options.clone());
     for i in 1..=5 {
-        block_on(first.spawn(&coordinator(), &spawn_args(&format!("bd-{i}")))).unwrap();
+        block_on(spawn_started(
+            &first,
+            &coordinator(),
+            &spawn_args(&format!("bd-{i}")),
+        ))
+        .unwrap();
     }
     let session = first.log().swarm().bead("bd-1").unwrap().session_id.clone();
     block_on(first.complete(&worker(&session), &complete_args("bd-1"))).unwrap();

@@ -44,7 +44,7 @@ fn spawn_n(a: &Apiary<FakeHost>, n: usize) -> Vec<String> {
     (1..=n)
         .map(|i| {
             let bead = format!("bd-{i}");
-            block_on(a.spawn(&coordinator(), &spawn_args(&bead))).unwrap();
+            block_on(spawn_started(a, &coordinator(), &spawn_args(&bead))).unwrap();
             bead
         })
         .collect()
@@ -200,7 +200,12 @@ fn an_instance_of_another_directory_sharing_the_log_leaves_a_coordinators_queue_
     // The coordinator works in /repo; a server elsewhere shares the log from /clone.
     let (coordinator_instance, elsewhere) = (instance("/repo"), instance("/clone"));
     for bead in ["bd-1", "bd-2"] {
-        block_on(coordinator_instance.spawn(&coordinator(), &spawn_args(bead))).unwrap();
+        block_on(spawn_started(
+            &coordinator_instance,
+            &coordinator(),
+            &spawn_args(bead),
+        ))
+        .unwrap();
     }
     let first = coordinator_instance
         .log()
@@ -254,10 +259,10 @@ fn spawns_made_together_spread_over_the_servers_before_any_is_recorded() {
     *a.host().sessions.before_create.borrow_mut() = Some(Box::new(move || {
         if once.take().is_some() {
             let a = inner.upgrade().unwrap();
-            block_on(a.spawn(&coordinator(), &spawn_args("bd-2"))).unwrap();
+            block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-2"))).unwrap();
         }
     }));
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     assert_eq!(server_of(&a, "bd-1").as_deref(), Some(A));
     assert_eq!(
         server_of(&a, "bd-2").as_deref(),

@@ -23,11 +23,11 @@ fn toasts(a: &Apiary<FakeHost>) -> Vec<(String, String, String)> {
 fn each_outcome_is_toasted_once_with_its_variant() {
     let a = apiary();
     for b in ["bd-1", "bd-2", "bd-3", "bd-4"] {
-        block_on(a.spawn(&coordinator(), &spawn_args(b))).unwrap();
+        block_on(spawn_started(&a, &coordinator(), &spawn_args(b))).unwrap();
     }
     let mut dependent = spawn_args("bd-5");
     dependent.dependencies = Some(vec!["bd-2".into()]);
-    block_on(a.spawn(&coordinator(), &dependent)).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &dependent)).unwrap();
     block_on(a.complete(&worker("ses_1"), &complete_args("bd-1"))).unwrap();
     let mut failed = complete_args("bd-2");
     failed.status = Some(CompletionStatus::Failed);
@@ -85,7 +85,7 @@ fn each_outcome_is_toasted_once_with_its_variant() {
 #[test]
 fn a_new_instance_does_not_replay_old_outcomes_and_the_option_turns_them_off() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     block_on(a.complete(&worker("ses_1"), &complete_args("bd-1"))).unwrap();
     // A restart: a new instance over the same log, a moment later.
     let host: FakeHost = FakeHost::default();
@@ -94,7 +94,7 @@ fn a_new_instance_does_not_replay_old_outcomes_and_the_option_turns_them_off() {
     let later = Apiary::new(host);
     assert_eq!(block_on(later.toast_news()).unwrap(), 0);
     let off = apiary_with(|o| o.toasts = false);
-    block_on(off.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&off, &coordinator(), &spawn_args("bd-1"))).unwrap();
     block_on(off.complete(&worker("ses_1"), &complete_args("bd-1"))).unwrap();
     assert_eq!(block_on(off.toast_news()).unwrap(), 0);
 }

@@ -12,8 +12,8 @@ use given::*;
 #[test]
 fn spawn_creates_a_child_of_the_caller_prompts_it_and_returns_at_once() {
     let a = apiary();
-    let reply = block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
-    assert_eq!(reply.session_id, "ses_1");
+    let reply = block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
+    assert_eq!(session_of(&a, "bd-1"), "ses_1");
     let created = a.host().sessions.created.borrow();
     assert_eq!(created[0].parent_id.as_deref(), Some("ses_coord"));
     assert_eq!(created[0].title, "bd-1: task bd-1");
@@ -32,12 +32,11 @@ fn spawn_creates_a_child_of_the_caller_prompts_it_and_returns_at_once() {
 #[test]
 fn spawn_records_the_worker_with_the_sha256_of_its_prompt() {
     let a = apiary();
-    let reply = block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     let line = a.host().store.text();
     let prompt = a.host().sessions.prompts.borrow()[0].1.clone();
-    assert_eq!(reply.prompt_hash, sha256_hex(&prompt));
     assert!(line.contains("\"type\":\"worker_spawned\""), "{line}");
-    assert!(line.contains(&format!("\"prompt_hash\":\"{}\"", reply.prompt_hash)));
+    assert!(line.contains(&format!("\"prompt_hash\":\"{}\"", sha256_hex(&prompt))));
     assert!(line.contains("\"files\":[\"src/bd-1.rs\"]"));
 }
 
@@ -47,7 +46,7 @@ fn bad_identifiers_are_refused_and_nothing_is_written() {
     for (bead, epic) in [("../x", "ep"), ("bd-1", "a/b"), ("bd\n1", "ep"), ("", "ep")] {
         let mut args = spawn_args(bead);
         args.epic_id = epic.into();
-        let err = block_on(a.spawn(&coordinator(), &args)).unwrap_err();
+        let err = block_on(spawn_started(&a, &coordinator(), &args)).unwrap_err();
         assert!(
             matches!(err, ToolError::InvalidArgument { .. }),
             "{bead}/{epic}: {err}"
@@ -62,7 +61,7 @@ fn a_dependency_not_spawned_yet_leaves_the_bead_waiting_on_the_coordinator() {
     let a = apiary();
     let mut args = spawn_args("bd-2");
     args.dependencies = Some(vec!["bd-9".into()]);
-    let reply = block_on(a.spawn(&coordinator(), &args)).unwrap();
+    let reply = block_on(spawn_started(&a, &coordinator(), &args)).unwrap();
     assert_eq!(reply.status, apiary::api::SpawnStatus::Queued);
     assert_eq!(
         reply.output,
@@ -82,18 +81,18 @@ fn a_dependency_not_spawned_yet_leaves_the_bead_waiting_on_the_coordinator() {
 #[test]
 fn a_completed_dependency_lets_the_dependent_spawn() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     block_on(a.complete(&worker("ses_1"), &complete_args("bd-1"))).unwrap();
     let mut args = spawn_args("bd-2");
     args.dependencies = Some(vec!["bd-1".into()]);
-    assert!(block_on(a.spawn(&coordinator(), &args)).is_ok());
+    assert!(block_on(spawn_started(&a, &coordinator(), &args)).is_ok());
 }
 
 #[test]
 fn a_second_spawn_of_a_running_bead_returns_the_existing_worker() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
-    let again = block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
+    let again = block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     assert_eq!(again.session_id, "ses_1");
     assert_eq!(again.status, apiary::api::SpawnStatus::AlreadyRunning);
     assert_eq!(a.host().sessions.created.borrow().len(), 1);
@@ -101,19 +100,25 @@ fn a_second_spawn_of_a_running_bead_returns_the_existing_worker() {
 
 #[test]
 fn a_failed_prompt_is_recorded_as_a_failed_worker_and_reported() {
-    let a = apiary();
+    // The failure is retryable; with no attempt left it is final.
+    let a = apiary_with(|o| o.max_attempts = 1);
     *a.host().sessions.fail_prompt.borrow_mut() = Some("connection refused".into());
-    let err = block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap_err();
-    assert!(err.to_string().contains("connection refused"));
+    let reply = block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
+    assert_eq!(reply.status, apiary::api::SpawnStatus::Starting);
     let report = block_on(a.poll(&poll_args())).unwrap();
     assert_eq!(report.failed.len(), 1);
     assert!(report.output.contains("bd-1 failed"), "{}", report.output);
+    assert!(
+        report.output.contains("the server refused the prompt"),
+        "{}",
+        report.output
+    );
 }
 
 #[test]
 fn a_worker_absent_from_the_status_map_right_after_spawn_is_pending_not_done() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     let report = block_on(a.poll(&poll_args())).unwrap();
     assert_eq!(report.pending.len(), 1, "{}", report.output);
     assert_eq!(report.pending[0].state, "starting");
@@ -123,7 +128,7 @@ fn a_worker_absent_from_the_status_map_right_after_spawn_is_pending_not_done() {
 #[test]
 fn a_busy_worker_is_in_progress_and_recorded_as_started_once() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     a.host()
         .sessions
         .set_status("ses_1", Some(SessionStatus::Busy));
@@ -136,7 +141,7 @@ fn a_busy_worker_is_in_progress_and_recorded_as_started_once() {
 #[test]
 fn a_worker_seen_busy_then_absent_ended_its_turn_and_needs_review() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     a.host()
         .sessions
         .set_status("ses_1", Some(SessionStatus::Busy));
@@ -154,7 +159,7 @@ fn a_worker_seen_busy_then_absent_ended_its_turn_and_needs_review() {
 #[test]
 fn a_fast_worker_never_seen_busy_is_found_done_from_its_messages() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     a.host().sessions.finish_turn("ses_1", "all done");
     let report = block_on(a.poll(&poll_args())).unwrap();
     assert_eq!(
@@ -167,7 +172,7 @@ fn a_fast_worker_never_seen_busy_is_found_done_from_its_messages() {
 #[test]
 fn a_retrying_session_is_shown_in_progress_with_the_reason() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     let retry = SessionStatus::Retry {
         attempt: 2,
         message: "429 Too Many Requests".into(),
@@ -181,7 +186,7 @@ fn a_retrying_session_is_shown_in_progress_with_the_reason() {
 #[test]
 fn a_session_the_server_no_longer_knows_is_failed_with_the_reason() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     a.host().sessions.deleted.borrow_mut().push("ses_1".into());
     let report = block_on(a.poll(&poll_args())).unwrap();
     assert_eq!(report.failed.len(), 1);
@@ -195,7 +200,7 @@ fn a_session_the_server_no_longer_knows_is_failed_with_the_reason() {
 #[test]
 fn swarm_complete_marks_the_worker_completed_with_its_summary_and_duration() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     a.host().clock.advance(2_500);
     let reply = block_on(a.complete(&worker("ses_1"), &complete_args("bd-1"))).unwrap();
     assert!(reply
@@ -214,7 +219,7 @@ fn swarm_complete_marks_the_worker_completed_with_its_summary_and_duration() {
 #[test]
 fn a_blocked_worker_is_listed_with_failures_as_blocked() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     let mut args = complete_args("bd-1");
     args.status = Some(CompletionStatus::Blocked);
     args.summary = "need write access to Cargo.toml".into();
@@ -227,7 +232,7 @@ fn a_blocked_worker_is_listed_with_failures_as_blocked() {
 #[test]
 fn only_the_beads_own_session_may_report_for_it_and_only_once() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     let err = block_on(a.complete(&worker("ses_other"), &complete_args("bd-1"))).unwrap_err();
     assert!(
         err.to_string().contains("belongs to session ses_1"),
@@ -241,7 +246,7 @@ fn only_the_beads_own_session_may_report_for_it_and_only_once() {
 #[test]
 fn progress_is_shown_with_its_percent_and_message() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     let args = ProgressArgs {
         bead_id: "bd-1".into(),
         progress_percent: 40,
@@ -269,7 +274,7 @@ fn progress_is_shown_with_its_percent_and_message() {
 #[test]
 fn an_unreadable_status_map_gives_the_logs_view_with_a_warning() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     *a.host().sessions.fail_status.borrow_mut() = Some("ECONNRESET".into());
     let report = block_on(a.poll(&poll_args())).unwrap();
     assert_eq!(report.total, 1);
@@ -281,7 +286,7 @@ fn an_unreadable_status_map_gives_the_logs_view_with_a_warning() {
 #[test]
 fn polling_an_unknown_epic_names_the_known_ones() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
     let report = block_on(a.poll(&PollArgs {
         epic_id: "nope".into(),
         include_messages: None,
@@ -301,10 +306,10 @@ fn a_poll_of_twenty_workers_with_messages_stays_near_two_kilobytes() {
     for i in 0..20 {
         let mut args = spawn_args(&format!("bd-{i}"));
         args.title = "Implement the thing that this worker was asked to implement".into();
-        let reply = block_on(a.spawn(&coordinator(), &args)).unwrap();
+        let session = block_on(started_session(&a, &coordinator(), &args)).unwrap();
         a.host()
             .sessions
-            .finish_turn(&reply.session_id, &"long reply text ".repeat(40));
+            .finish_turn(&session, &"long reply text ".repeat(40));
     }
     let report = block_on(a.poll(&PollArgs {
         epic_id: "ep".into(),
@@ -319,8 +324,8 @@ fn a_poll_of_twenty_workers_with_messages_stays_near_two_kilobytes() {
 #[test]
 fn server_events_record_started_idle_and_failed_once_each() {
     let a = apiary();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-2"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-2"))).unwrap();
     let busy = ServerEvent::Status {
         session_id: "ses_1".into(),
         status: SessionStatus::Busy,
@@ -349,7 +354,7 @@ fn server_events_record_started_idle_and_failed_once_each() {
 #[test]
 fn a_worker_is_visible_to_another_instance_as_soon_as_spawn_returns() {
     let (first, second) = two_instances_on_one_store();
-    block_on(first.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&first, &coordinator(), &spawn_args("bd-1"))).unwrap();
     let report = block_on(second.poll(&poll_args())).unwrap();
     assert_eq!(report.total, 1);
 }
@@ -358,7 +363,7 @@ fn a_worker_is_visible_to_another_instance_as_soon_as_spawn_returns() {
 fn poll_outputs_are_exactly_as_the_coordinator_reads_them() {
     let a = apiary();
     for bead in ["bd-1", "bd-2", "bd-3"] {
-        block_on(a.spawn(&coordinator(), &spawn_args(bead))).unwrap();
+        block_on(spawn_started(&a, &coordinator(), &spawn_args(bead))).unwrap();
     }
     a.host().clock.advance(1_200);
     block_on(a.complete(&worker("ses_1"), &complete_args("bd-1"))).unwrap();

@@ -17,11 +17,11 @@ const T0: u64 = 1_700_000_000_000;
 fn recorded() -> (Apiary<FakeHost>, Vec<u8>) {
     let a = apiary_with(|o| o.retry_backoff_ms = 1_000);
     let clock = |ms| a.host().clock.advance(ms);
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-2"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-2"))).unwrap();
     let mut tester = spawn_args("bd-3");
     tester.agent = Some("plan".into());
-    block_on(a.spawn(&coordinator(), &tester)).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &tester)).unwrap();
     clock(1_000);
     session_error(&a, "ses_2", "APIError");
     block_on(a.drain()).unwrap();
@@ -77,18 +77,19 @@ fn damage_stops_reading_at_the_line_and_says_where_while_the_valid_part_stays() 
     let (_, bytes) = recorded();
     let text = String::from_utf8(bytes).unwrap();
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    lines[3] = lines[3].replace("bd-", "bx-");
+    // Each bead's queue entry, then its worker: the three workers are lines 2, 4 and 6.
+    lines[6] = lines[6].replace("bd-", "bx-");
     let damaged = lines.join("\n") + "\n";
     let v = view_of(damaged.as_bytes());
     let h = v.health();
     let d = h.damage.expect("damage found");
-    assert_eq!(d.line, 4);
+    assert_eq!(d.line, 7);
     assert_eq!(
         d.offset,
-        lines[..3].iter().map(|l| l.len() as u64 + 1).sum::<u64>()
+        lines[..6].iter().map(|l| l.len() as u64 + 1).sum::<u64>()
     );
     assert!(d.reason.contains("checksum"), "{}", d.reason);
-    assert_eq!(h.events, 3);
+    assert_eq!(h.events, 6);
     assert_eq!(v.overview(T0).epics[0].workers.len(), 3);
 }
 
@@ -96,11 +97,11 @@ fn damage_stops_reading_at_the_line_and_says_where_while_the_valid_part_stays() 
 fn a_replay_stops_at_a_sequence_number_or_a_time() {
     let (_, bytes) = recorded();
     let mut by_seq = LogView::new(Until {
-        seq: Some(3),
+        seq: Some(6),
         time: None,
     });
     by_seq.feed(&bytes);
-    assert_eq!(by_seq.health().events, 3);
+    assert_eq!(by_seq.health().events, 6);
     assert!(by_seq.health().stopped);
     let states: Vec<String> = by_seq.overview(T0).epics[0]
         .workers
@@ -209,6 +210,7 @@ fn events_filter_by_epic_bead_session_type_and_position() {
     assert_eq!(
         types,
         [
+            "worker_queued",
             "worker_spawned",
             "worker_failed",
             "worker_retried",
@@ -253,11 +255,11 @@ fn events_filter_by_epic_bead_session_type_and_position() {
 #[test]
 fn the_queue_says_why_each_bead_waits_against_the_options_it_was_given() {
     let a = apiary_with(|o| o.max_running = 1);
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-1"))).unwrap();
-    block_on(a.spawn(&coordinator(), &spawn_args("bd-2"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-1"))).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &spawn_args("bd-2"))).unwrap();
     let mut low = spawn_args("bd-3");
     low.dependencies = Some(vec!["bd-2".into()]);
-    block_on(a.spawn(&coordinator(), &low)).unwrap();
+    block_on(spawn_started(&a, &coordinator(), &low)).unwrap();
     let bytes = a.host().store.text().into_bytes();
     let mut v = view_of(&bytes);
     v.set_options(apiary::api::Options {

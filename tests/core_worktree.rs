@@ -51,9 +51,7 @@ fn in_repo(repo: &Repo) -> apiary::api::CallContext {
 }
 
 fn spawn(a: &Apiary<FakeHost>, repo: &Repo, bead: &str) -> String {
-    block_on(a.spawn(&in_repo(repo), &spawn_args(bead)))
-        .unwrap()
-        .session_id
+    block_on(started_session(a, &in_repo(repo), &spawn_args(bead))).unwrap()
 }
 
 fn worktree(repo: &Repo, bead: &str) -> PathBuf {
@@ -75,7 +73,7 @@ fn merge(a: &Apiary<FakeHost>, bead: &str) -> Result<apiary::api::MergeReply, To
 fn each_worker_gets_its_own_worktree_and_branch_that_the_main_tree_does_not_show() {
     let repo = Repo::new(true);
     let a = apiary();
-    let reply = block_on(a.spawn(&in_repo(&repo), &spawn_args("bd-1"))).unwrap();
+    let reply = block_on(spawn_started(&a, &in_repo(&repo), &spawn_args("bd-1"))).unwrap();
     let wt = worktree(&repo, "bd-1");
     assert!(wt.join("shared.txt").exists());
     assert_eq!(
@@ -241,14 +239,14 @@ fn cleanup_removes_merged_worktrees_and_keeps_unmerged_ones_unless_asked() {
 fn odd_bead_ids_get_safe_names_and_path_escapes_are_refused_before_git_runs() {
     let repo = Repo::new(true);
     let a = apiary();
-    let reply = block_on(a.spawn(&in_repo(&repo), &spawn_args("bd:1"))).unwrap();
+    let reply = block_on(spawn_started(&a, &in_repo(&repo), &spawn_args("bd:1"))).unwrap();
     assert!(
         reply.output.contains("/.apiary/worktrees/bd_1-"),
         "{}",
         reply.output
     );
     for bad in ["../x", "/abs", "a/b", ".hidden", "a b"] {
-        let err = block_on(a.spawn(&in_repo(&repo), &spawn_args(bad))).unwrap_err();
+        let err = block_on(spawn_started(&a, &in_repo(&repo), &spawn_args(bad))).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -267,7 +265,7 @@ fn odd_bead_ids_get_safe_names_and_path_escapes_are_refused_before_git_runs() {
 fn a_repository_without_a_commit_shares_the_coordinators_directory_and_says_so() {
     let repo = Repo::new(false);
     let a = apiary();
-    let reply = block_on(a.spawn(&in_repo(&repo), &spawn_args("bd-1"))).unwrap();
+    let reply = block_on(spawn_started(&a, &in_repo(&repo), &spawn_args("bd-1"))).unwrap();
     assert!(
         reply.output.contains("the repository has no commit yet"),
         "{}",
@@ -287,19 +285,25 @@ fn an_unknown_agent_or_a_malformed_model_is_refused_before_anything_is_created()
         model: model.map(str::to_string),
         ..spawn_args("bd-1")
     };
-    let err = block_on(a.spawn(&in_repo(&repo), &with(Some("reviewer"), None))).unwrap_err();
+    let err = block_on(spawn_started(
+        &a,
+        &in_repo(&repo),
+        &with(Some("reviewer"), None),
+    ))
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "invalid argument `agent`: no agent \"reviewer\" on this server; known agents: build, plan"
     );
-    let err = block_on(a.spawn(&in_repo(&repo), &with(None, Some("gpt")))).unwrap_err();
+    let err = block_on(spawn_started(&a, &in_repo(&repo), &with(None, Some("gpt")))).unwrap_err();
     assert!(
         err.to_string().starts_with("invalid argument `model`"),
         "{err}"
     );
     assert!(a.host().sessions.created.borrow().is_empty());
     assert_eq!(repo.git(&["worktree", "list"]).lines().count(), 1);
-    block_on(a.spawn(
+    block_on(spawn_started(
+        &a,
         &in_repo(&repo),
         &with(Some("plan"), Some("scripted/scripted-model")),
     ))

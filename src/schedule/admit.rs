@@ -4,25 +4,17 @@
 //!
 //! A start is decided twice: by `admit` before anything is prepared, on the log as this
 //! instance last read it, and by `record` when the worker is recorded, under the log's lock,
-//! because other spawns and other instances may have taken the slot or the bead meanwhile.
+//! because other starts and other instances may have taken the slot or the bead meanwhile.
+//! Only queued beads start: a spawn records its bead in the queue and returns, and the
+//! scheduler prepares it behind the call.
 use std::collections::BTreeMap;
 
-use super::{can_start_now, place, plan, room_on, Machine, Wait};
+use super::{place, plan, room_on, Machine, Wait};
 use crate::api::Options;
 use crate::error::{HostError, ToolError};
 use crate::event::{EventBody, WorkerFailed, WorkerQueued, WorkerSpawned};
 use crate::host::ModelRef;
 use crate::projection::{QueueState, Swarm};
-
-/// Where a start comes from, which decides what must still hold when it is recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// A queued bead: it is still that queue entry, and the plan still starts it.
-    Queue { seq: u64 },
-    /// A new spawn skipping the queue: the bead is still free and may still start at once;
-    /// if only the second no longer holds, it is queued instead.
-    Spawn,
-}
 
 /// What a start does, decided before anything is prepared.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,12 +25,9 @@ pub enum Admission {
         server: Option<String>,
         model: Option<ModelRef>,
     },
-    /// No server has room (another instance just filled them): a queued bead stays queued,
-    /// and nothing is recorded.
+    /// No server has room (another instance just filled them): the bead stays queued, and
+    /// nothing is recorded.
     Stay(Wait),
-    /// No server has room for a new spawn: it is queued instead, if `record`, with nothing
-    /// prepared, still says so under the lock.
-    Queue(Wait),
     /// The request cannot start as it is.
     Refuse(ToolError),
 }
@@ -49,7 +38,6 @@ pub fn admit(
     swarm: &Swarm,
     options: &Options,
     request: &WorkerQueued,
-    origin: Origin,
     starting: &BTreeMap<String, u32>,
     now: u64,
 ) -> Admission {
@@ -57,106 +45,72 @@ pub fn admit(
         Ok(model) => model,
         Err(e) => return Admission::Refuse(e),
     };
-    match (place(swarm, options, starting, now), origin) {
-        (Ok(server), _) => Admission::Start { server, model },
-        (Err(why), Origin::Queue { .. }) => Admission::Stay(Wait::Servers(why)),
-        (Err(why), Origin::Spawn) => Admission::Queue(Wait::Servers(why)),
+    match place(swarm, options, starting, now) {
+        Ok(server) => Admission::Start { server, model },
+        Err(why) => Admission::Stay(Wait::Servers(why)),
     }
 }
 
-/// What a start records, decided under the log's lock on the log as it is then.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Record {
-    /// `worker_spawned`: the worker runs; its prompt goes next.
-    Spawned(WorkerSpawned),
-    /// `worker_queued`: a spawn that lost its room waits in the queue instead.
-    Queued(WorkerQueued),
-    /// Nothing: the bead or its slot went to another writer, the plan changed, the queue is
-    /// full, or room appeared for a spawn that prepared nothing (its caller looks again).
-    /// Whatever was prepared is given up.
-    Nothing,
-}
-
-impl Record {
-    pub fn into_events(self) -> Vec<EventBody> {
-        match self {
-            Self::Spawned(w) => vec![EventBody::WorkerSpawned(w)],
-            Self::Queued(q) => vec![EventBody::WorkerQueued(q)],
-            Self::Nothing => Vec::new(),
-        }
-    }
-}
-
-/// What a start of `request` records: `prepared` is the record of its worker, whose place and
-/// session are ready on its server, or `None` when `admit` found no server with room and
-/// nothing was prepared.
+/// Whether the worker `prepared` for the queue entry `seq` of `request`'s bead is recorded,
+/// decided under the log's lock on the log as it is then: the bead is still that queue
+/// entry, its server still has room, and the plan still starts it. Otherwise the bead or its
+/// slot went to another writer or the plan changed (a cancel, a higher priority), and what
+/// was prepared is given up.
 pub fn record(
     swarm: &Swarm,
     options: &Options,
     machine: Option<&Machine>,
-    request: WorkerQueued,
-    origin: Origin,
-    prepared: Option<WorkerSpawned>,
+    request: &WorkerQueued,
+    seq: u64,
+    prepared: WorkerSpawned,
     now: u64,
-) -> Record {
-    // Its server may have filled meanwhile: it must still have room.
-    let room = |w: &WorkerSpawned| {
-        w.server
-            .as_deref()
-            .is_none_or(|url| room_on(swarm, options, url, now))
-    };
-    let bead = request.bead_id.as_str();
-    match (origin, prepared) {
-        (Origin::Queue { seq }, Some(w)) => {
-            let still = still_first(swarm, bead, seq)
-                && room(&w)
-                && plan(swarm, options, machine, now)
-                    .start
-                    .contains(&request.bead_id);
-            if still {
-                Record::Spawned(w)
-            } else {
-                Record::Nothing
-            }
-        }
-        (Origin::Queue { .. }, None) => Record::Nothing,
-        (Origin::Spawn, prepared) => {
-            if taken(swarm, bead) {
-                return Record::Nothing;
-            }
-            // With nothing prepared, room that appeared sends the caller to look again.
-            if prepared.as_ref().is_none_or(room)
-                && can_start_now(swarm, options, machine, &request, now)
-            {
-                return prepared.map_or(Record::Nothing, Record::Spawned);
-            }
-            // Queued only within the cap; the spawn then refuses with counts.
-            if swarm.waiting().count() as u32 >= options.max_queued {
-                Record::Nothing
-            } else {
-                Record::Queued(request)
-            }
-        }
-    }
+) -> Option<WorkerSpawned> {
+    let room = prepared
+        .server
+        .as_deref()
+        .is_none_or(|url| room_on(swarm, options, url, now));
+    let still = still_first(swarm, &request.bead_id, seq)
+        && room
+        && plan(swarm, options, machine, now)
+            .start
+            .contains(&request.bead_id);
+    still.then_some(prepared)
 }
 
-/// What a start records when the server refuses its worker's first prompt. A spawn's caller
-/// hears of it and decides; a queued start has no one to tell, so the retry policy may start
-/// it again.
-pub fn prompt_refused(
-    request: &WorkerQueued,
-    session_id: String,
-    origin: Origin,
-    error: &HostError,
-) -> EventBody {
+/// What a start records when the server refuses its worker's first prompt: a retryable
+/// failure, as nobody waits on the call to hear of it.
+pub fn prompt_refused(request: &WorkerQueued, session_id: String, error: &HostError) -> EventBody {
     EventBody::WorkerFailed(WorkerFailed {
         session_id,
         bead_id: request.bead_id.clone(),
         epic_id: request.epic_id.clone(),
         error: format!("the server refused the prompt: {error}"),
         stack: None,
-        retryable: matches!(origin, Origin::Queue { .. }),
+        retryable: true,
     })
+}
+
+/// What a start records when its worker could not be prepared (its worktree or its session):
+/// the queue entry `seq` fails with the reason, once, and the retry policy decides whether
+/// it is queued again. Nothing when the entry is no longer waiting (cancelled meanwhile, or
+/// another writer recorded its end).
+pub fn start_failed(
+    swarm: &Swarm,
+    request: &WorkerQueued,
+    seq: u64,
+    error: &str,
+) -> Vec<EventBody> {
+    if !still_first(swarm, &request.bead_id, seq) {
+        return Vec::new();
+    }
+    vec![EventBody::WorkerFailed(WorkerFailed {
+        session_id: String::new(),
+        bead_id: request.bead_id.clone(),
+        epic_id: request.epic_id.clone(),
+        error: format!("could not start: {error}"),
+        stack: None,
+        retryable: true,
+    })]
 }
 
 /// The bead is still waiting in the queue, as the same entry the drain planned with.

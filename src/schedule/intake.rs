@@ -1,7 +1,7 @@
 //! A new spawn's intake, as pure functions of the projection: the spawn is answered by its
-//! bead's own worker or queue entry, refused, or accepted as a request that either starts at
-//! once (when `schedule::can_start_now`, through `admit`) or goes into the queue (`enqueue`,
-//! decided under the log's lock). `swarm::spawn` carries them out, with the host's checks
+//! bead's own worker or queue entry, refused, or accepted as a request that goes into the
+//! queue (`enqueue`, decided under the log's lock), where the scheduler starts it at once or
+//! when it may. `swarm::spawn` carries them out, with the host's checks
 //! (the agent's name, the machine's load) between.
 use super::admit::taken;
 use super::{cycle, dead_dependency, file_conflict, plan, Plan};
@@ -61,10 +61,13 @@ pub fn enqueue(swarm: &Swarm, options: &Options, request: WorkerQueued) -> Enque
         return Enqueue::Taken;
     }
     let (waiting, cap) = (swarm.waiting().count() as u32, options.max_queued);
-    if waiting < cap {
+    let running = swarm.workers().filter(|w| w.state.is_active()).count();
+    // Every spawn enters the queue, even one about to start: the cap counts only the beads
+    // beyond the free slots, which will have to wait.
+    let free = options.max_running.saturating_sub(running as u32);
+    if waiting.saturating_sub(free) < cap {
         return Enqueue::Queued(request);
     }
-    let running = swarm.workers().filter(|w| w.state.is_active()).count();
     Enqueue::Refuse(ToolError::Refused(format!(
         "the queue is full: {waiting} queued (max_queued {cap}) and {running} running \
          (max_running {}). Nothing was queued; await or cancel workers, then spawn again.",

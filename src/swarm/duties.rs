@@ -68,7 +68,8 @@ impl<H: Host> Apiary<H> {
             self.schedule_forever().await;
         });
         let liveness: Duty = Box::pin(self.watch_servers());
-        join_all(vec![recovery, scheduler, liveness]).await;
+        let starter: Duty = Box::pin(self.run_starter());
+        join_all(vec![recovery, scheduler, liveness, starter]).await;
     }
 
     /// Whenever the log changes (a worker in any instance or process finished, failed or
@@ -78,17 +79,20 @@ impl<H: Host> Apiary<H> {
     /// names the next moment it has something to do (a backoff ending, a stall deadline) and
     /// the loop wakes then.
     async fn schedule_forever(&self) {
-        let schedules = !self.is_worker_instance();
+        let coordinates = !self.is_worker_instance();
         loop {
             // Subscribed before the work, so that an append during it wakes the next round.
             let changed = self.host.log_changed();
             let mut wait = WATCH_INTERVAL_MS;
-            if schedules {
+            // A worker's instance starts only what its own worker spawned.
+            if coordinates || self.has_own_waiting() {
                 if let Some(due) = self.report("scheduling", self.drain().await) {
                     if due > 0 {
                         wait = wait.min(due);
                     }
                 }
+            }
+            if coordinates {
                 let toasts = self.toast_news().await;
                 self.report("toasts", toasts);
             }
@@ -96,6 +100,14 @@ impl<H: Host> Apiary<H> {
             self.report("waking the coordinator", told);
             first(changed, self.host.idle_sleep(wait), pin!(pending::<()>())).await;
         }
+    }
+
+    /// Whether a bead this instance starts waits in the queue (see `starts_for`).
+    fn has_own_waiting(&self) -> bool {
+        self.log
+            .swarm()
+            .waiting()
+            .any(|q| self.starts_for(q.request.parent_directory.as_deref()))
     }
 
     /// Probes the `servers` option's servers every `PROBE_EVERY_MS`, for the instance's

@@ -1,18 +1,25 @@
 //! A first-come, first-served async lock for one instance's calls, without an executor crate:
 //! git cannot add two worktrees to one repository at the same time, so spawns take turns.
+//! A gate of capacity `n` lets `n` holders in at once (starts being prepared, say).
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::task::{Poll, Waker};
 
-#[derive(Default)]
 pub(crate) struct Gate {
     state: RefCell<GateState>,
 }
 
-#[derive(Default)]
+impl Default for Gate {
+    fn default() -> Self {
+        Self::with_capacity(1)
+    }
+}
+
 struct GateState {
-    held: bool,
+    /// Holders in, and how many may be.
+    held: u32,
+    capacity: u32,
     /// Waiters in arrival order, by ticket; the first is woken when the gate opens.
     queue: VecDeque<(u64, Option<Waker>)>,
     next_ticket: u64,
@@ -22,11 +29,22 @@ struct GateState {
 pub(crate) struct Pass<'a>(&'a Gate);
 
 impl Gate {
+    pub fn with_capacity(capacity: u32) -> Self {
+        Self {
+            state: RefCell::new(GateState {
+                held: 0,
+                capacity: capacity.max(1),
+                queue: VecDeque::new(),
+                next_ticket: 0,
+            }),
+        }
+    }
+
     pub async fn enter(&self) -> Pass<'_> {
         let ticket = {
             let mut s = self.state.borrow_mut();
-            if !s.held && s.queue.is_empty() {
-                s.held = true;
+            if s.held < s.capacity && s.queue.is_empty() {
+                s.held += 1;
                 return Pass(self);
             }
             s.next_ticket += 1;
@@ -36,9 +54,9 @@ impl Gate {
         };
         poll_fn(|cx| {
             let mut s = self.state.borrow_mut();
-            if !s.held && s.queue.front().map(|(t, _)| *t) == Some(ticket) {
+            if s.held < s.capacity && s.queue.front().map(|(t, _)| *t) == Some(ticket) {
                 s.queue.pop_front();
-                s.held = true;
+                s.held += 1;
                 return Poll::Ready(());
             }
             if let Some(slot) = s.queue.iter_mut().find(|(t, _)| *t == ticket) {
@@ -55,7 +73,7 @@ impl Drop for Pass<'_> {
     fn drop(&mut self) {
         let waker = {
             let mut s = self.0.state.borrow_mut();
-            s.held = false;
+            s.held -= 1;
             s.queue.front_mut().and_then(|(_, w)| w.take())
         };
         if let Some(w) = waker {
@@ -96,5 +114,26 @@ mod tests {
                 (3, "out")
             ]
         );
+    }
+
+    #[test]
+    fn a_gate_of_two_lets_two_in_and_the_third_waits_for_one_to_leave() {
+        let gate = Gate::with_capacity(2);
+        let order = RefCell::new(Vec::new());
+        let task = |n: u32| {
+            let (gate, order) = (&gate, &order);
+            async move {
+                let _pass = gate.enter().await;
+                order.borrow_mut().push((n, "in"));
+                yield_now().await;
+                order.borrow_mut().push((n, "out"));
+            }
+        };
+        block_on(join(task(1), join(task(2), task(3))));
+        let order = order.into_inner();
+        assert_eq!(&order[..2], &[(1, "in"), (2, "in")]);
+        let third_in = order.iter().position(|e| *e == (3, "in")).unwrap();
+        let first_out = order.iter().position(|e| e.1 == "out").unwrap();
+        assert!(first_out < third_in, "{order:?}");
     }
 }

@@ -25,6 +25,7 @@ mod resume;
 mod retention;
 mod servers;
 mod spawn;
+mod starter;
 mod status;
 mod toast;
 mod wait;
@@ -73,6 +74,15 @@ pub struct Apiary<H: Host> {
     home: RefCell<Option<String>>,
     /// Starts of this instance on their way to each server (see `schedule::place`).
     starting: RefCell<BTreeMap<String, u32>>,
+    /// Queued beads this instance is starting: a scheduler round leaves them to that start.
+    preparing: RefCell<BTreeSet<String>>,
+    /// Starts prepared at once (`starter::PREPARE_AT_ONCE`).
+    prepare_gate: gate::Gate,
+    /// The repository top level of each directory workers were placed from (see
+    /// `worktree_root`).
+    repo_roots: RefCell<BTreeMap<String, String>>,
+    /// The starts handed to the duties (see `starter`).
+    starter: RefCell<starter::Starter>,
     /// The log as `swarm_log` read it so far: each call reads only what was appended since.
     journal: RefCell<history::Journal>,
     /// Each server's probes that failed in a row, since it last answered.
@@ -98,6 +108,10 @@ impl<H: Host> Apiary<H> {
             toasted: RefCell::default(),
             home: RefCell::default(),
             starting: RefCell::default(),
+            preparing: RefCell::default(),
+            prepare_gate: gate::Gate::with_capacity(starter::PREPARE_AT_ONCE),
+            repo_roots: RefCell::default(),
+            starter: RefCell::default(),
             journal: RefCell::new(history::Journal::for_history()),
             probe_failures: RefCell::default(),
         }

@@ -211,7 +211,7 @@ impl<H: Host> Apiary<H> {
         }
         for bead in beads {
             if let Some(q) = swarm.queued(bead) {
-                let (v, group) = report::queued_view(q, &plan, now);
+                let (v, group) = report::queued_view(q, &plan, &self.options, now);
                 match group {
                     Group::Failed => report.failed.push(v),
                     _ => report.pending.push(v),

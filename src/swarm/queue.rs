@@ -1,11 +1,12 @@
 //! Carries out the scheduler's decisions: retries failed beads, fails stalled workers, blocks
 //! beads whose dependencies died, starts what the plan allows, and deletes old sessions.
 //!
-//! `drain` runs after every spawn, on every change of the log (the plugin's watch loop) and
-//! when the time it returns comes, so queued workers start by themselves when a slot frees or
-//! a dependency completes. Drains of one instance take turns; every decision is checked again
-//! under the log's lock, so instances that drain at once never start a bead twice or exceed
-//! a limit.
+//! `drain` runs on every change of the log (the plugin's duties: a spawn's queue entry is one)
+//! and when the time it returns comes, so queued workers start by themselves when a slot
+//! frees or a dependency completes. Drains of one instance take turns deciding; the starts
+//! they decide are prepared behind them (`starter`), several at once. Every decision is
+//! checked again under the log's lock, so instances that drain at once never start a bead
+//! twice or exceed a limit.
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -20,46 +21,27 @@ use crate::event::{EventBody, Payload, WorkerFailed, WorkerQueued, WorkerSpawned
 use crate::host::{CreateSession, Host, PromptRequest};
 use crate::projection::Queued;
 use crate::prompt::WorkerPrompt;
-use crate::schedule::admit::{self, Admission, Origin};
-use crate::schedule::{self, Machine, Plan};
+use crate::schedule::admit::{self, Admission};
+use crate::schedule::{self, Machine};
 use crate::text::{duration, hex};
-
-/// What a drain did, for the spawn that asked for it.
-#[derive(Debug, Default)]
-pub(super) struct Drained {
-    /// The plan after the starts: positions and reasons of the beads still waiting.
-    pub plan: Plan,
-    /// The start of the bead asked about, when it was tried and failed.
-    pub failed: Option<Result<(), ToolError>>,
-    /// Why that bead's worker shares the coordinator's directory.
-    pub note: Option<String>,
-    pub prompt_hash: Option<String>,
-    /// When to drain again if no event comes first (a backoff, a stall deadline, retention).
-    pub wake_at: Option<u64>,
-}
 
 impl<H: Host> Apiary<H> {
     /// Runs the scheduler once. Resolves to the milliseconds until it should run again with no
     /// event to prompt it (0: nothing is due).
+    ///
+    /// The beads it starts are prepared behind it when the instance's duties run (see
+    /// `starter`); otherwise it resolves after their starts.
     pub async fn drain(&self) -> Result<u64, ToolError> {
-        let drained = self.drain_for(None).await?;
+        // Boxed, so its large state machine exists once in the `.wasm` rather than inlined
+        // into each caller (cancel, the servers' watch, the duties, the export).
+        let drained: Pin<Box<dyn Future<Output = _> + '_>> = Box::pin(self.drain_inner());
+        let wake_at = drained.await?;
         let now = self.host.now_ms();
-        Ok(drained
-            .wake_at
-            .map_or(0, |at| at.saturating_sub(now).max(1)))
+        Ok(wake_at.map_or(0, |at| at.saturating_sub(now).max(1)))
     }
 
-    /// Boxed, so its large state machine exists once in the `.wasm` rather than inlined into
-    /// each caller (spawn, cancel, the export).
-    pub(super) fn drain_for<'a>(
-        &'a self,
-        bead: Option<&'a str>,
-    ) -> Pin<Box<dyn Future<Output = Result<Drained, ToolError>> + 'a>> {
-        Box::pin(self.drain_inner(bead))
-    }
-
-    async fn drain_inner(&self, bead: Option<&str>) -> Result<Drained, ToolError> {
-        let _turn = self.drain_gate.enter().await;
+    async fn drain_inner(&self) -> Result<Option<u64>, ToolError> {
+        let turn = self.drain_gate.enter().await;
         self.refresh().await?;
         let stall_next = self.fail_stalled().await?;
         self.record_retries().await?;
@@ -75,45 +57,27 @@ impl<H: Host> Apiary<H> {
                 })
                 .await?;
         }
-        let mut drained = Drained::default();
-        for b in &plan.start {
-            let Some(q) = self.log.swarm().queued(b).cloned() else {
-                continue;
-            };
-            if !self.starts_for(q.request.parent_directory.as_deref()) {
-                continue;
-            }
-            let origin = Origin::Queue { seq: q.seq };
-            let result = self
-                .start(&q.request, q.attempt, retry_of(&q), origin, machine)
-                .await;
-            if Some(b.as_str()) == bead {
-                match result {
-                    Ok(started) => {
-                        drained.note = started.note;
-                        drained.prompt_hash = started.prompt_hash;
-                    }
-                    Err(e) => drained.failed = Some(Err(e)),
-                }
-            } else if let Err(e) = result {
-                // One bead that cannot start does not hold the others back; the next drain
-                // tries it again.
-                drained.failed.get_or_insert(Err(e));
-            }
-        }
-        if bead.is_none() {
-            if let Some(Err(e)) = drained.failed.take() {
-                return Err(e);
-            }
-        }
+        let mine: Vec<String> = {
+            let swarm = self.log.swarm();
+            plan.start
+                .iter()
+                .filter(|b| {
+                    swarm
+                        .queued(b)
+                        .is_some_and(|q| self.starts_for(q.request.parent_directory.as_deref()))
+                })
+                .cloned()
+                .collect()
+        };
+        let claimed = self.claim_starts(&mine);
         let retention_next = self.apply_retention().await?;
-        let now = self.host.now_ms();
-        drained.plan = schedule::plan(&self.log.swarm(), &self.options, machine.as_ref(), now);
-        drained.wake_at = [drained.plan.wake_at, stall_next, retention_next]
+        // The next round may decide while these starts are prepared: it finds them claimed.
+        drop(turn);
+        self.launch(claimed, machine).await;
+        Ok([plan.wake_at, stall_next, retention_next]
             .into_iter()
             .flatten()
-            .min();
-        Ok(drained)
+            .min())
     }
 
     /// The machine's load, read only when something waits to start.
@@ -138,53 +102,51 @@ impl<H: Host> Apiary<H> {
         Ok(())
     }
 
-    /// Starts a bead: its worktree, its session, the record, the prompt. What is recorded is
-    /// decided by `admit`, before anything is prepared and again under the lock (see
-    /// `Origin`); a worker that may no longer start is given up, and a spawn may be queued
-    /// instead.
+    /// Starts the queued bead `q`: its worktree, its session, the record, the prompt. What is
+    /// recorded is decided by `admit`, before anything is prepared and again under the lock; a
+    /// worker that may no longer start is given up. A refused first prompt is recorded as the
+    /// worker's failure; an error means nothing of the start was recorded.
     pub(super) async fn start(
         &self,
-        r: &WorkerQueued,
-        attempt: u32,
-        retry: Option<String>,
-        origin: Origin,
+        q: &Queued,
         machine: Option<Machine>,
-    ) -> Result<Started, ToolError> {
+    ) -> Result<(), ToolError> {
+        let r = &q.request;
         let admission = admit::admit(
             &self.log.swarm(),
             &self.options,
             r,
-            origin,
             &self.starting.borrow(),
             self.host.now_ms(),
         );
         let (server, model) = match admission {
             Admission::Start { server, model } => (server, model),
-            Admission::Stay(_) => return Ok(Started::default()),
-            Admission::Queue(_) => return self.queue_instead(r, machine).await,
+            Admission::Stay(_) => return Ok(()),
             Admission::Refuse(e) => return Err(e),
         };
         let starting = server
             .as_deref()
             .map(|url| Starting::new(&self.starting, url));
+        let retry = retry_of(q);
         let prepared = self
-            .prepare_worker(r, attempt, retry.as_deref(), server)
+            .prepare_worker(r, q.attempt, retry.as_deref(), server)
             .await?;
-        let (options, request, now) = (self.options.clone(), r.clone(), self.host.now_ms());
+        let (options, request, now, seq) =
+            (self.options.clone(), r.clone(), self.host.now_ms(), q.seq);
         let spawned = prepared.worker_spawned(r);
         let recorded = self
             .log
             .append_with(&self.host, now, move |swarm| {
                 let m = machine.as_ref();
-                admit::record(swarm, &options, m, request, origin, Some(spawned), now).into_events()
+                admit::record(swarm, &options, m, &request, seq, spawned, now)
+                    .map(EventBody::WorkerSpawned)
+                    .into_iter()
+                    .collect()
             })
             .await?;
         // Recorded or not, the worker now counts (or not) in the log itself.
         drop(starting);
-        let started = recorded
-            .iter()
-            .any(|e| matches!(e.payload, Payload::Known(EventBody::WorkerSpawned(_))));
-        if !started {
+        if recorded.is_empty() {
             // Given up: its session and its place.
             let _ = self
                 .host
@@ -195,13 +157,7 @@ impl<H: Host> Apiary<H> {
                 )
                 .await;
             self.unplace(&r.bead_id, &prepared.place).await;
-            let queued = recorded
-                .iter()
-                .any(|e| matches!(e.payload, Payload::Known(EventBody::WorkerQueued(_))));
-            return Ok(Started {
-                queued,
-                ..Started::default()
-            });
+            return Ok(());
         }
         let request = PromptRequest {
             session_id: prepared.session_id.clone(),
@@ -212,18 +168,12 @@ impl<H: Host> Apiary<H> {
             model,
         };
         if let Err(e) = self.host.prompt_async(&request).await {
-            let failed = admit::prompt_refused(r, request.session_id, origin, &e);
+            let failed = admit::prompt_refused(r, request.session_id, &e);
             self.log
                 .append(&self.host, self.host.now_ms(), &[failed])
                 .await?;
-            return Err(e.into());
         }
-        Ok(Started {
-            started: true,
-            queued: false,
-            note: prepared.place.note,
-            prompt_hash: Some(prepared.prompt_hash),
-        })
+        Ok(())
     }
 
     /// Prepares a worker on `server`: its place (a worktree here, or in the server's clone),
@@ -283,27 +233,6 @@ impl<H: Host> Apiary<H> {
             place,
             prompt,
             prompt_hash,
-        })
-    }
-
-    /// What a spawn records when no server has room: it is queued (within the cap), unless
-    /// `admit::record` finds otherwise under the lock.
-    async fn queue_instead(
-        &self,
-        r: &WorkerQueued,
-        machine: Option<Machine>,
-    ) -> Result<Started, ToolError> {
-        let (options, request, now) = (self.options.clone(), r.clone(), self.host.now_ms());
-        let recorded = self
-            .log
-            .append_with(&self.host, now, move |swarm| {
-                let m = machine.as_ref();
-                admit::record(swarm, &options, m, request, Origin::Spawn, None, now).into_events()
-            })
-            .await?;
-        Ok(Started {
-            queued: !recorded.is_empty(),
-            ..Started::default()
         })
     }
 
@@ -402,18 +331,9 @@ impl Prepared {
             shared_context: r.shared_context.clone(),
             priority: Some(r.priority),
             server: self.server.clone(),
+            note: place.note.clone(),
         }
     }
-}
-
-#[derive(Debug, Default)]
-pub(super) struct Started {
-    /// False when the bead did not start (someone else started it, or it was queued).
-    pub started: bool,
-    /// This start queued the bead instead: a limit was reached meanwhile.
-    pub queued: bool,
-    pub note: Option<String>,
-    pub prompt_hash: Option<String>,
 }
 
 /// A start on its way to a server: counted by `schedule::place` until it is recorded or

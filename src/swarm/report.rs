@@ -1,10 +1,10 @@
 //! How a worker is shown to the coordinator: compact lines, one per worker.
 use std::fmt::Write;
 
-use crate::api::{AwaitOutcome, PollReport, WorkerView};
+use crate::api::{AwaitOutcome, Options, PollReport, WorkerView};
 use crate::event::CompletionStatus;
 use crate::projection::{QueueState, Queued, Worker, WorkerState};
-use crate::schedule::{Plan, Wait};
+use crate::schedule::{start_will_retry, Plan, Wait};
 use crate::text::{duration, excerpt};
 
 /// Excerpt lengths that keep a poll of 20 workers around 2 KB.
@@ -60,8 +60,14 @@ pub(crate) fn view(w: &Worker, now: u64) -> WorkerView {
 }
 
 /// A bead in the queue: waiting (`queued`, or `waiting` when only the coordinator can move it
-/// on), or never started and `blocked` or `cancelled`.
-pub(crate) fn queued_view(q: &Queued, plan: &Plan, now: u64) -> (WorkerView, Group) {
+/// on), or never started and `blocked`, `cancelled` or `failed` (a start that failed and is
+/// not retried; one the policy retries is `queued` until its retry is recorded).
+pub(crate) fn queued_view(
+    q: &Queued,
+    plan: &Plan,
+    options: &Options,
+    now: u64,
+) -> (WorkerView, Group) {
     let (state, note, group) = match &q.state {
         QueueState::Waiting => {
             let wait = plan.wait(&q.request.bead_id);
@@ -78,6 +84,10 @@ pub(crate) fn queued_view(q: &Queued, plan: &Plan, now: u64) -> (WorkerView, Gro
         }
         QueueState::Blocked(why) => ("blocked", why.clone(), Group::Failed),
         QueueState::Cancelled(why) => ("cancelled", why.clone(), Group::Failed),
+        QueueState::Failed { error, .. } if start_will_retry(q, options) => {
+            ("queued", format!("retrying: {error}"), Group::Pending)
+        }
+        QueueState::Failed { error, .. } => ("failed", error.clone(), Group::Failed),
     };
     let view = WorkerView {
         bead_id: q.request.bead_id.clone(),

@@ -1,24 +1,26 @@
-//! `swarm_spawn_async`: queue the bead, let the scheduler start it, return at once. What a
-//! spawn does is decided by `schedule::intake` and `schedule::admit`; this file makes the
-//! host's calls around those decisions and appends what they decide.
+//! `swarm_spawn_async`: queue the bead and return at once; the scheduler starts it behind the
+//! call. What a spawn records is decided by `schedule::intake`; this file makes the host's
+//! calls around that decision and appends what it decides.
 
 use std::cell::Cell;
 use std::rc::Rc;
 
+use super::worktree::{worktree_name, WORKTREES};
 use super::{limits, Apiary};
 use crate::api::{CallContext, SpawnArgs, SpawnReply, SpawnStatus};
 use crate::error::ToolError;
-use crate::event::{EventBody, WorkerCancelled, WorkerQueued};
+use crate::event::EventBody;
 use crate::host::{Host, ModelRef};
 use crate::ids::{check_file_pattern, check_id, check_text};
-use crate::projection::QueueState;
+use crate::projection::Queued;
 use crate::schedule;
-use crate::schedule::admit::{parse_model, taken, Origin};
+use crate::schedule::admit::parse_model;
 use crate::schedule::intake::{self, Enqueue, Intake};
 
 impl<H: Host> Apiary<H> {
-    /// Puts the bead in the queue and lets the scheduler start what it can: the reply says
-    /// whether this worker started at once or waits, and why.
+    /// Puts the bead in the queue and returns: the reply says whether it starts now (its
+    /// worktree, session and prompt are prepared behind the call, see `starter`) or waits, and
+    /// why. The queue entry wakes the instance's scheduler, which starts it.
     pub async fn spawn(
         &self,
         ctx: &CallContext,
@@ -35,40 +37,6 @@ impl<H: Host> Apiary<H> {
         if let Some(agent) = &args.agent {
             self.check_agent(agent).await?;
         }
-        let now = self.host.now_ms();
-        let machine = self.host.machine().await.ok();
-        if schedule::can_start_now(
-            &self.log.swarm(),
-            &self.options,
-            machine.as_ref(),
-            &queued,
-            now,
-        ) {
-            let started = self.start(&queued, 1, None, Origin::Spawn, machine).await?;
-            if started.started {
-                return self.spawned_reply(&args.bead_id, started.note, started.prompt_hash);
-            }
-            if started.queued {
-                // Spawns running together took the slots first: this one was queued.
-                return self.after_queued(args).await;
-            }
-            if !taken(&self.log.swarm(), &args.bead_id) {
-                // The slot went and the queue is full: the queueing path refuses with counts.
-                return self.enqueue(args, queued).await;
-            }
-            // Another instance took the bead: answer with what the log says now.
-            return self.after_race(args);
-        }
-        self.enqueue(args, queued).await
-    }
-
-    /// Records a spawn that cannot start at once in the queue (unless the queue is full), lets
-    /// the scheduler start what it can, and says where the bead stands.
-    async fn enqueue(
-        &self,
-        args: &SpawnArgs,
-        queued: WorkerQueued,
-    ) -> Result<SpawnReply, ToolError> {
         // Under the lock: the bead is still free (another instance may have queued it), and
         // the queue has room.
         let refused = Rc::new(Cell::new(None));
@@ -93,41 +61,30 @@ impl<H: Host> Apiary<H> {
         if recorded.is_empty() {
             return self.after_race(args);
         }
-        self.after_queued(args).await
-    }
-
-    /// Lets the scheduler start what it can now that this spawn's bead is queued, and says
-    /// where the bead stands.
-    async fn after_queued(&self, args: &SpawnArgs) -> Result<SpawnReply, ToolError> {
-        let outcome = self.drain_for(Some(&args.bead_id)).await?;
-        if let Some(Err(e)) = outcome.failed {
-            // Taken out of the queue again, so the error means what it says: nothing runs.
-            self.log
-                .append_with(&self.host, self.host.now_ms(), {
-                    let (bead, epic, why) = (
-                        args.bead_id.clone(),
-                        args.epic_id.clone(),
-                        format!("could not start: {e}"),
-                    );
-                    move |swarm| match swarm.queued(&bead) {
-                        Some(q) if q.state == QueueState::Waiting => {
-                            vec![EventBody::WorkerCancelled(WorkerCancelled {
-                                session_id: String::new(),
-                                bead_id: bead.clone(),
-                                epic_id: epic.clone(),
-                                reason: why.clone(),
-                            })]
-                        }
-                        _ => Vec::new(),
-                    }
-                })
-                .await?;
-            return Err(e);
-        }
-        if let Some(q) = self.log.swarm().queued(&args.bead_id) {
-            return Ok(intake::queued_reply(q, &outcome.plan, self.host.now_ms()));
-        }
-        self.spawned_reply(&args.bead_id, outcome.note, outcome.prompt_hash)
+        let machine = self.machine_if_queued().await;
+        let (q, plan) = {
+            let swarm = self.log.swarm();
+            let plan = schedule::plan(&swarm, &self.options, machine.as_ref(), self.host.now_ms());
+            let q = swarm
+                .queued(&args.bead_id)
+                .ok_or_else(|| ToolError::Refused(format!("{} left the queue", args.bead_id)))?;
+            if !plan.start.contains(&args.bead_id) {
+                return Ok(intake::queued_reply(q, &plan, self.host.now_ms()));
+            }
+            (q.clone(), plan)
+        };
+        // Where it will run: a worker on another server works in that server's clone; here,
+        // in a worktree of the caller's repository, or in the caller's directory.
+        let placed = plan.placed.iter().find(|(b, _)| *b == q.request.bead_id);
+        let place = match (placed, self.options.worktrees) {
+            (Some((_, server)), _) => Place::Server(server.clone()),
+            (None, false) => Place::Shared(None),
+            (None, true) => match self.worktree_root(&ctx.directory).await? {
+                Ok(root) => Place::Worktree(root),
+                Err(note) => Place::Shared(Some(note)),
+            },
+        };
+        Ok(starting_reply(&q, &place))
     }
 
     /// The reply after another writer got in first: its worker, or the queue entry.
@@ -135,49 +92,6 @@ impl<H: Host> Apiary<H> {
         let swarm = self.log.swarm();
         intake::existing(&swarm, &self.options, args, self.host.now_ms())?
             .ok_or_else(|| ToolError::Refused(format!("a spawn of {} raced", args.bead_id)))
-    }
-
-    fn spawned_reply(
-        &self,
-        bead: &str,
-        note: Option<String>,
-        prompt_hash: Option<String>,
-    ) -> Result<SpawnReply, ToolError> {
-        let swarm = self.log.swarm();
-        let w = swarm
-            .bead(bead)
-            .ok_or_else(|| ToolError::Refused(format!("{bead} left the queue unstarted")))?;
-        let mut output = format!(
-            "spawned {} (epic {}) in session {}",
-            w.bead_id, w.epic_id, w.session_id
-        );
-        match (&w.branch, &note) {
-            (Some(branch), _) => output.push_str(&format!(
-                ", in worktree {} (branch {branch}){}",
-                w.directory.as_deref().unwrap_or_default(),
-                w.server
-                    .as_deref()
-                    .map(|s| format!(" on {s}"))
-                    .unwrap_or_default()
-            )),
-            (None, Some(note)) => output.push_str(&format!("; {note}")),
-            (None, None) => {}
-        }
-        // Short: a coordinator spawning twenty workers reads twenty of these. The tool's
-        // description says what to call next.
-        output.push_str("; running in the background");
-        Ok(SpawnReply {
-            title: format!("spawned {}", w.bead_id),
-            output,
-            status: SpawnStatus::Spawned,
-            session_id: w.session_id.clone(),
-            bead_id: w.bead_id.clone(),
-            epic_id: w.epic_id.clone(),
-            prompt_hash: prompt_hash.unwrap_or_default(),
-            worktree: w.worktree.clone(),
-            branch: w.branch.clone(),
-            queue_position: None,
-        })
     }
 
     /// An unknown agent is refused before anything is created, with the names the server knows.
@@ -193,6 +107,52 @@ impl<H: Host> Apiary<H> {
                 known.join(", ")
             ),
         ))
+    }
+}
+
+/// Where a bead the scheduler starts now will run.
+enum Place {
+    /// A worktree of the repository at this top level.
+    Worktree(String),
+    /// The caller's directory, and why when worktrees are on.
+    Shared(Option<String>),
+    /// A worktree of that server's clone.
+    Server(String),
+}
+
+/// The reply for a bead the scheduler starts now, behind the call: where it will run.
+fn starting_reply(q: &Queued, place: &Place) -> SpawnReply {
+    let r = &q.request;
+    let name = worktree_name(&r.bead_id);
+    let mut output = format!("starting {} (epic {})", r.bead_id, r.epic_id);
+    let (mut worktree, mut branch) = (None, None);
+    match place {
+        Place::Worktree(root) => {
+            let (path, b) = (
+                format!("{root}/{WORKTREES}/{name}"),
+                format!("apiary/{name}"),
+            );
+            output.push_str(&format!(" in worktree {path} (branch {b})"));
+            (worktree, branch) = (Some(path), Some(b));
+        }
+        Place::Shared(Some(note)) => output.push_str(&format!("; {note}")),
+        Place::Shared(None) => {}
+        Place::Server(url) => output.push_str(&format!(" on {url}")),
+    }
+    // Short: a coordinator spawning twenty workers reads twenty of these. The tool's
+    // description says what to call next.
+    output.push_str("; running in the background");
+    SpawnReply {
+        title: format!("starting {}", r.bead_id),
+        output,
+        status: SpawnStatus::Starting,
+        session_id: String::new(),
+        bead_id: r.bead_id.clone(),
+        epic_id: r.epic_id.clone(),
+        prompt_hash: String::new(),
+        worktree,
+        branch,
+        queue_position: None,
     }
 }
 

@@ -105,36 +105,10 @@ impl<H: Host> Apiary<H> {
         if !self.options.worktrees {
             return Ok(shared(None));
         }
-        let top = match self
-            .host
-            .git(directory, &["rev-parse", "--show-toplevel"])
-            .await
-        {
-            Ok(top) if top.code == 0 => top,
-            Ok(_) => {
-                return Ok(shared(Some(
-                    "not a git repository: the worker edits your directory".into(),
-                )))
-            }
-            Err(e) => {
-                return Ok(shared(Some(format!(
-                    "{e}: the worker edits your directory"
-                ))))
-            }
+        let root = match self.worktree_root(directory).await? {
+            Ok(root) => root,
+            Err(note) => return Ok(shared(Some(note))),
         };
-        let root = top.stdout.trim().to_string();
-        if self
-            .git(&root, &["rev-parse", "--verify", "-q", "HEAD"])
-            .await?
-            .code
-            != 0
-        {
-            return Ok(shared(Some(
-                "the repository has no commit yet: the worker edits your directory (commit once \
-                 to give workers their own worktrees)"
-                    .into(),
-            )));
-        }
         let name = worktree_name(bead);
         let path = format!("{root}/{WORKTREES}/{name}");
         let branch = format!("apiary/{name}");
@@ -147,6 +121,48 @@ impl<H: Host> Apiary<H> {
         .await?;
         let links = self.ready(&root, &path).await?;
         Ok(Placement::in_worktree(path, branch, links, None))
+    }
+
+    /// The top level of the repository workers of `directory` get their worktrees in, or why
+    /// they share `directory`. A repository with a commit stays one, so its top level is
+    /// remembered: a spawn's reply names the worktree without running git.
+    pub(super) async fn worktree_root(
+        &self,
+        directory: &str,
+    ) -> Result<Result<String, String>, ToolError> {
+        if let Some(root) = self.repo_roots.borrow().get(directory) {
+            return Ok(Ok(root.clone()));
+        }
+        let top = match self
+            .host
+            .git(directory, &["rev-parse", "--show-toplevel"])
+            .await
+        {
+            Ok(top) if top.code == 0 => top,
+            Ok(_) => {
+                return Ok(Err(
+                    "not a git repository: the worker edits your directory".into()
+                ))
+            }
+            Err(e) => return Ok(Err(format!("{e}: the worker edits your directory"))),
+        };
+        let root = top.stdout.trim().to_string();
+        if self
+            .git(&root, &["rev-parse", "--verify", "-q", "HEAD"])
+            .await?
+            .code
+            != 0
+        {
+            return Ok(Err(
+                "the repository has no commit yet: the worker edits your directory (commit once \
+                 to give workers their own worktrees)"
+                    .into(),
+            ));
+        }
+        self.repo_roots
+            .borrow_mut()
+            .insert(directory.to_string(), root.clone());
+        Ok(Ok(root))
     }
 
     /// Readies the worktree at `path` of the repository at `root` for OpenCode, by the rule

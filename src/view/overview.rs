@@ -162,6 +162,7 @@ impl LogView {
                             ),
                             QueueState::Blocked(r) => ("blocked", r.clone()),
                             QueueState::Cancelled(r) => ("cancelled", r.clone()),
+                            QueueState::Failed { error, .. } => ("failed", error.clone()),
                         };
                         QueueRow {
                             bead_id: q.request.bead_id.clone(),

@@ -232,6 +232,14 @@ impl ApiaryCore {
         json::to_js(&crate::swarm::arg_limits()).map_err(|e| JsError::new(&e))
     }
 
+    /// Runs the scheduler once (retries, stalls, blocked beads, retention) and carries out
+    /// the starts it decides; resolves to the milliseconds until it has something due (0:
+    /// nothing). The duties run it by themselves; this is for a one-off process (a script, a
+    /// test) that runs no duties.
+    pub async fn drain(&self) -> Result<f64, JsError> {
+        self.inner.drain().await.map(|ms| ms as f64).map_err(fail)
+    }
+
     /// Runs the instance's background duties for its lifetime (the returned promise never
     /// resolves): recovery at start, the scheduler on every log change and due time, toasts,
     /// waking idle coordinators, and probing the `servers` option's servers. Call it once,

@@ -2,16 +2,41 @@
 #![allow(dead_code)]
 use std::rc::Rc;
 
-use apiary::api::{CallContext, CompleteArgs, Options, PollArgs, SpawnArgs};
+use apiary::api::{CallContext, CompleteArgs, Options, PollArgs, SpawnArgs, SpawnReply};
 use apiary::event::{
     CompletionStatus, Event, EventBody, Payload, Priority, ServerNote, WorkerCompleted,
     WorkerFailed, WorkerObserved, WorkerQueued, WorkerSpawned, SCHEMA_VERSION,
 };
+use apiary::host::Host;
 use apiary::host::{MessageError, ServerEvent};
 use apiary::projection::Swarm;
 use apiary::testing::{self, FakeHost, MemoryStore};
-use apiary::Apiary;
+use apiary::{Apiary, ToolError};
 use sha2::{Digest, Sha256};
+
+/// A spawn as the plugin carries it out: the call, which only queues, then the scheduler's
+/// round its queue entry wakes (the plugin's duties run it behind the call; here, in turn).
+pub async fn spawn_started<H: Host>(
+    a: &Apiary<H>,
+    ctx: &CallContext,
+    args: &SpawnArgs,
+) -> Result<SpawnReply, ToolError> {
+    let reply = a.spawn(ctx, args).await?;
+    a.drain().await?;
+    Ok(reply)
+}
+
+/// `spawn_started`, then the session of the worker it started.
+pub async fn started_session<H: Host>(
+    a: &Apiary<H>,
+    ctx: &CallContext,
+    args: &SpawnArgs,
+) -> Result<String, ToolError> {
+    spawn_started(a, ctx, args).await?;
+    let swarm = a.log().swarm();
+    let w = swarm.bead(&args.bead_id).expect("the bead started");
+    Ok(w.session_id.clone())
+}
 
 pub fn apiary() -> Apiary<FakeHost> {
     Apiary::new(FakeHost::default())

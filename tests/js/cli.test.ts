@@ -164,6 +164,8 @@ test("the queue's reasons follow the limits in the repository's .opencode/apiary
   const core = new Core(makeHost(fakeClient("q"), openFileStore(await findLogPath(repo))), options);
   const ctx = { session_id: "ses_coord", directory: repo };
   for (const bead of ["a", "b"]) await core.spawnAsync(ctx, { bead_id: bead, epic_id: "ep", title: bead, files: [`${bead}.txt`] });
+  // The scheduler's round the plugin's duties run behind the spawns: a starts, b waits.
+  await core.drain();
   const o = cliJson("status", "--dir", repo);
   assert.deepEqual(
     o.epics[0].queue.map((q: { bead_id: string; position: number; reason: string }) => [q.bead_id, q.position, q.reason]),
@@ -180,8 +182,9 @@ test("a log in PostgreSQL reads as a file log does, and is followed through its 
   const log = freshLog("cli");
   await spawnManyPg(log, "c", 3);
   const o = cliJson("status", "--postgres", postgresUrl(), "--log-name", log);
+  // Three spawns, queued (nothing drains them here).
   assert.equal(o.health.events, 3);
-  assert.equal(o.epics[0].workers.length, 3);
+  assert.equal(o.epics[0].queue.length, 3);
   assert.match(o.log, new RegExp(`^postgres://127\\.0\\.0\\.1:\\d+/apiary \\(log ${log}\\)$`));
   const child = cliChild("log", "--postgres", postgresUrl(), "--log-name", log, "--follow", "--json");
   const seen: number[] = [];
@@ -241,7 +244,7 @@ test("the README's team configuration is read by the command line and its secret
   const o = JSON.parse(status.stdout);
   assert.equal(o.health.events, 2);
   assert.match(o.log, new RegExp(`\\(log ${log}\\)$`));
-  assert.equal(o.epics[0].workers.length, 2);
+  assert.equal(o.epics[0].queue.length, 2);
   const dashboard = await startDashboard({ dir: repo });
   try {
     const served = await fetch(`${dashboard.url}options`);

@@ -78,7 +78,10 @@ test("await on one instance returns when a worker completes through another", as
   const coordinator = await pgCore(log, "c");
   open.push(coordinator.store);
   const ctx = { session_id: "ses_coord", directory: "/repo" };
-  const spawned = await coordinator.core.spawnAsync(ctx, { bead_id: "b1", epic_id: "ep", title: "t", files: [] });
+  await coordinator.core.spawnAsync(ctx, { bead_id: "b1", epic_id: "ep", title: "t", files: [] });
+  // The start the plugin's duties make behind a spawn.
+  await coordinator.core.drain();
+  const spawned = (await rowsOf(log)).map((r) => JSON.parse(r.line)).find((e) => e.type === "worker_spawned");
   const waiting = coordinator.core.awaitWorkers(ctx, { epic_id: "ep", timeout_ms: 60_000, poll_interval_ms: 60_000 }, new Promise(() => undefined));
   await new Promise((r) => setTimeout(r, 300));
   const worker = await pgCore(log, "w");

@@ -38,6 +38,38 @@ async function run(hooks: Awaited<ReturnType<typeof plugin>>, name: string, args
   return (await t.execute(args as never, c)) as ToolOut;
 }
 
+type Logged = { type: string; bead_id?: string; session_id?: string; error?: string; config_links?: string[] };
+
+function logged(repo: string): Logged[] {
+  const file = path.join(repo, ".git", "apiary", "events.jsonl");
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Logged);
+}
+
+/** Waits until `found` gives something, for 10 s at most. */
+async function until<T>(what: string, found: () => T | undefined): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const v = found();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`no ${what} after 10 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A spawn as a coordinator makes it: the tool's reply, then the start the plugin's duties
+ * carry out behind it (its worker recorded and prompted). */
+async function spawned(hooks: Awaited<ReturnType<typeof plugin>>, client: FakeClient, repo: string, args: object, c: ToolContext) {
+  const out = await run(hooks, "swarm_spawn_async", args, c);
+  const bead = (args as { bead_id: string }).bead_id;
+  const w = await until(`worker_spawned of ${bead}`, () => logged(repo).find((e) => e.type === "worker_spawned" && e.bead_id === bead));
+  await until(`the prompt of ${bead}`, () => client.prompts.find((p) => p.id === w.session_id));
+  return { out, session: w.session_id! };
+}
+
 /** Each bead owns a file of its own, so that no spawn waits for another's files. */
 const spawnArgs = (bead: string) => ({ bead_id: bead, epic_id: "ep", title: `task ${bead}`, files: [`src/${bead}.ts`] });
 
@@ -88,14 +120,20 @@ test("spawn creates a child session, prompts it and writes the log in the git di
   const client = fakeClient();
   const hooks = await plugin(client, repo);
   const out = await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
-  assert.equal(out.metadata.session_id, "ses_fake1");
-  assert.match(out.output, /^spawned bd-1 \(epic ep\) in session ses_fake1/);
   const tree = path.join(repo, ".apiary", "worktrees", "bd-1");
+  // The reply comes first: the worktree and the session are made behind it.
+  assert.equal(out.output, `starting bd-1 (epic ep) in worktree ${tree} (branch apiary/bd-1); running in the background`);
+  assert.equal(out.metadata.status, "starting");
+  assert.equal(out.metadata.session_id, "");
+  assert.equal(client.created.length, 0);
+  const w = await until("worker_spawned", () => logged(repo).find((e) => e.type === "worker_spawned"));
+  assert.equal(w.session_id, "ses_fake1");
+  await until("the prompt", () => client.prompts[0]);
   assert.deepEqual(client.created[0], { parentID: "ses_coord", title: "bd-1: task bd-1", directory: tree });
   assert.equal(client.prompts[0]!.directory, tree);
   assert.match(client.prompts[0]!.text, /# Apiary worker: bd-1 \(epic ep\)/);
   const log = readFileSync(path.join(repo, ".git", "apiary", "events.jsonl"), "utf8");
-  assert.match(log, /^\{"seq":1,"v":2,"timestamp":\d+,"type":"worker_spawned"/);
+  assert.match(log, /^\{"seq":1,"v":2,"timestamp":\d+,"type":"worker_queued"/);
 });
 
 test("a plugin instance in a worktree shares the main repository's log", async () => {
@@ -120,21 +158,22 @@ test("an invalid bead id is refused with the reason and nothing is written", asy
   assert.throws(() => readFileSync(path.join(repo, ".git", "apiary", "events.jsonl")), /ENOENT/);
 });
 
-test("an SDK error reaches the caller with the server's words", async () => {
+test("an SDK error at a start is recorded once with the server's words", async () => {
   const repo = scratchRepo();
   const client = fakeClient();
   client.failNext = { name: "NotFoundError", data: { message: "Session not found" } };
   const hooks = await plugin(client, repo);
-  await assert.rejects(
-    run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo)),
-    /session\.create failed: HTTP 404 NotFoundError: Session not found/,
-  );
+  await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
+  const failed = await until("worker_failed", () => logged(repo).find((e) => e.type === "worker_failed"));
+  assert.match(failed.error!, /^could not start: session\.create failed: HTTP 404 NotFoundError: Session not found/);
+  assert.equal(logged(repo).filter((e) => e.type === "worker_failed").length, 1);
 });
 
 test("the event hook records a worker's busy and idle in order", async () => {
   const repo = scratchRepo();
-  const hooks = await plugin(fakeClient(), repo);
-  await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
+  const client = fakeClient();
+  const hooks = await plugin(client, repo);
+  await spawned(hooks, client, repo, spawnArgs("bd-1"), ctx("ses_coord", repo));
   const fire = (type: string, properties: object) => hooks.event!({ event: { type, properties } as never });
   await fire("session.status", { sessionID: "ses_fake1", status: { type: "busy" } });
   await fire("message.part.updated", { part: { type: "text" } });
@@ -146,13 +185,14 @@ test("the event hook records a worker's busy and idle in order", async () => {
     .split("\n")
     .map((l) => JSON.parse(l).type);
   // The coordinator's poll showed it the finished worker: it needs no message about it.
-  assert.deepEqual(types, ["worker_spawned", "worker_started", "worker_idle", "coordinator_notified"]);
+  assert.deepEqual(types, ["worker_queued", "worker_spawned", "worker_started", "worker_idle", "coordinator_notified"]);
 });
 
 test("a worker completes through swarm_complete from its own session", async () => {
   const repo = scratchRepo();
-  const hooks = await plugin(fakeClient(), repo);
-  await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
+  const client = fakeClient();
+  const hooks = await plugin(client, repo);
+  await spawned(hooks, client, repo, spawnArgs("bd-1"), ctx("ses_coord", repo));
   const done = await run(
     hooks,
     "swarm_complete",
@@ -166,9 +206,10 @@ test("a worker completes through swarm_complete from its own session", async () 
 
 test("concurrent spawns each get their own worktree although git adds one at a time", async () => {
   const repo = scratchRepo();
-  const hooks = await plugin(fakeClient(), repo);
+  const client = fakeClient();
+  const hooks = await plugin(client, repo);
   const beads = ["bd-1", "bd-2", "bd-3", "bd-4", "bd-5", "bd-6"];
-  await Promise.all(beads.map((b) => run(hooks, "swarm_spawn_async", spawnArgs(b), ctx("ses_coord", repo))));
+  await Promise.all(beads.map((b) => spawned(hooks, client, repo, spawnArgs(b), ctx("ses_coord", repo))));
   const listed = git(repo, "worktree", "list", "--porcelain");
   for (const b of beads) assert.ok(listed.includes(path.join(repo, ".apiary", "worktrees", b)), `${b} in\n${listed}`);
   assert.equal(git(repo, "status", "--porcelain"), "", "the worktrees' folder is ignored");
@@ -178,8 +219,9 @@ test("a worktree reaches the repository's plugins through a link", async () => {
   const repo = scratchRepo();
   mkdirSync(path.join(repo, ".opencode", "plugin"), { recursive: true });
   writeFileSync(path.join(repo, ".opencode", "plugin", "apiary.js"), "export {};\n");
-  const hooks = await plugin(fakeClient(), repo);
-  const out = await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
+  const client = fakeClient();
+  const hooks = await plugin(client, repo);
+  const { out } = await spawned(hooks, client, repo, spawnArgs("bd-1"), ctx("ses_coord", repo));
   const tree = path.join(repo, ".apiary", "worktrees", "bd-1");
   assert.ok(existsSync(path.join(tree, ".opencode", "plugin", "apiary.js")), "the plugin is visible in the worktree");
   assert.equal(out.metadata.worktree, tree);
@@ -196,14 +238,11 @@ test("a link an earlier attempt made is reported again, so a retried worker's me
   const tree = path.join(repo, ".apiary", "worktrees", "bd-1");
   git(repo, "worktree", "add", "-q", "-b", "apiary/bd-1", tree);
   symlinkSync(path.join(repo, ".opencode"), path.join(tree, ".opencode"));
-  const hooks = await plugin(fakeClient(), repo);
-  await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
-  const spawned = readFileSync(path.join(repo, ".git", "apiary", "events.jsonl"), "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as { type: string; config_links?: string[] })
-    .find((e) => e.type === "worker_spawned");
-  assert.deepEqual(spawned?.config_links, [".opencode"]);
+  const client = fakeClient();
+  const hooks = await plugin(client, repo);
+  await spawned(hooks, client, repo, spawnArgs("bd-1"), ctx("ses_coord", repo));
+  const started = logged(repo).find((e) => e.type === "worker_spawned");
+  assert.deepEqual(started?.config_links, [".opencode"]);
 });
 
 test("the host's shell resolves to what a script printed, whatever its exit", async () => {
@@ -221,8 +260,8 @@ test("an unknown agent is refused with the agents the server has, and nothing is
     /invalid argument `agent`: no agent "reviewer" on this server; known agents: build, plan, general/,
   );
   assert.equal(client.created.length, 0);
-  const ok = await run(hooks, "swarm_spawn_async", { ...spawnArgs("bd-2"), agent: "plan", model: "scripted/w" }, ctx("ses_coord", repo));
-  assert.match(ok.output, /^spawned bd-2/);
+  const { out: ok } = await spawned(hooks, client, repo, { ...spawnArgs("bd-2"), agent: "plan", model: "scripted/w" }, ctx("ses_coord", repo));
+  assert.match(ok.output, /^starting bd-2/);
   assert.equal(client.prompts[0]!.agent, "plan");
   assert.deepEqual(client.prompts[0]!.model, { providerID: "scripted", modelID: "w" });
 });
@@ -231,7 +270,7 @@ test("an idle coordinator is told once, by a message, that its worker finished",
   const repo = scratchRepo();
   const client = fakeClient();
   const hooks = await plugin(client, repo);
-  await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
+  await spawned(hooks, client, repo, spawnArgs("bd-1"), ctx("ses_coord", repo));
   const fire = (type: string, properties: object) => hooks.event!({ event: { type, properties } as never });
   await fire("session.idle", { sessionID: "ses_coord" });
   await run(hooks, "swarm_complete", { bead_id: "bd-1", summary: "ok", files_touched: [] }, ctx("ses_fake1", repo));
@@ -249,7 +288,7 @@ test("options come from .opencode/apiary.json, and a bad file is a clear error",
   writeFileSync(path.join(repo, ".opencode", "apiary.json"), JSON.stringify({ worktrees: false }));
   const client = fakeClient();
   const hooks = await plugin(client, repo);
-  const out = await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
+  const { out } = await spawned(hooks, client, repo, spawnArgs("bd-1"), ctx("ses_coord", repo));
   assert.equal(out.metadata.worktree, undefined, "worktrees off");
   assert.equal(client.created[0]!.directory, undefined);
   writeFileSync(path.join(repo, ".opencode", "apiary.json"), JSON.stringify({ worktree: false }));
@@ -264,7 +303,7 @@ test("past max_running a spawn is queued, swarm_status shows why, and swarm_canc
   writeFileSync(path.join(repo, ".opencode", "apiary.json"), JSON.stringify({ worktrees: false, max_running: 1 }));
   const client = fakeClient();
   const hooks = await plugin(client, repo);
-  await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
+  await spawned(hooks, client, repo, spawnArgs("bd-1"), ctx("ses_coord", repo));
   const queued = await run(hooks, "swarm_spawn_async", { ...spawnArgs("bd-2"), priority: "high" }, ctx("ses_coord", repo));
   assert.equal(queued.output, "queued bd-2 (epic ep) at #1: limit: 1/1 running; it starts by itself");
   assert.equal(queued.metadata.status, "queued");
@@ -280,8 +319,9 @@ test("message events reach the core as activity of their session only", async ()
   const repo = scratchRepo();
   mkdirSync(path.join(repo, ".opencode"), { recursive: true });
   writeFileSync(path.join(repo, ".opencode", "apiary.json"), JSON.stringify({ worktrees: false, stall_after_ms: 4000 }));
-  const hooks = await plugin(fakeClient(), repo);
-  await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
+  const client = fakeClient();
+  const hooks = await plugin(client, repo);
+  await spawned(hooks, client, repo, spawnArgs("bd-1"), ctx("ses_coord", repo));
   const fire = (type: string, properties: object) => hooks.event!({ event: { type, properties } as never });
   const text = "x".repeat(100_000);
   await fire("message.part.updated", { part: { sessionID: "ses_fake1", type: "text", text } });
@@ -292,15 +332,16 @@ test("message events reach the core as activity of their session only", async ()
     .split("\n")
     .map((l) => JSON.parse(l).type);
   // One activity record per interval (a quarter of the stall time), none for other sessions.
-  assert.deepEqual(types, ["worker_spawned", "worker_active"]);
+  assert.deepEqual(types, ["worker_queued", "worker_spawned", "worker_active"]);
 });
 
 test("tool.execute.before stops a worker's write outside its files and lets its own through", async () => {
   const repo = scratchRepo();
   mkdirSync(path.join(repo, ".opencode"), { recursive: true });
   writeFileSync(path.join(repo, ".opencode", "apiary.json"), JSON.stringify({ worktrees: false }));
-  const hooks = await plugin(fakeClient(), repo);
-  await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
+  const client = fakeClient();
+  const hooks = await plugin(client, repo);
+  await spawned(hooks, client, repo, spawnArgs("bd-1"), ctx("ses_coord", repo));
   const before = hooks["tool.execute.before"]!;
   const call = (tool: string, args: object, sessionID = "ses_fake1") =>
     before({ tool, sessionID, callID: "call_1" }, { args });
@@ -319,7 +360,7 @@ test("the coordinator's instance shows one toast when a worker completes", async
   writeFileSync(path.join(repo, ".opencode", "apiary.json"), JSON.stringify({ worktrees: false }));
   const client = fakeClient();
   const hooks = await plugin(client, repo);
-  await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
+  await spawned(hooks, client, repo, spawnArgs("bd-1"), ctx("ses_coord", repo));
   await run(hooks, "swarm_complete", { bead_id: "bd-1", summary: "wrote it", files_touched: [] }, ctx("ses_fake1", repo));
   const deadline = Date.now() + 10_000;
   while (client.toasts.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
