@@ -54,6 +54,34 @@ fn spawn(a: &Apiary<FakeHost>, repo: &Repo, bead: &str) -> String {
     block_on(started_session(a, &in_repo(repo), &spawn_args(bead))).unwrap()
 }
 
+/// An instance that makes each worktree at its start (the pool is tested apart).
+fn no_pool() -> Apiary<FakeHost> {
+    apiary_with(|o| o.worktree_pool = 0)
+}
+
+/// The pool's free members: detached worktrees named `pool-*`.
+fn members(repo: &Repo) -> Vec<String> {
+    let listed = repo.git(&["worktree", "list", "--porcelain"]);
+    listed
+        .split("\n\n")
+        .filter(|e| e.contains("/.apiary/worktrees/pool-") && e.contains("\ndetached"))
+        .map(|e| {
+            e.lines()
+                .next()
+                .unwrap()
+                .trim_start_matches("worktree ")
+                .to_string()
+        })
+        .collect()
+}
+
+fn pooled(size: u32) -> Apiary<FakeHost> {
+    apiary_with(|o| {
+        o.worktree_pool = size;
+        o.max_running = 8;
+    })
+}
+
 fn worktree(repo: &Repo, bead: &str) -> PathBuf {
     repo.0.join(".apiary/worktrees").join(bead)
 }
@@ -72,7 +100,7 @@ fn merge(a: &Apiary<FakeHost>, bead: &str) -> Result<apiary::api::MergeReply, To
 #[test]
 fn each_worker_gets_its_own_worktree_and_branch_that_the_main_tree_does_not_show() {
     let repo = Repo::new(true);
-    let a = apiary();
+    let a = no_pool();
     let reply = block_on(spawn_started(&a, &in_repo(&repo), &spawn_args("bd-1"))).unwrap();
     let wt = worktree(&repo, "bd-1");
     assert!(wt.join("shared.txt").exists());
@@ -97,7 +125,7 @@ fn each_worker_gets_its_own_worktree_and_branch_that_the_main_tree_does_not_show
 #[test]
 fn a_workers_edit_lands_in_its_worktree_and_reaches_the_main_tree_only_by_merge() {
     let repo = Repo::new(true);
-    let a = apiary();
+    let a = no_pool();
     let session = spawn(&a, &repo, "bd-1");
     std::fs::write(worktree(&repo, "bd-1").join("new.txt"), "from the worker\n").unwrap();
     assert!(!repo.0.join("new.txt").exists());
@@ -134,7 +162,7 @@ fn a_workers_edit_lands_in_its_worktree_and_reaches_the_main_tree_only_by_merge(
 #[test]
 fn a_conflicting_merge_is_reported_by_file_and_leaves_the_main_tree_as_it_was() {
     let repo = Repo::new(true);
-    let a = apiary();
+    let a = no_pool();
     let s1 = spawn(&a, &repo, "bd-1");
     let s2 = spawn(&a, &repo, "bd-2");
     std::fs::write(worktree(&repo, "bd-1").join("shared.txt"), "one\n").unwrap();
@@ -171,7 +199,7 @@ fn links_made_for_opencode_are_never_committed() {
     // The repository's plugin, not committed: the worktree reaches it through a link.
     std::fs::create_dir_all(repo.0.join(".opencode/plugin")).unwrap();
     repo.write(".opencode/plugin/apiary.js", "// the plugin\n");
-    let a = apiary();
+    let a = no_pool();
     let session = spawn(&a, &repo, "bd-1");
     let wt = worktree(&repo, "bd-1");
     assert!(wt.join(".opencode/plugin/apiary.js").exists());
@@ -192,7 +220,7 @@ fn links_made_for_opencode_are_never_committed() {
 fn a_retried_worker_keeps_its_worktree_and_the_link_it_made_is_reported_again() {
     let repo = Repo::new(true);
     std::fs::create_dir_all(repo.0.join(".opencode")).unwrap();
-    let a = apiary();
+    let a = no_pool();
     let session = spawn(&a, &repo, "bd-1");
     let first = a.log().swarm().bead("bd-1").unwrap().clone();
     session_error(&a, &session, "APIError");
@@ -209,7 +237,10 @@ fn a_retried_worker_keeps_its_worktree_and_the_link_it_made_is_reported_again() 
 #[test]
 fn cleanup_removes_merged_worktrees_and_keeps_unmerged_ones_unless_asked() {
     let repo = Repo::new(true);
-    let a = apiary_with(|o| o.remove_merged_worktrees = false);
+    let a = apiary_with(|o| {
+        o.remove_merged_worktrees = false;
+        o.worktree_pool = 0;
+    });
     let s1 = spawn(&a, &repo, "bd-1");
     let s2 = spawn(&a, &repo, "bd-2");
     std::fs::write(worktree(&repo, "bd-1").join("a.txt"), "a\n").unwrap();
@@ -238,7 +269,7 @@ fn cleanup_removes_merged_worktrees_and_keeps_unmerged_ones_unless_asked() {
 #[test]
 fn odd_bead_ids_get_safe_names_and_path_escapes_are_refused_before_git_runs() {
     let repo = Repo::new(true);
-    let a = apiary();
+    let a = no_pool();
     let reply = block_on(spawn_started(&a, &in_repo(&repo), &spawn_args("bd:1"))).unwrap();
     assert!(
         reply.output.contains("/.apiary/worktrees/bd_1-"),
@@ -264,7 +295,7 @@ fn odd_bead_ids_get_safe_names_and_path_escapes_are_refused_before_git_runs() {
 #[test]
 fn a_repository_without_a_commit_shares_the_coordinators_directory_and_says_so() {
     let repo = Repo::new(false);
-    let a = apiary();
+    let a = no_pool();
     let reply = block_on(spawn_started(&a, &in_repo(&repo), &spawn_args("bd-1"))).unwrap();
     assert!(
         reply.output.contains("the repository has no commit yet"),
@@ -279,7 +310,7 @@ fn a_repository_without_a_commit_shares_the_coordinators_directory_and_says_so()
 #[test]
 fn an_unknown_agent_or_a_malformed_model_is_refused_before_anything_is_created() {
     let repo = Repo::new(true);
-    let a = apiary();
+    let a = no_pool();
     let with = |agent: Option<&str>, model: Option<&str>| SpawnArgs {
         agent: agent.map(str::to_string),
         model: model.map(str::to_string),
@@ -311,4 +342,130 @@ fn an_unknown_agent_or_a_malformed_model_is_refused_before_anything_is_created()
     let request = &a.host().sessions.prompt_requests.borrow()[0];
     assert_eq!(request.agent.as_deref(), Some("plan"));
     assert_eq!(request.model.as_ref().unwrap().model_id, "scripted-model");
+}
+
+#[test]
+fn a_start_takes_a_ready_worktree_of_the_pool_which_refills_to_its_size_and_no_more() {
+    let repo = Repo::new(true);
+    let a = pooled(2);
+    a.set_home(repo.path());
+    assert_eq!(block_on(a.refill_pool(repo.path())).unwrap(), 2);
+    let ready = members(&repo);
+    assert_eq!(ready.len(), 2);
+    // Each member's OpenCode instance was started by a call about its directory.
+    let asked = a.host().sessions.status_directories.borrow().clone();
+    for m in &ready {
+        assert!(asked.contains(&Some(m.clone())), "{m}: {asked:?}");
+    }
+    let reply = block_on(spawn_started(&a, &in_repo(&repo), &spawn_args("bd-1"))).unwrap();
+    assert!(
+        reply.output.contains(&format!(
+            "in a worktree of {} (branch apiary/bd-1)",
+            repo.path()
+        )),
+        "{}",
+        reply.output
+    );
+    let w = a.log().swarm().bead("bd-1").cloned().unwrap();
+    let path = w.worktree.clone().unwrap();
+    assert!(ready.contains(&path), "{path} is one of {ready:?}");
+    assert_eq!(
+        git_in(std::path::Path::new(&path), &["branch", "--show-current"]).trim(),
+        "apiary/bd-1"
+    );
+    assert_eq!(
+        a.host().sessions.created.borrow()[0].directory.as_deref(),
+        Some(path.as_str())
+    );
+    // The start refilled the pool behind it: two ready again, never more.
+    assert_eq!(members(&repo).len(), 2);
+    assert_eq!(block_on(a.refill_pool(repo.path())).unwrap(), 0);
+    assert_eq!(members(&repo).len(), 2);
+}
+
+#[test]
+fn a_stale_member_starts_its_worker_at_the_current_base() {
+    let repo = Repo::new(true);
+    let a = pooled(1);
+    block_on(a.refill_pool(repo.path())).unwrap();
+    // The coordinator commits after the member was made.
+    repo.write("later.txt", "new\n");
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "later"]);
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    spawn(&a, &repo, "bd-1");
+    let path = a
+        .log()
+        .swarm()
+        .bead("bd-1")
+        .unwrap()
+        .worktree
+        .clone()
+        .unwrap();
+    let dir = std::path::Path::new(&path);
+    assert!(path.contains("/pool-"), "{path}");
+    assert_eq!(git_in(dir, &["rev-parse", "HEAD"]), head);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("later.txt")).unwrap(),
+        "new\n"
+    );
+}
+
+#[test]
+fn members_a_killed_process_left_are_found_by_name_and_reused_and_cleanup_removes_them() {
+    let repo = Repo::new(true);
+    // What a process killed after readying its pool leaves: members, and nothing in memory.
+    block_on(pooled(2).refill_pool(repo.path())).unwrap();
+    let left = members(&repo);
+    assert_eq!(left.len(), 2);
+    let fresh = pooled(2);
+    fresh.set_home(repo.path());
+    assert_eq!(
+        block_on(fresh.refill_pool(repo.path())).unwrap(),
+        0,
+        "reused, none added"
+    );
+    // A smaller pool after a restart removes what is beyond its size.
+    let smaller = pooled(1);
+    block_on(smaller.refill_pool(repo.path())).unwrap();
+    assert_eq!(members(&repo).len(), 1);
+    let out = block_on(fresh.worktree_cleanup(&CleanupArgs {
+        epic_id: None,
+        include_unmerged: None,
+    }))
+    .unwrap();
+    assert!(
+        out.output.ends_with("; and 1 ready one(s) of the pool"),
+        "{}",
+        out.output
+    );
+    assert!(members(&repo).is_empty());
+    assert_eq!(repo.git(&["worktree", "list"]).lines().count(), 1);
+}
+
+#[test]
+fn a_retried_worker_keeps_the_pooled_worktree_its_first_attempt_had() {
+    let repo = Repo::new(true);
+    let a = apiary_with(|o| {
+        o.worktree_pool = 1;
+        o.retry_backoff_ms = 1_000;
+    });
+    block_on(a.refill_pool(repo.path())).unwrap();
+    let first = spawn(&a, &repo, "bd-1");
+    let path = a
+        .log()
+        .swarm()
+        .bead("bd-1")
+        .unwrap()
+        .worktree
+        .clone()
+        .unwrap();
+    std::fs::write(std::path::Path::new(&path).join("work.txt"), "half\n").unwrap();
+    session_error(&a, &first, "APIError");
+    block_on(a.drain()).unwrap();
+    a.host().clock.advance(1_000);
+    block_on(a.drain()).unwrap();
+    let second = a.log().swarm().bead("bd-1").cloned().unwrap();
+    assert_eq!(second.attempt, 2);
+    assert_eq!(second.worktree.as_deref(), Some(path.as_str()));
 }

@@ -58,6 +58,8 @@ impl<H: Host> Apiary<H> {
             let outcome = self.recover().await;
             self.report("recovery", outcome);
             recovered.set(true);
+            // Ready worktrees for the first starts (members a restart left are reused).
+            self.refill_for(None).await;
         });
         let scheduler: Duty = Box::pin(async {
             let mut waited = 0;

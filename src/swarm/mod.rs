@@ -81,6 +81,8 @@ pub struct Apiary<H: Host> {
     /// The repository top level of each directory workers were placed from (see
     /// `worktree_root`).
     repo_roots: RefCell<BTreeMap<String, String>>,
+    /// A refill of a worktree pool is under way (see `worktree::pool`).
+    refilling: std::cell::Cell<bool>,
     /// The starts handed to the duties (see `starter`).
     starter: RefCell<starter::Starter>,
     /// The log as `swarm_log` read it so far: each call reads only what was appended since.
@@ -111,6 +113,7 @@ impl<H: Host> Apiary<H> {
             preparing: RefCell::default(),
             prepare_gate: gate::Gate::with_capacity(starter::PREPARE_AT_ONCE),
             repo_roots: RefCell::default(),
+            refilling: std::cell::Cell::new(false),
             starter: RefCell::default(),
             journal: RefCell::new(history::Journal::for_history()),
             probe_failures: RefCell::default(),

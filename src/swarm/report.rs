@@ -70,13 +70,18 @@ pub(crate) fn queued_view(
 ) -> (WorkerView, Group) {
     let (state, note, group) = match &q.state {
         QueueState::Waiting => {
-            let wait = plan.wait(&q.request.bead_id);
+            let bead = &q.request.bead_id;
+            let wait = plan.wait(bead);
+            if wait.is_none() && plan.start.contains(bead) {
+                // Its worker is being prepared: shown as a worker that has not run yet.
+                return queued_row(q, "starting", None, Group::Pending, now);
+            }
             let state = match wait {
                 Some(Wait::Coordinator(_)) => "waiting",
                 _ => "queued",
             };
             let why = wait.map_or_else(|| "starting".to_string(), |w| w.describe(now));
-            let note = match plan.position(&q.request.bead_id) {
+            let note = match plan.position(bead) {
                 Some(p) => format!("#{p}: {why}"),
                 None => why,
             };
@@ -89,6 +94,16 @@ pub(crate) fn queued_view(
         }
         QueueState::Failed { error, .. } => ("failed", error.clone(), Group::Failed),
     };
+    queued_row(q, state, Some(note), group, now)
+}
+
+fn queued_row(
+    q: &Queued,
+    state: &str,
+    note: Option<String>,
+    group: Group,
+    now: u64,
+) -> (WorkerView, Group) {
     let view = WorkerView {
         bead_id: q.request.bead_id.clone(),
         session_id: q.previous_session_id.clone().unwrap_or_default(),
@@ -97,7 +112,7 @@ pub(crate) fn queued_view(
         attempt: q.attempt,
         elapsed_ms: now.saturating_sub(q.queued_at),
         progress_percent: None,
-        note: Some(note),
+        note,
         files_touched: Vec::new(),
         last_message: None,
     };

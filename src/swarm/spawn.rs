@@ -80,6 +80,7 @@ impl<H: Host> Apiary<H> {
             (Some((_, server)), _) => Place::Server(server.clone()),
             (None, false) => Place::Shared(None),
             (None, true) => match self.worktree_root(&ctx.directory).await? {
+                Ok(root) if self.pool_size() > 0 => Place::Pooled(root),
                 Ok(root) => Place::Worktree(root),
                 Err(note) => Place::Shared(Some(note)),
             },
@@ -114,6 +115,8 @@ impl<H: Host> Apiary<H> {
 enum Place {
     /// A worktree of the repository at this top level.
     Worktree(String),
+    /// One of its ready worktrees, or a new one when none is ready: the log records which.
+    Pooled(String),
     /// The caller's directory, and why when worktrees are on.
     Shared(Option<String>),
     /// A worktree of that server's clone.
@@ -134,6 +137,11 @@ fn starting_reply(q: &Queued, place: &Place) -> SpawnReply {
             );
             output.push_str(&format!(" in worktree {path} (branch {b})"));
             (worktree, branch) = (Some(path), Some(b));
+        }
+        Place::Pooled(root) => {
+            let b = format!("apiary/{name}");
+            output.push_str(&format!(" in a worktree of {root} (branch {b})"));
+            branch = Some(b);
         }
         Place::Shared(Some(note)) => output.push_str(&format!("; {note}")),
         Place::Shared(None) => {}

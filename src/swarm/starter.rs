@@ -130,6 +130,16 @@ impl<H: Host> Apiary<H> {
         if let Err(e) = outcome {
             self.host.warn(&format!("starting {bead}: {e}"));
         }
+        drop((_turn, _claim));
+        // The last start of a burst refills the worktree pool, behind the running work.
+        if self.preparing.borrow().is_empty() {
+            let directory = self
+                .log
+                .swarm()
+                .bead(&bead)
+                .and_then(|w| w.parent_directory.clone());
+            self.refill_for(directory.as_deref()).await;
+        }
     }
 
     /// Records, once, that `q`'s start failed with `error`.

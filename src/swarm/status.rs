@@ -39,10 +39,15 @@ impl<H: Host> Apiary<H> {
             .filter(|q| matches!(q.state, QueueState::Blocked(_)) && in_scope(&q.request.epic_id))
             .collect();
         let mut out = String::new();
+        // Beads the plan starts hold their slots while their workers are prepared.
+        let starting = match plan.start.len() {
+            0 => String::new(),
+            n => format!(" ({n} starting)"),
+        };
         let _ = writeln!(
             out,
-            "running {}/{} · queued {} (max {}) · blocked {}",
-            running.len(),
+            "running {}/{}{starting} · queued {} (max {}) · blocked {}",
+            running.len() + plan.start.len(),
             self.options.max_running,
             plan.waits.len(),
             self.options.max_queued,

@@ -16,13 +16,12 @@ use crate::ids::check_id;
 use crate::projection::Worker;
 use crate::text::hex;
 
+pub(super) mod pool;
 pub(super) mod script;
 
 /// Where the worktrees live, relative to the repository's top level.
 pub(crate) const WORKTREES: &str = ".apiary/worktrees";
 
-/// Tries at adding a worktree before its error is the spawn's.
-const ADD_ATTEMPTS: u64 = 5;
 
 /// Where a worker's session runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -110,16 +109,12 @@ impl<H: Host> Apiary<H> {
             Err(note) => return Ok(shared(Some(note))),
         };
         let name = worktree_name(bead);
-        let path = format!("{root}/{WORKTREES}/{name}");
         let branch = format!("apiary/{name}");
         let _turn = self.git_gate.enter().await;
-        // Another process adding a worktree at the same moment makes git fail on the other's
-        // half-made entry; a short wait and a fresh look is enough.
-        self.retrying(ADD_ATTEMPTS, 25, || {
-            self.add_worktree(&root, &path, &branch)
-        })
-        .await?;
-        let links = self.ready(&root, &path).await?;
+        // The bead's own checkout first, wherever it is: an earlier attempt's (its edits are
+        // there), or a pooled one a start took and then gave up; then a ready one of the pool;
+        // else a new one.
+        let (path, links) = self.checkout_for(&root, &name, &branch).await?;
         Ok(Placement::in_worktree(path, branch, links, None))
     }
 
@@ -165,15 +160,6 @@ impl<H: Host> Apiary<H> {
         Ok(Ok(root))
     }
 
-    /// Readies the worktree at `path` of the repository at `root` for OpenCode, by the rule
-    /// a worktree on another server is readied by (`script::READY`). Returns the links made.
-    async fn ready(&self, root: &str, path: &str) -> Result<Vec<String>, ToolError> {
-        const OP: &str = "worktree setup";
-        let output = self.host.shell(root, &script::ready(path)).await?;
-        let said = script::outcome(&output).map_err(|why| HostError::new(OP, why))?;
-        Ok(script::links(&said))
-    }
-
     /// Runs `step` until it succeeds, `attempts` times at most, waiting a little longer each
     /// time (`pause_ms` more, plus up to `pause_ms` of jitter so that racing processes part).
     pub(super) async fn retrying<T, F: Future<Output = Result<T, ToolError>>>(
@@ -197,33 +183,6 @@ impl<H: Host> Apiary<H> {
                 }
             }
         }
-    }
-
-    /// Adds the worktree at `path` on `branch` (made from HEAD if new), unless it is there.
-    async fn add_worktree(&self, root: &str, path: &str, branch: &str) -> Result<(), ToolError> {
-        let listed = ok(
-            self.git(root, &["worktree", "list", "--porcelain"]).await?,
-            "git worktree list",
-        )?;
-        if listed
-            .lines()
-            .any(|l| l.strip_prefix("worktree ") == Some(path))
-        {
-            return Ok(());
-        }
-        let head = format!("refs/heads/{branch}");
-        let has_branch = self
-            .git(root, &["rev-parse", "--verify", "-q", &head])
-            .await?
-            .code
-            == 0;
-        let add = if has_branch {
-            self.git(root, &["worktree", "add", path, branch]).await?
-        } else {
-            self.git(root, &["worktree", "add", "-b", branch, path, "HEAD"])
-                .await?
-        };
-        ok(add, "git worktree add").map(drop)
     }
 
     /// `-c user.name=… -c user.email=…` where the repository has no identity of its own, so a
@@ -512,6 +471,16 @@ impl<H: Host> Apiary<H> {
                 .append(&self.host, self.host.now_ms(), &events)
                 .await?;
         }
+        // Ready worktrees wait for starts: with none running, they go too (the next start
+        // refills the pool).
+        let idle = !self.log.swarm().workers().any(|w| w.state.is_active());
+        let home = self.home.borrow().clone();
+        let mut pooled = 0;
+        if let (true, Some(home)) = (idle, home) {
+            if let Ok(root) = self.worktree_root(&home).await? {
+                pooled = self.empty_pool(&root).await?;
+            }
+        }
         let mut output = format!("removed {} worktree(s)", removed.len());
         if !removed.is_empty() {
             output.push_str(&format!(": {}", list(&removed)));
@@ -528,6 +497,9 @@ impl<H: Host> Apiary<H> {
         }
         if !failed.is_empty() {
             output.push_str(&format!("; failed: {}", failed.join("; ")));
+        }
+        if pooled > 0 {
+            output.push_str(&format!("; and {pooled} ready one(s) of the pool"));
         }
         Ok(Reply {
             title: format!("removed {} worktree(s)", removed.len()),

@@ -244,7 +244,11 @@ test("a server killed mid-swarm is found lost and its workers finish on the othe
   const done = rows.filter((r) => r.type === "worker_completed" && r.epic_id === epic && r.status === "success");
   assert.deepEqual(done.map((r) => r.bead_id).sort(), [...beads].sort(), "each bead completed once");
   const retried = rows.filter((r) => r.type === "worker_spawned" && r.epic_id === epic && r.seq > lost[0]!.seq);
-  assert.equal(retried.length, PER_SERVER, "the lost server's three workers started again");
+  const story = rows
+    .filter((r) => r.epic_id === epic || r.type === "server_lost")
+    .map((r) => `${r.seq} ${r.type} ${r.bead_id ?? r.url ?? ""} ${r.server ?? ""}`)
+    .join("\n");
+  assert.equal(retried.length, PER_SERVER, `the lost server's three workers started again:\n${story}`);
   for (const r of retried) assert.notEqual(r.server, urls[2], `${r.bead_id} placed again on a live server`);
 });
 

@@ -11,7 +11,9 @@ import { loggedEvents, prompt, script, spawnCall, until, waitIdle, type ToolPart
 
 let fx: Fixture;
 before(async () => {
-  fx = await startFixture({ pluginDir: dropInPlugin, apiaryOptions: { wake_coordinator: false } });
+  // No ready worktrees: a worker's script names its files by its worktree's path before the
+  // spawn, and only a worktree made at the start is at `.apiary/worktrees/<bead>`.
+  fx = await startFixture({ pluginDir: dropInPlugin, apiaryOptions: { wake_coordinator: false, worktree_pool: 0 } });
 });
 after(async () => {
   await fx?.stop();

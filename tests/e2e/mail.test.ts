@@ -52,7 +52,7 @@ test("a worker's question blocks it in poll, reaches the idle coordinator once, 
     description: worker,
     files: [],
   });
-  assert.match(spawned, /^spawned asker /);
+  assert.match(spawned, /^starting asker /);
 
   // The question is recorded and delivered to the coordinator, as a prompt, once.
   await until("the question delivered to the coordinator", 60_000, async () =>

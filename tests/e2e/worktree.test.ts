@@ -63,7 +63,8 @@ test("a worker's edits stay in its worktree until merged; a conflicting merge ch
   );
 
   // The edit is in the worker's worktree and not in the main tree; the worker had its tools.
-  const tree = (bead: string) => path.join(fx.repo, ".apiary", "worktrees", bead);
+  // Each worker's checkout, as the log records it (a ready one of the pool, or its own).
+  const tree = (bead: string) => String(loggedEvents(fx).find((e) => e.type === "worker_spawned" && e.bead_id === bead)!.worktree_path);
   assert.equal(readFileSync(path.join(tree("writer"), "note.txt"), "utf8"), "from-writer\n");
   assert.ok(!existsSync(path.join(fx.repo, "note.txt")), "the main tree does not have the worker's file");
   assert.equal(readFileSync(path.join(fx.repo, "shared.txt"), "utf8"), "base\n");

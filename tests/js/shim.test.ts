@@ -14,10 +14,14 @@ after(removeTempDirs);
 
 type ToolOut = { title: string; output: string; metadata: Record<string, unknown> };
 
-async function plugin(client: FakeClient, directory: string) {
+async function plugin(client: FakeClient, directory: string, options?: object) {
   const input = { client, directory, worktree: directory } as unknown as PluginInput;
-  return pkg.ApiaryPlugin(input);
+  return pkg.ApiaryPlugin(input, options as never);
 }
+
+/** Options for tests about a worktree's exact place: no ready worktrees, so that each start
+ * makes its own at `.apiary/worktrees/<bead>`. */
+const NO_POOL = { worktree_pool: 0 };
 
 function ctx(sessionID: string, directory: string): ToolContext {
   return {
@@ -118,7 +122,7 @@ test("the plugin registers the swarm tools with the seed design's argument names
 test("spawn creates a child session, prompts it and writes the log in the git directory", async () => {
   const repo = scratchRepo();
   const client = fakeClient();
-  const hooks = await plugin(client, repo);
+  const hooks = await plugin(client, repo, NO_POOL);
   const out = await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
   const tree = path.join(repo, ".apiary", "worktrees", "bd-1");
   // The reply comes first: the worktree and the session are made behind it.
@@ -162,7 +166,8 @@ test("an SDK error at a start is recorded once with the server's words", async (
   const repo = scratchRepo();
   const client = fakeClient();
   client.failNext = { name: "NotFoundError", data: { message: "Session not found" } };
-  const hooks = await plugin(client, repo);
+  // No ready worktrees: their instances' first calls would take the failure instead.
+  const hooks = await plugin(client, repo, NO_POOL);
   await run(hooks, "swarm_spawn_async", spawnArgs("bd-1"), ctx("ses_coord", repo));
   const failed = await until("worker_failed", () => logged(repo).find((e) => e.type === "worker_failed"));
   assert.match(failed.error!, /^could not start: session\.create failed: HTTP 404 NotFoundError: Session not found/);
@@ -207,7 +212,7 @@ test("a worker completes through swarm_complete from its own session", async () 
 test("concurrent spawns each get their own worktree although git adds one at a time", async () => {
   const repo = scratchRepo();
   const client = fakeClient();
-  const hooks = await plugin(client, repo);
+  const hooks = await plugin(client, repo, NO_POOL);
   const beads = ["bd-1", "bd-2", "bd-3", "bd-4", "bd-5", "bd-6"];
   await Promise.all(beads.map((b) => spawned(hooks, client, repo, spawnArgs(b), ctx("ses_coord", repo))));
   const listed = git(repo, "worktree", "list", "--porcelain");
@@ -220,7 +225,7 @@ test("a worktree reaches the repository's plugins through a link", async () => {
   mkdirSync(path.join(repo, ".opencode", "plugin"), { recursive: true });
   writeFileSync(path.join(repo, ".opencode", "plugin", "apiary.js"), "export {};\n");
   const client = fakeClient();
-  const hooks = await plugin(client, repo);
+  const hooks = await plugin(client, repo, NO_POOL);
   const { out } = await spawned(hooks, client, repo, spawnArgs("bd-1"), ctx("ses_coord", repo));
   const tree = path.join(repo, ".apiary", "worktrees", "bd-1");
   assert.ok(existsSync(path.join(tree, ".opencode", "plugin", "apiary.js")), "the plugin is visible in the worktree");

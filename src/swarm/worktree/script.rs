@@ -58,11 +58,6 @@ link() (
 link "$top/.opencode" "$path/.opencode" .opencode
 "#;
 
-/// The script that readies the worktree at `path` of the repository it runs in, here.
-pub(super) fn ready(path: &str) -> String {
-    format!("{PRELUDE}path={}\n{READY}say ok\n", quote(path))
-}
-
 /// The links a script reported making.
 pub(in crate::swarm) fn links(said: &[String]) -> Vec<String> {
     said.iter()
