@@ -65,7 +65,7 @@ test("swarm_cancel of an epic aborts its three running workers and leaves no ses
   await inFlight(beads);
   const spawned = ofEpic(EPIC, "worker_spawned");
   assert.equal(spawned.length, 3);
-  for (const w of spawned) assert.match(String(w.directory), /[\\/]\.apiary[\\/]worktrees[\\/](c\d|pool-[0-9a-f]+)$/, "each in its worktree");
+  for (const w of spawned) assert.match(String(w.directory), /[\\/]\.apiary[\\/]worktrees[\\/](c\d|pool-[\w-]+)$/, "each in its worktree");
 
   await prompt(
     fx,
