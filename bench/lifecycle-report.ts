@@ -28,7 +28,8 @@ export interface Row {
 
 export interface FreedSlot {
   kind: string;
-  queued: number;
+  /** Workers that waited for a slot. */
+  waited: number;
   slots: {
     freed_by: string;
     started: string;

@@ -34,6 +34,7 @@ const SIZES = (process.env.LIFECYCLE_SIZES ?? "1,8,30").split(",").map(Number);
 const SERIAL_MAX = Number(process.env.LIFECYCLE_SERIAL_MAX ?? 30);
 const BIG_FILES = Number(process.env.LIFECYCLE_BIG_FILES ?? 20_000);
 const BIG_N = 8;
+const SLOT_LIMIT = 2; // max_running for the freed slot
 const LIMIT = 15 * 60_000; // a safety net for a stuck run, not a measure
 const opencodeVersion = execFileSync(path.join(workspace, "node_modules", "opencode-linux-x64", "bin", "opencode"), ["--version"], {
   encoding: "utf8",
@@ -208,11 +209,13 @@ async function measureRow(kind: Kind, n: number, extra: FixtureOptions = {}, lab
   }
 }
 
-/** Apiary with max_running 2 and five spawns in one step: for each of the three queued workers,
- * the completion that freed its slot (the k-th worker_completed for the k-th queued start), its
- * worker_idle, the queued worker's worker_spawned and its first model request. */
+/** Apiary with max_running 2 and five spawns in one step: for each of the three workers that
+ * waited for a slot (every worker_spawned after the first two), the completion that freed it
+ * (the k-th worker_completed for the k-th such start), its worker_idle, the waiting worker's
+ * worker_spawned and its first model request. Every spawn is recorded worker_queued first, so
+ * the queue alone does not tell which waited. */
 async function measureFreedSlot(kind: "apiary_worktrees" | "apiary_in_place"): Promise<FreedSlot> {
-  const fx = await startFixture(serverOptions(kind, 2));
+  const fx = await startFixture(serverOptions(kind, SLOT_LIMIT));
   try {
     log(`freed slot, ${kind}`);
     const tag = `slot-${kind.replace(/_/g, "-")}`;
@@ -225,12 +228,12 @@ async function measureFreedSlot(kind: "apiary_worktrees" | "apiary_in_place"): P
     await waitIdle(fx, sid, LIMIT);
     const events = loggedEvents(fx).filter((e) => beads.includes(e.bead_id as string));
     const of = (type: string) => events.filter((e) => e.type === type).sort((a, b) => a.seq - b.seq);
-    const queued = new Set(of("worker_queued").map((e) => e.bead_id as string));
     const completions = of("worker_completed");
-    const starts = of("worker_spawned").filter((e) => queued.has(e.bead_id as string));
+    const starts = of("worker_spawned").slice(SLOT_LIMIT);
     const idleOf = (c: LoggedEvent) => of("worker_idle").find((e) => e.bead_id === c.bead_id && e.seq > c.seq);
     const slots = starts.map((s, k) => {
-      const c = completions[k]!;
+      const c = completions[k];
+      if (!c) throw new Error(`${tag}: ${starts.length} starts after the first ${SLOT_LIMIT} but ${completions.length} completions`);
       const idle = idleOf(c);
       return {
         freed_by: c.bead_id as string,
@@ -240,7 +243,7 @@ async function measureFreedSlot(kind: "apiary_worktrees" | "apiary_in_place"): P
         spawned_to_request_ms: firstRequest(fx, `worker-${s.bead_id as string}`) - s.timestamp,
       };
     });
-    return { kind, queued: queued.size, slots };
+    return { kind, waited: starts.length, slots };
   } finally {
     await fx.stop();
   }
