@@ -22,7 +22,6 @@ pub(super) mod script;
 /// Where the worktrees live, relative to the repository's top level.
 pub(crate) const WORKTREES: &str = ".apiary/worktrees";
 
-
 /// Where a worker's session runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct Placement {
