@@ -18,6 +18,8 @@ export interface Figures {
   context_chars: number;
   /** The coordinator's model requests, its first included. */
   coordinator_requests: number;
+  /** The machine's 1-minute load average as the run began. */
+  load_1m: number;
 }
 
 export interface Row {
@@ -30,6 +32,7 @@ export interface FreedSlot {
   kind: string;
   /** Workers that waited for a slot. */
   waited: number;
+  load_1m: number;
   slots: {
     freed_by: string;
     started: string;
@@ -50,6 +53,7 @@ interface Summary {
   model_sees_ms: number;
   context_chars: number;
   coordinator_requests: number;
+  load_1m: number;
 }
 
 export interface Result {
@@ -84,6 +88,7 @@ function cells(s: Summary): string[] {
     ms0(s.model_sees_ms),
     String(s.context_chars),
     String(s.coordinator_requests),
+    s.load_1m.toFixed(1),
   ];
 }
 
@@ -95,6 +100,7 @@ const COLUMNS = [
   "last worker's end to the coordinator's next model request (ms)",
   "chars into the coordinator's context",
   "coordinator model requests",
+  "1-min load at start",
 ];
 
 export function lifecycleSection(r: Result): string {
@@ -109,10 +115,10 @@ export function lifecycleSection(r: Result): string {
       const s = r.rows.find((x) => x.n === n && x.kind === kind);
       const skip = r.skipped.find((x) => x.n === n && x.kind === kind);
       if (s) rows.push([String(n), NAMES[kind]!, ...cells(s)]);
-      else if (skip) rows.push([String(n), NAMES[kind]!, `skipped (${skip.why})`, "", "", "", "", "", ""]);
+      else if (skip) rows.push([String(n), NAMES[kind]!, `skipped (${skip.why})`, ...COLUMNS.slice(1).map(() => "")]);
     }
   }
-  const main = markdownTable(["N", "how", ...COLUMNS], "rlrrrrrrr", rows);
+  const main = markdownTable(["N", "how", ...COLUMNS], "rlrrrrrrrr", rows);
 
   const slotRows = r.freed_slot.map((f) => {
     const col = (k: "completed_to_spawned_ms" | "spawned_to_request_ms") => f.slots.map((s) => s[k]);
@@ -126,6 +132,7 @@ export function lifecycleSection(r: Result): string {
       mm(col("completed_to_spawned_ms")),
       mm(col("spawned_to_request_ms")),
       mm(total),
+      f.load_1m.toFixed(1),
     ];
   });
   const slots = markdownTable(
@@ -136,8 +143,9 @@ export function lifecycleSection(r: Result): string {
       "worker_completed to the next worker_spawned (ms)",
       "worker_spawned to its first model request (ms)",
       "worker_completed to that request (ms)",
+      "1-min load at start",
     ],
-    "lrrrrr",
+    "lrrrrrr",
     slotRows,
   );
 
@@ -146,7 +154,7 @@ export function lifecycleSection(r: Result): string {
     const b = r.big_repo;
     const table = markdownTable(
       ["how", ...COLUMNS],
-      "lrrrrrrr",
+      "lrrrrrrrr",
       b.rows.map((s) => [NAMES[s.kind]!, ...cells(s)]),
     );
     big =

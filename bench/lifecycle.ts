@@ -18,7 +18,7 @@
 // LIFECYCLE_BIG_FILES (default 20000; 0 skips it).
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { startFixture, workspace, type Fixture, type FixtureOptions } from "../tests/e2e/fixture.js";
@@ -115,6 +115,7 @@ function figures(
     model_sees_ms: requestAfter(fx, coordId, notice) - lastEnd,
     context_chars: contextChars,
     coordinator_requests: requestsOf(fx, coordId).length,
+    load_1m: 0, // set by the caller
   };
 }
 
@@ -200,7 +201,8 @@ async function measureRow(kind: Kind, n: number, extra: FixtureOptions = {}, lab
     for (let r = 1; r <= RUNS; r++) {
       log(`${kind}${label} N=${n} run ${r}/${RUNS}`);
       const t0 = Date.now();
-      runs.push(await run(fx, kind, `${kind.replace(/_/g, "-")}-${n}-${r}`, n));
+      const load = loadavg()[0]!; // the machine is shared: what else ran is part of the figure
+      runs.push({ ...(await run(fx, kind, `${kind.replace(/_/g, "-")}-${n}-${r}`, n)), load_1m: load });
       log(`  took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     }
     return { kind, n, runs };
@@ -215,6 +217,7 @@ async function measureRow(kind: Kind, n: number, extra: FixtureOptions = {}, lab
  * worker_spawned and its first model request. Every spawn is recorded worker_queued first, so
  * the queue alone does not tell which waited. */
 async function measureFreedSlot(kind: "apiary_worktrees" | "apiary_in_place"): Promise<FreedSlot> {
+  const load = loadavg()[0]!;
   const fx = await startFixture(serverOptions(kind, SLOT_LIMIT));
   try {
     log(`freed slot, ${kind}`);
@@ -243,7 +246,7 @@ async function measureFreedSlot(kind: "apiary_worktrees" | "apiary_in_place"): P
         spawned_to_request_ms: firstRequest(fx, `worker-${s.bead_id as string}`) - s.timestamp,
       };
     });
-    return { kind, waited: starts.length, slots };
+    return { kind, waited: starts.length, slots, load_1m: load };
   } finally {
     await fx.stop();
   }
@@ -315,6 +318,7 @@ const summarize = (r: Row) => {
     model_sees_ms: mid("model_sees_ms"),
     context_chars: mid("context_chars"),
     coordinator_requests: mid("coordinator_requests"),
+    load_1m: median(r.runs.map((f) => f.load_1m)),
     runs_wall_ms: r.runs.map((f) => f.wall_ms),
   };
 };
