@@ -54,6 +54,17 @@ fn spawn(a: &Apiary<FakeHost>, repo: &Repo, bead: &str) -> String {
     block_on(started_session(a, &in_repo(repo), &spawn_args(bead))).unwrap()
 }
 
+/// The worktree the log records for `bead`'s latest worker.
+fn worktree_of(a: &Apiary<FakeHost>, bead: &str) -> String {
+    a.log()
+        .swarm()
+        .bead(bead)
+        .unwrap()
+        .worktree
+        .clone()
+        .unwrap()
+}
+
 /// An instance that makes each worktree at its start (the pool is tested apart).
 fn no_pool() -> Apiary<FakeHost> {
     apiary_with(|o| o.worktree_pool = 0)
@@ -394,14 +405,7 @@ fn a_stale_member_starts_its_worker_at_the_current_base() {
     repo.git(&["commit", "-q", "-m", "later"]);
     let head = repo.git(&["rev-parse", "HEAD"]);
     spawn(&a, &repo, "bd-1");
-    let path = a
-        .log()
-        .swarm()
-        .bead("bd-1")
-        .unwrap()
-        .worktree
-        .clone()
-        .unwrap();
+    let path = worktree_of(&a, "bd-1");
     let dir = std::path::Path::new(&path);
     assert!(path.contains("/pool-"), "{path}");
     assert_eq!(git_in(dir, &["rev-parse", "HEAD"]), head);
@@ -452,14 +456,7 @@ fn a_retried_worker_keeps_the_pooled_worktree_its_first_attempt_had() {
     });
     block_on(a.refill_pool(repo.path())).unwrap();
     let first = spawn(&a, &repo, "bd-1");
-    let path = a
-        .log()
-        .swarm()
-        .bead("bd-1")
-        .unwrap()
-        .worktree
-        .clone()
-        .unwrap();
+    let path = worktree_of(&a, "bd-1");
     std::fs::write(std::path::Path::new(&path).join("work.txt"), "half\n").unwrap();
     session_error(&a, &first, "APIError");
     block_on(a.drain()).unwrap();

@@ -88,12 +88,12 @@ mod tests {
     use crate::testing::{block_on, join, yield_now};
     use std::cell::RefCell;
 
-    #[test]
-    fn holders_take_turns_in_arrival_order() {
-        let gate = Gate::default();
+    /// Three holders that each go in, yield once and leave, started in that order: when each
+    /// went in and out.
+    fn three_through(gate: &Gate) -> Vec<(u32, &'static str)> {
         let order = RefCell::new(Vec::new());
         let task = |n: u32| {
-            let (gate, order) = (&gate, &order);
+            let order = &order;
             async move {
                 let _pass = gate.enter().await;
                 order.borrow_mut().push((n, "in"));
@@ -102,7 +102,12 @@ mod tests {
             }
         };
         block_on(join(task(1), join(task(2), task(3))));
-        let order = order.into_inner();
+        order.into_inner()
+    }
+
+    #[test]
+    fn holders_take_turns_in_arrival_order() {
+        let order = three_through(&Gate::default());
         assert_eq!(
             order,
             vec![
@@ -118,19 +123,7 @@ mod tests {
 
     #[test]
     fn a_gate_of_two_lets_two_in_and_the_third_waits_for_one_to_leave() {
-        let gate = Gate::with_capacity(2);
-        let order = RefCell::new(Vec::new());
-        let task = |n: u32| {
-            let (gate, order) = (&gate, &order);
-            async move {
-                let _pass = gate.enter().await;
-                order.borrow_mut().push((n, "in"));
-                yield_now().await;
-                order.borrow_mut().push((n, "out"));
-            }
-        };
-        block_on(join(task(1), join(task(2), task(3))));
-        let order = order.into_inner();
+        let order = three_through(&Gate::with_capacity(2));
         assert_eq!(&order[..2], &[(1, "in"), (2, "in")]);
         let third_in = order.iter().position(|e| *e == (3, "in")).unwrap();
         let first_out = order.iter().position(|e| e.1 == "out").unwrap();
