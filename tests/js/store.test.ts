@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
-import { findLogPath, memoryStore, openFileStore } from "../../dist/npm/store.js";
+import { Flusher, findLogPath, memoryStore, openFileStore } from "../../dist/npm/store.js";
 import { addWorktree, removeTempDirs, scratchRepo, tempDir } from "./repo.js";
 
 after(removeTempDirs);
@@ -85,6 +85,55 @@ for (const [name, make] of [
     assert.deepEqual(order, [0, 1, 2, 3]);
   });
 }
+
+test("a file store's sync resolves within the turn of the event loop that asked, however busy the loop is", async () => {
+  // A burst of tool calls is a long chain of promise jobs: a flush that waited for the loop
+  // to come round (a thread-pool callback, a timer) waited for the whole burst.
+  const store = openFileStore(path.join(tempDir("apiary-store-"), "events.jsonl"));
+  await store.lock();
+  await store.write(bytes("one\n"));
+  await store.unlock();
+  let synced = false;
+  void store.sync().then(() => (synced = true));
+  for (let i = 0; i < 100 && !synced; i++) await Promise.resolve();
+  assert.ok(synced);
+});
+
+test("writes flush at once with nobody waiting for the lock, and a chain of writers handing it on shares one flush at its end", async () => {
+  let flushes = 0;
+  const f = new Flusher(() => void (flushes += 1));
+  f.wrote();
+  await f.sync(false);
+  assert.equal(flushes, 1);
+  await f.sync(false);
+  assert.equal(flushes, 1, "nothing new written: no flush");
+  // Two writers hand the lock on: they wait for the flush the last one's unlock makes.
+  f.wrote();
+  const first = f.sync(true);
+  f.wrote();
+  const second = f.sync(true);
+  await Promise.resolve();
+  assert.equal(flushes, 1, "no flush before the chain ends");
+  f.flushNow();
+  await Promise.all([first, second]);
+  assert.equal(flushes, 2);
+});
+
+test("a failed flush rejects the writers waiting for it, and the next sync flushes again", async () => {
+  let fail = true;
+  let flushes = 0;
+  const f = new Flusher(() => {
+    flushes += 1;
+    if (fail) throw new Error("EIO");
+  });
+  f.wrote();
+  const waiting = f.sync(true);
+  assert.throws(() => f.flushNow(), /EIO/);
+  await assert.rejects(waiting, /EIO/);
+  fail = false;
+  await f.sync(false);
+  assert.equal(flushes, 2);
+});
 
 test("a file store's lock excludes another process until released", async () => {
   const file = path.join(tempDir("apiary-lock-"), "events.jsonl");
