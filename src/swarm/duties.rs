@@ -52,6 +52,7 @@ impl<H: Host> Apiary<H> {
     /// answer) holds the scheduler back `RECOVERY_WAIT_MS` at most, and goes on meanwhile:
     /// dropping it could leave the log's lock taken.
     pub async fn run_duties(&self) {
+        self.know_own_repository().await;
         self.host.idle_sleep(START_DELAY_MS).await;
         let recovered = Cell::new(false);
         let recovery: Duty = Box::pin(async {
@@ -105,6 +106,17 @@ impl<H: Host> Apiary<H> {
             let told = self.tell_coordinators().await;
             self.report("waking the coordinator", told);
             first(changed, self.host.idle_sleep(wait), pin!(pending::<()>())).await;
+        }
+    }
+
+    /// Finds the repository of the instance's directory ahead of the first spawn, whose reply
+    /// names it: thirty spawns in one step would otherwise each ask git for it while the first
+    /// workers' preparation loads the machine.
+    async fn know_own_repository(&self) {
+        let home = self.home.borrow().clone();
+        if let Some(home) = home.filter(|_| self.options.worktrees && !self.is_worker_instance()) {
+            // A failure is found again, and said, by the first spawn.
+            let _ = self.worktree_root(&home).await;
         }
     }
 
