@@ -313,7 +313,8 @@ fn a_worktree_here_and_one_on_another_server_are_readied_by_the_same_rule() {
     assert_eq!(made_on_b.config_links, made_here.config_links);
     for (clone, w) in [(here, &made_here), (team.b(), &made_on_b)] {
         let wt = PathBuf::from(w.worktree.as_deref().unwrap());
-        assert_eq!(wt, clone.join(".apiary/worktrees/bd-1"));
+        // Here a pool-named checkout (it may join the pool when done), there the bead's name.
+        assert_eq!(wt.parent(), Some(clone.join(".apiary/worktrees").as_path()));
         for link in &w.config_links {
             assert_eq!(std::fs::read_link(wt.join(link)).unwrap(), clone.join(link));
         }

@@ -466,3 +466,60 @@ fn a_retried_worker_keeps_the_pooled_worktree_its_first_attempt_had() {
     assert_eq!(second.attempt, 2);
     assert_eq!(second.worktree.as_deref(), Some(path.as_str()));
 }
+
+#[test]
+fn a_merged_workers_pooled_worktree_goes_back_to_the_pool_in_place_of_a_never_used_one() {
+    let repo = Repo::new(true);
+    let a = pooled(1);
+    a.set_home(repo.path());
+    // No member is ready: the start makes a checkout named as one, and refills the pool.
+    let session = spawn(&a, &repo, "bd-1");
+    let used = worktree_of(&a, "bd-1");
+    assert!(used.contains("/.apiary/worktrees/pool-"), "{used}");
+    let fresh = members(&repo);
+    assert_eq!(fresh.len(), 1);
+    assert_ne!(fresh[0], used);
+    let dir = std::path::Path::new(&used);
+    std::fs::write(dir.join("new.txt"), "from the worker\n").unwrap();
+    // An ignored file the merge does not take: the pool's clean removes it.
+    std::fs::write(repo.0.join(".git/info/exclude"), "*.tmp\n").unwrap();
+    std::fs::write(dir.join("build.tmp"), "left behind\n").unwrap();
+    block_on(a.complete(&worker(&session), &complete_args("bd-1"))).unwrap();
+    merge(&a, "bd-1").unwrap();
+    // The used checkout is the pool's one member now, clean and detached; the never-used one
+    // and the worker's branch are gone.
+    assert_eq!(members(&repo), vec![used.clone()]);
+    assert_eq!(repo.git(&["branch", "--list", "apiary/bd-1"]), "");
+    assert_eq!(git_in(dir, &["status", "--porcelain"]), "");
+    assert!(!dir.join("build.tmp").exists());
+    assert_eq!(count_lines(&a, "worktree_removed"), 1);
+    // The next start takes it, at the base that now has the merge.
+    spawn(&a, &repo, "bd-2");
+    assert_eq!(worktree_of(&a, "bd-2"), used);
+    assert_eq!(
+        git_in(dir, &["rev-parse", "HEAD"]),
+        repo.git(&["rev-parse", "HEAD"])
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("new.txt")).unwrap(),
+        "from the worker\n"
+    );
+}
+
+#[test]
+fn a_finished_worktree_is_removed_when_the_pool_is_off_or_full_of_used_members() {
+    let repo = Repo::new(true);
+    let a = pooled(1);
+    a.set_home(repo.path());
+    let first = spawn(&a, &repo, "bd-1");
+    let second = spawn(&a, &repo, "bd-2");
+    let (p1, p2) = (worktree_of(&a, "bd-1"), worktree_of(&a, "bd-2"));
+    for (s, b) in [(&first, "bd-1"), (&second, "bd-2")] {
+        block_on(a.complete(&worker(s), &complete_args(b))).unwrap();
+        merge(&a, b).unwrap();
+    }
+    // bd-1's checkout took the pool's one place; bd-2's found it taken by a used one.
+    assert_eq!(members(&repo), vec![p1]);
+    assert!(!std::path::Path::new(&p2).exists());
+    assert_eq!(repo.git(&["worktree", "list"]).lines().count(), 2);
+}

@@ -397,8 +397,9 @@ impl<H: Host> Apiary<H> {
         })
     }
 
-    /// Removes a worker's worktree, and its branch (`-D` when unmerged). The inner error is
-    /// git's refusal, which the caller reports without stopping.
+    /// Removes a worker's worktree, and its branch (`-D` when unmerged), or gives a pooled one
+    /// back to the pool. The inner error is git's refusal, which the caller reports without
+    /// stopping. Called under the git gate.
     async fn remove_worktree(
         &self,
         w: &Worker,
@@ -412,15 +413,25 @@ impl<H: Host> Apiary<H> {
             }
         } else {
             let root = root_of(path);
-            let out = self
-                .git(root, &["worktree", "remove", "--force", path])
-                .await?;
-            if let Err(e) = ok(out, "git worktree remove") {
-                return Ok(Err(e.to_string()));
-            }
-            if let Some(branch) = &w.branch {
-                let flag = if merged { "-d" } else { "-D" };
-                let _ = self.git(root, &["branch", flag, branch]).await?;
+            match (&w.branch, self.pool_size()) {
+                // A member of the pool may go back to it, warm.
+                (Some(branch), 1..) => {
+                    if let Err(e) = self.release_checkout(root, path, branch).await {
+                        return Ok(Err(e.to_string()));
+                    }
+                }
+                _ => {
+                    let out = self
+                        .git(root, &["worktree", "remove", "--force", path])
+                        .await?;
+                    if let Err(e) = ok(out, "git worktree remove") {
+                        return Ok(Err(e.to_string()));
+                    }
+                    if let Some(branch) = &w.branch {
+                        let flag = if merged { "-d" } else { "-D" };
+                        let _ = self.git(root, &["branch", flag, branch]).await?;
+                    }
+                }
             }
         }
         Ok(Ok(EventBody::WorktreeRemoved(WorktreeRemoved {
@@ -451,6 +462,7 @@ impl<H: Host> Apiary<H> {
         };
         let (mut removed, mut kept, mut failed) = (Vec::new(), Vec::new(), Vec::new());
         let mut events = Vec::new();
+        let turn = self.git_gate.enter().await;
         for w in &candidates {
             let merged = w.merged_commit.is_some();
             if w.state.is_active() || !(merged || include_unmerged) {
@@ -465,6 +477,7 @@ impl<H: Host> Apiary<H> {
                 Err(e) => failed.push(format!("{} ({e})", w.bead_id)),
             }
         }
+        drop(turn);
         if !events.is_empty() {
             self.log
                 .append(&self.host, self.host.now_ms(), &events)

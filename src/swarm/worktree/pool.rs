@@ -13,8 +13,11 @@ use crate::error::{HostError, ToolError};
 use crate::host::Host;
 use crate::swarm::Apiary;
 
-/// `free` prints the pool's free members: detached, unlocked worktrees named `pool-*`.
-const FREE: &str = r#"free() {
+/// `free` prints the pool's free members: detached, unlocked worktrees named `pool-*`, those
+/// a worker used first (`warm`), then the ones never used. `warm` marks a member a worker ran
+/// in, in its own admin folder, which git removes with it.
+const FREE: &str = r#"marker() { printf '%s/apiary-warm' "$(git -C "$1" rev-parse --absolute-git-dir)"; }
+members() {
   git worktree list --porcelain | awk -v pre="$top/.apiary/worktrees/pool-" '
     function out() { if (index(p, pre) == 1 && d && !l) print p }
     /^worktree / { out(); p = substr($0, 10); d = 0; l = 0; next }
@@ -22,16 +25,20 @@ const FREE: &str = r#"free() {
     /^locked/ { l = 1 }
     END { out() }'
 }
+free() {
+  members | while IFS= read -r m; do [ -e "$(marker "$m")" ] && echo "$m"; done
+  members | while IFS= read -r m; do [ -e "$(marker "$m")" ] || echo "$m"; done
+}
 "#;
 
 /// Gives `$branch` its checkout: the worktree already on it (an earlier attempt's, or a member
 /// a start took and gave up), else a free member moved onto it (at HEAD when new), else a new
-/// worktree at `.apiary/worktrees/$name`. Prints `apiary-own PATH` or `apiary-took PATH` for
-/// the first two.
+/// worktree: named as a member when there is a pool (so that it can join it when its worker is
+/// done), else `.apiary/worktrees/$name`. Prints `apiary-at PATH`.
 const TAKE: &str = r#"path=$(git worktree list --porcelain | awk -v b="branch refs/heads/$branch" '
   /^worktree / { p = substr($0, 10) } $0 == b { print p; exit }')
 if [ -n "$path" ]; then
-  say "own $path"
+  :
 elif [ "$size" -gt 0 ]; then
   while IFS= read -r m; do
     [ -n "$m" ] || continue
@@ -44,7 +51,7 @@ elif [ "$size" -gt 0 ]; then
     fi
     moved=$?
     git worktree unlock "$m" >/dev/null 2>&1
-    if [ "$moved" -eq 0 ]; then path=$m; say "took $path"; break; fi
+    if [ "$moved" -eq 0 ]; then path=$m; break; fi
     git worktree remove --force "$m" >/dev/null 2>&1
   done <<MEMBERS
 $(free)
@@ -54,6 +61,7 @@ if [ -z "$path" ]; then
   # A new one. Another process adding a worktree at the same moment makes git fail on the
   # other's half-made entry: a short wait and another try.
   path="$top/.apiary/worktrees/$name"
+  [ "$size" -eq 0 ] || path="$top/.apiary/worktrees/pool-$(date +%s)-$$-new"
   if git rev-parse --verify -q "refs/heads/$branch" >/dev/null; then
     set -- "$path" "$branch"
   else
@@ -66,6 +74,41 @@ if [ -z "$path" ]; then
     sleep 1
   done
 fi
+say "at $path"
+"#;
+
+/// Gives the checkout at `$path`, whose worker is done and whose branch `$branch` goes next,
+/// to the pool when it is a member: OpenCode's first session in a directory costs about a
+/// second more than later ones (its per-directory start), so a used member is worth more than
+/// a new one. Reset, cleaned (ignored files too: the next worker starts as from a clone) and
+/// detached at its commit; it takes the place of a never-used member when the pool is full.
+/// Prints `apiary-pooled` when kept; otherwise the worktree is removed.
+const RECYCLE: &str = r#"kept=
+case $path in
+  "$top/.apiary/worktrees/pool-"*)
+    if [ "$size" -gt 0 ] && git -C "$path" reset -q --hard >/dev/null 2>&1 \
+      && git -C "$path" clean -qffdx >/dev/null 2>&1 \
+      && git -C "$path" checkout -q --detach >/dev/null 2>&1; then
+      touch "$(marker "$path")"
+      have=0
+      while IFS= read -r m; do
+        [ -n "$m" ] || continue
+        have=$((have + 1))
+        [ "$have" -gt "$size" ] || continue
+        # Beyond the size: a never-used member goes, or this one when all are used.
+        git worktree remove --force "$m" >/dev/null 2>&1
+      done <<MEMBERS
+$(free)
+MEMBERS
+      [ -d "$path" ] && kept=1
+    fi ;;
+esac
+if [ -n "$kept" ]; then
+  say pooled
+else
+  run git worktree remove --force "$path"
+fi
+git branch -D "$branch" >/dev/null 2>&1
 "#;
 
 /// Brings the pool to `$size`: prunes what a killed process half made, removes members beyond
@@ -136,13 +179,10 @@ impl<H: Host> Apiary<H> {
             quote(name)
         );
         let said = self.pool_script(root, &body).await?;
-        let path = said_after(&said, "own ")
-            .chain(said_after(&said, "took "))
-            .next()
-            .map_or_else(
-                || format!("{root}/{}/{name}", super::WORKTREES),
-                str::to_string,
-            );
+        let path = said_after(&said, "at ").next().map_or_else(
+            || format!("{root}/{}/{name}", super::WORKTREES),
+            str::to_string,
+        );
         Ok((path, script::links(&said)))
     }
 
@@ -188,6 +228,20 @@ impl<H: Host> Apiary<H> {
         if let Err(e) = outcome {
             self.host.warn(&format!("worktree pool: {e}"));
         }
+    }
+
+    /// Removes the checkout at `path` of the repository at `root` and its `branch`, or gives
+    /// the checkout to the pool (see `RECYCLE`); whether it was kept. Called under the git
+    /// gate.
+    pub(super) async fn release_checkout(
+        &self,
+        root: &str,
+        path: &str,
+        branch: &str,
+    ) -> Result<bool, ToolError> {
+        let body = format!("path={}\nbranch={}\n{RECYCLE}", quote(path), quote(branch));
+        let said = self.pool_script(root, &body).await?;
+        Ok(said.iter().any(|l| l == "pooled"))
     }
 
     /// Removes the free members of `root`'s pool (the cleanup tool's); how many.
