@@ -69,6 +69,7 @@ export interface Result {
 
 const NAMES: Record<string, string> = {
   apiary_worktrees: "Apiary, a worktree each (default)",
+  apiary_warm_pool: "Apiary, `worktree_pool: N`, the next N after N merged",
   apiary_in_place: "Apiary, `worktrees: false`",
   task_serial: "Task tool, one call per step",
   task_parallel: "Task tool, all calls in one step",

@@ -7,6 +7,8 @@
 //   - OpenCode's own background subagents: `task` with `background: true` (server started with
 //     OPENCODE_EXPERIMENTAL_BACKGROUND_SUBAGENTS=true); each result is injected into the
 //     coordinator's session as a synthetic user message, which starts a turn of its own.
+//   - Apiary with `worktree_pool: N`, a second swarm after the first N were merged (the merged
+//     workers' checkouts went back to the pool);
 // Then Apiary's freed slot (max_running 2, five spawns: a worker's worker_completed to the next
 // queued worker's worker_spawned, and on to its first model request), and, unless
 // LIFECYCLE_BIG_FILES=0, eight workers in a committed repository of 20,000 small files.
@@ -41,13 +43,17 @@ const opencodeVersion = execFileSync(path.join(workspace, "node_modules", "openc
   env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmpdir() },
 }).trim();
 
-type Kind = "apiary_worktrees" | "apiary_in_place" | "task_serial" | "task_parallel" | "task_background";
-const KINDS: Kind[] = ["apiary_worktrees", "apiary_in_place", "task_serial", "task_parallel", "task_background"];
+type Kind = "apiary_worktrees" | "apiary_warm_pool" | "apiary_in_place" | "task_serial" | "task_parallel" | "task_background";
+const KINDS: Kind[] = ["apiary_worktrees", "apiary_warm_pool", "apiary_in_place", "task_serial", "task_parallel", "task_background"];
+/** The largest N for the warm pool row: each member holds an OpenCode instance (~200 MB). */
+const WARM_POOL_MAX = 8;
 
-function serverOptions(kind: Kind, maxRunning = 30): FixtureOptions {
+function serverOptions(kind: Kind, maxRunning = 30, n = 0): FixtureOptions {
   switch (kind) {
     case "apiary_worktrees":
       return { config: { plugin: [[entry, { max_running: maxRunning, wake_coordinator: false }]] } };
+    case "apiary_warm_pool":
+      return { config: { plugin: [[entry, { max_running: maxRunning, wake_coordinator: false, worktree_pool: n }]] } };
     case "apiary_in_place":
       return { config: { plugin: [[entry, { max_running: maxRunning, worktrees: false, wake_coordinator: false }]] } };
     case "task_background":
@@ -179,8 +185,23 @@ async function runTask(fx: Fixture, tag: string, n: number, mode: "serial" | "pa
   return figures(fx, coordId, spawns, ends, notice, chars);
 }
 
+/** A first swarm of N, merged (each merged worker's checkout goes back to the pool), then the
+ * measured one: its workers start in directories OpenCode has run a session in. */
+async function runWarmPool(fx: Fixture, tag: string, n: number): Promise<Figures> {
+  await runApiary(fx, `${tag}-first`, n);
+  const merges = range(n).map((i) => ({ name: "swarm_worktree_merge", args: { bead_id: `${tag}-first-${i}` } }));
+  const sid = await coordinate(fx, `merge-${tag}`, [{ tool_calls: merges }]);
+  const parts = await finishedToolParts(fx, sid, n);
+  await waitIdle(fx, sid, LIMIT);
+  const refused = parts.filter((p) => !/^(merged|nothing to merge)/.test(p.state.output ?? ""));
+  if (refused.length) throw new Error(`${tag}: a merge was refused: ${refused[0]!.state.output}`);
+  return runApiary(fx, tag, n);
+}
+
 function run(fx: Fixture, kind: Kind, tag: string, n: number): Promise<Figures> {
   switch (kind) {
+    case "apiary_warm_pool":
+      return runWarmPool(fx, tag, n);
     case "apiary_worktrees":
     case "apiary_in_place":
       return runApiary(fx, tag, n);
@@ -195,7 +216,7 @@ function run(fx: Fixture, kind: Kind, tag: string, n: number): Promise<Figures> 
 
 /** One row: a fresh server, then RUNS runs of N workers on it. */
 async function measureRow(kind: Kind, n: number, extra: FixtureOptions = {}, label = ""): Promise<Row> {
-  const fx = await startFixture({ ...serverOptions(kind), ...extra });
+  const fx = await startFixture({ ...serverOptions(kind, 30, n), ...extra });
   try {
     const runs: Figures[] = [];
     for (let r = 1; r <= RUNS; r++) {
@@ -281,6 +302,10 @@ for (const n of SIZES) {
   for (const kind of KINDS) {
     if (kind === "task_serial" && n > SERIAL_MAX) {
       skipped.push({ kind, n, why: `LIFECYCLE_SERIAL_MAX=${SERIAL_MAX}` });
+      continue;
+    }
+    if (kind === "apiary_warm_pool" && n > WARM_POOL_MAX) {
+      skipped.push({ kind, n, why: `a pool of more than ${WARM_POOL_MAX} holds an OpenCode instance each` });
       continue;
     }
     rows.push(await measureRow(kind, n));
