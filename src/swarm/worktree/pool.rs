@@ -16,7 +16,8 @@ use crate::swarm::Apiary;
 /// `free` prints the pool's free members: detached, unlocked worktrees named `pool-*`, those
 /// a worker used first (`warm`), then the ones never used. `warm` marks a member a worker ran
 /// in, in its own admin folder, which git removes with it.
-const FREE: &str = r#"marker() { printf '%s/apiary-warm' "$(git -C "$1" rev-parse --absolute-git-dir)"; }
+const FREE: &str = r#"q() { "$@" >/dev/null 2>&1; }
+marker() { printf '%s/apiary-warm' "$(git -C "$1" rev-parse --absolute-git-dir)"; }
 members() {
   git worktree list --porcelain | awk -v pre="$top/.apiary/worktrees/pool-" '
     function out() { if (index(p, pre) == 1 && d && !l) print p }
@@ -34,7 +35,10 @@ free() {
 /// Gives `$branch` its checkout: the worktree already on it (an earlier attempt's, or a member
 /// a start took and gave up), else a free member moved onto it (at HEAD when new), else a new
 /// worktree: named as a member when there is a pool (so that it can join it when its worker is
-/// done), else `.apiary/worktrees/$name`. Prints `apiary-at PATH`.
+/// done), else `.apiary/worktrees/$name`. Prints `apiary-at PATH`. A member is claimed by
+/// locking it, so that another process taking one at once passes it by; a new worktree made
+/// while another process adds one can fail on the other's half-made entry, so it is tried
+/// again after a short wait.
 const TAKE: &str = r#"path=$(git worktree list --porcelain | awk -v b="branch refs/heads/$branch" '
   /^worktree / { p = substr($0, 10) } $0 == b { print p; exit }')
 if [ -n "$path" ]; then
@@ -42,24 +46,21 @@ if [ -n "$path" ]; then
 elif [ "$size" -gt 0 ]; then
   while IFS= read -r m; do
     [ -n "$m" ] || continue
-    # The lock claims it: another process taking a member at once passes it by.
-    git worktree lock --reason "$branch" "$m" >/dev/null 2>&1 || continue
+    q git worktree lock --reason "$branch" "$m" || continue
     if git rev-parse --verify -q "refs/heads/$branch" >/dev/null; then
-      git -C "$m" checkout -q "$branch" >/dev/null 2>&1
+      q git -C "$m" checkout -q "$branch"
     else
-      git -C "$m" checkout -q -b "$branch" "$(git rev-parse HEAD)" >/dev/null 2>&1
+      q git -C "$m" checkout -q -b "$branch" "$(git rev-parse HEAD)"
     fi
     moved=$?
-    git worktree unlock "$m" >/dev/null 2>&1
+    q git worktree unlock "$m"
     if [ "$moved" -eq 0 ]; then path=$m; break; fi
-    git worktree remove --force "$m" >/dev/null 2>&1
+    q git worktree remove --force "$m"
   done <<MEMBERS
 $(free)
 MEMBERS
 fi
 if [ -z "$path" ]; then
-  # A new one. Another process adding a worktree at the same moment makes git fail on the
-  # other's half-made entry: a short wait and another try.
   path="$top/.apiary/worktrees/$name"
   [ "$size" -eq 0 ] || path="$top/.apiary/worktrees/pool-$(date +%s)-$$-new"
   if git rev-parse --verify -q "refs/heads/$branch" >/dev/null; then
@@ -81,22 +82,22 @@ say "at $path"
 /// to the pool when it is a member: OpenCode's first session in a directory costs about a
 /// second more than later ones (its per-directory start), so a used member is worth more than
 /// a new one. Reset, cleaned (ignored files too: the next worker starts as from a clone) and
-/// detached at its commit; it takes the place of a never-used member when the pool is full.
+/// detached at its commit; it takes the place of a never-used member when the pool is full
+/// (members beyond the size go, never-used ones listed last), or goes itself when all are used.
 /// Prints `apiary-pooled` when kept; otherwise the worktree is removed.
 const RECYCLE: &str = r#"kept=
 case $path in
   "$top/.apiary/worktrees/pool-"*)
-    if [ "$size" -gt 0 ] && git -C "$path" reset -q --hard >/dev/null 2>&1 \
-      && git -C "$path" clean -qffdx >/dev/null 2>&1 \
-      && git -C "$path" checkout -q --detach >/dev/null 2>&1; then
+    if [ "$size" -gt 0 ] && q git -C "$path" reset -q --hard \
+      && q git -C "$path" clean -qffdx \
+      && q git -C "$path" checkout -q --detach; then
       touch "$(marker "$path")"
       have=0
       while IFS= read -r m; do
         [ -n "$m" ] || continue
         have=$((have + 1))
         [ "$have" -gt "$size" ] || continue
-        # Beyond the size: a never-used member goes, or this one when all are used.
-        git worktree remove --force "$m" >/dev/null 2>&1
+        q git worktree remove --force "$m"
       done <<MEMBERS
 $(free)
 MEMBERS
@@ -108,7 +109,7 @@ if [ -n "$kept" ]; then
 else
   run git worktree remove --force "$path"
 fi
-git branch -D "$branch" >/dev/null 2>&1
+q git branch -D "$branch"
 "#;
 
 /// Brings the pool to `$size`: prunes what a killed process half made, removes members beyond
@@ -118,7 +119,7 @@ have=0
 while IFS= read -r m; do
   [ -n "$m" ] || continue
   have=$((have + 1))
-  if [ "$have" -gt "$size" ]; then git worktree remove --force "$m" >/dev/null 2>&1; fi
+  if [ "$have" -gt "$size" ]; then q git worktree remove --force "$m"; fi
 done <<MEMBERS
 $(free)
 MEMBERS
@@ -136,7 +137,7 @@ done
 
 /// Removes every free member, printing `apiary-removed` for each.
 const EMPTY: &str = r#"while IFS= read -r m; do
-  [ -n "$m" ] && git worktree remove --force "$m" >/dev/null 2>&1 && say removed
+  [ -n "$m" ] && q git worktree remove --force "$m" && say removed
 done <<MEMBERS
 $(free)
 MEMBERS
