@@ -58,6 +58,9 @@ export function makeHost(own: OpencodeClient, store: LogStore, servers: Readonly
     async abortSession(id, directory, server) {
       unwrap(await on(server).session.abort({ path: { id }, query: at(directory) }));
     },
+    async disposeInstance(directory, server) {
+      unwrap(await on(server).instance.dispose({ query: { directory } }));
+    },
     async probeServer(server, timeoutMs) {
       unwrap(await on(server).session.status({ signal: AbortSignal.timeout(timeoutMs) }));
     },

@@ -334,6 +334,14 @@ pub trait Sessions {
         server: Option<&str>,
         directory: Option<&str>,
     ) -> Result<(), HostError>;
+    /// Lets the server forget its OpenCode instance for `directory` (`instance.dispose`): the
+    /// directory is gone, and the instance held its memory (about 90 MB) until the server
+    /// stopped.
+    async fn dispose_instance(
+        &self,
+        server: Option<&str>,
+        directory: &str,
+    ) -> Result<(), HostError>;
     /// Asks another server (a `servers` option's url) a cheap question; `Ok` when it answered
     /// within `timeout_ms`. The core counts the failures and decides what they mean.
     async fn probe_server(&self, server: &str, timeout_ms: u64) -> Result<(), HostError>;

@@ -216,6 +216,8 @@ pub struct FakeSessions {
     pub prompt_requests: RefCell<Vec<PromptRequest>>,
     /// The directories whose status maps were read.
     pub status_directories: RefCell<Vec<Option<String>>>,
+    /// The directories whose OpenCode instance was disposed of, in order.
+    pub disposed: RefCell<Vec<String>>,
     /// The agents the server knows; `build` and `plan` unless a test says otherwise.
     pub agents: RefCell<Option<Vec<String>>>,
     pub deletions: RefCell<Vec<String>>,
@@ -397,6 +399,15 @@ impl Sessions for FakeSessions {
         self.set_status(session_id, None);
         Ok(())
     }
+    async fn dispose_instance(
+        &self,
+        server: Option<&str>,
+        directory: &str,
+    ) -> Result<(), HostError> {
+        self.reach("instance.dispose", server)?;
+        self.disposed.borrow_mut().push(directory.to_string());
+        Ok(())
+    }
     async fn probe_server(&self, server: &str, _: u64) -> Result<(), HostError> {
         self.probes.borrow_mut().push(server.to_string());
         if self.silent.borrow().iter().any(|s| s == server) {
@@ -554,6 +565,13 @@ impl<S> Sessions for FakeHost<S> {
         dir: Option<&str>,
     ) -> Result<(), HostError> {
         self.sessions.abort_session(session_id, server, dir).await
+    }
+    async fn dispose_instance(
+        &self,
+        server: Option<&str>,
+        directory: &str,
+    ) -> Result<(), HostError> {
+        self.sessions.dispose_instance(server, directory).await
     }
     async fn show_toast(&self, toast: &Toast) -> Result<(), HostError> {
         self.sessions.show_toast(toast).await

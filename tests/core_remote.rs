@@ -67,6 +67,8 @@ impl Team {
                 max_workers: slots,
                 directory: Some(path(&dir.join("b"))),
             }],
+            // Worktrees named for their bead; the pool's own tests turn it on.
+            worktree_pool: 0,
             ..Options::default()
         };
         let coordinator =
@@ -80,6 +82,31 @@ impl Team {
             on_b,
             coordinator_options: options,
         }
+    }
+
+    /// A team whose coordinator keeps `size` ready worktrees in B's clone.
+    fn with_pool(size: u32) -> Self {
+        let mut team = Self::with_slots(2);
+        team.coordinator_options.worktree_pool = size;
+        let host = FakeHost::with_store(team.store.clone());
+        team.coordinator = Apiary::with_options(host, team.coordinator_options.clone());
+        team.coordinator.set_home(&path(&team.coordinator_dir()));
+        team
+    }
+
+    /// The free members of B's pool: detached, unlocked `pool-*` worktrees of its clone.
+    fn pool_on_b(&self) -> Vec<String> {
+        git_in(&self.b(), &["worktree", "list", "--porcelain"])
+            .split("\n\n")
+            .filter(|e| e.contains("/.apiary/worktrees/pool-") && e.contains("\ndetached"))
+            .filter(|e| !e.contains("\nlocked"))
+            .filter_map(|e| {
+                e.lines()
+                    .next()?
+                    .strip_prefix("worktree ")
+                    .map(String::from)
+            })
+            .collect()
     }
 
     fn coordinator_dir(&self) -> PathBuf {
@@ -549,4 +576,60 @@ fn a_server_without_the_build_agent_runs_its_scripts_under_its_first_primary_age
         error.contains(&format!("{B} has no primary agent to run a shell command")),
         "{error}"
     );
+}
+
+#[test]
+fn a_worker_on_another_server_takes_a_ready_worktree_of_its_pool_which_gets_it_back_after_the_merge(
+) {
+    let team = Team::with_pool(1);
+    let made = block_on(team.coordinator.refill_pool(Some(B), &path(&team.b()))).unwrap();
+    assert_eq!(made, 1);
+    let ready = team.pool_on_b();
+    assert_eq!(ready.len(), 1);
+    // Its OpenCode instance on B was started by a call about its directory there.
+    let asked = team
+        .coordinator
+        .host()
+        .sessions
+        .status_directories
+        .borrow()
+        .clone();
+    assert!(asked.contains(&Some(ready[0].clone())), "{asked:?}");
+    std::fs::write(team.coordinator_dir().join("plan.txt"), "the plan\n").unwrap();
+    commit(&team.coordinator_dir(), "plan");
+    team.spawn("bd-1");
+    let w = team.worker("bd-1");
+    let wt = PathBuf::from(&ready[0]);
+    assert_eq!(w.worktree.as_deref(), Some(ready[0].as_str()));
+    assert_eq!(
+        git_in(&wt, &["branch", "--show-current"]).trim(),
+        "apiary/bd-1"
+    );
+    assert_eq!(
+        std::fs::read_to_string(wt.join("plan.txt")).unwrap(),
+        "the plan\n"
+    );
+    assert_eq!(git_in(&team.b(), &["for-each-ref", "refs/apiary"]), "");
+    // The start refilled B's pool behind it.
+    let refilled = team.pool_on_b();
+    assert_eq!(refilled.len(), 1);
+    assert_ne!(refilled[0], ready[0]);
+    std::fs::write(wt.join("new.txt"), "from the worker\n").unwrap();
+    team.complete("bd-1");
+    team.merge("bd-1").unwrap();
+    assert_eq!(
+        std::fs::read_to_string(team.coordinator_dir().join("new.txt")).unwrap(),
+        "from the worker\n"
+    );
+    // The used checkout is B's one member now, clean and detached; the never-used one went,
+    // its instance on B disposed of; the branch is gone from B and from origin.
+    assert_eq!(team.pool_on_b(), vec![ready[0].clone()]);
+    assert_eq!(git_in(&wt, &["status", "--porcelain"]), "");
+    assert!(!has_branch(&team.b(), "apiary/bd-1"));
+    assert!(!git_ok(
+        &team.origin(),
+        &["rev-parse", "-q", "--verify", "refs/heads/apiary/bd-1"]
+    ));
+    let disposed = team.coordinator.host().sessions.disposed.borrow().clone();
+    assert_eq!(disposed, refilled);
 }

@@ -360,7 +360,7 @@ fn a_start_takes_a_ready_worktree_of_the_pool_which_refills_to_its_size_and_no_m
     let repo = Repo::new(true);
     let a = pooled(2);
     a.set_home(repo.path());
-    assert_eq!(block_on(a.refill_pool(repo.path())).unwrap(), 2);
+    assert_eq!(block_on(a.refill_pool(None, repo.path())).unwrap(), 2);
     let ready = members(&repo);
     assert_eq!(ready.len(), 2);
     // Each member's OpenCode instance was started by a call about its directory.
@@ -390,7 +390,7 @@ fn a_start_takes_a_ready_worktree_of_the_pool_which_refills_to_its_size_and_no_m
     );
     // The start refilled the pool behind it: two ready again, never more.
     assert_eq!(members(&repo).len(), 2);
-    assert_eq!(block_on(a.refill_pool(repo.path())).unwrap(), 0);
+    assert_eq!(block_on(a.refill_pool(None, repo.path())).unwrap(), 0);
     assert_eq!(members(&repo).len(), 2);
 }
 
@@ -398,7 +398,7 @@ fn a_start_takes_a_ready_worktree_of_the_pool_which_refills_to_its_size_and_no_m
 fn a_stale_member_starts_its_worker_at_the_current_base() {
     let repo = Repo::new(true);
     let a = pooled(1);
-    block_on(a.refill_pool(repo.path())).unwrap();
+    block_on(a.refill_pool(None, repo.path())).unwrap();
     // The coordinator commits after the member was made.
     repo.write("later.txt", "new\n");
     repo.git(&["add", "-A"]);
@@ -419,19 +419,19 @@ fn a_stale_member_starts_its_worker_at_the_current_base() {
 fn members_a_killed_process_left_are_found_by_name_and_reused_and_cleanup_removes_them() {
     let repo = Repo::new(true);
     // What a process killed after readying its pool leaves: members, and nothing in memory.
-    block_on(pooled(2).refill_pool(repo.path())).unwrap();
+    block_on(pooled(2).refill_pool(None, repo.path())).unwrap();
     let left = members(&repo);
     assert_eq!(left.len(), 2);
     let fresh = pooled(2);
     fresh.set_home(repo.path());
     assert_eq!(
-        block_on(fresh.refill_pool(repo.path())).unwrap(),
+        block_on(fresh.refill_pool(None, repo.path())).unwrap(),
         0,
         "reused, none added"
     );
     // A smaller pool after a restart removes what is beyond its size.
     let smaller = pooled(1);
-    block_on(smaller.refill_pool(repo.path())).unwrap();
+    block_on(smaller.refill_pool(None, repo.path())).unwrap();
     assert_eq!(members(&repo).len(), 1);
     let out = block_on(fresh.worktree_cleanup(&CleanupArgs {
         epic_id: None,
@@ -454,7 +454,7 @@ fn a_retried_worker_keeps_the_pooled_worktree_its_first_attempt_had() {
         o.worktree_pool = 1;
         o.retry_backoff_ms = 1_000;
     });
-    block_on(a.refill_pool(repo.path())).unwrap();
+    block_on(a.refill_pool(None, repo.path())).unwrap();
     let first = spawn(&a, &repo, "bd-1");
     let path = worktree_of(&a, "bd-1");
     std::fs::write(std::path::Path::new(&path).join("work.txt"), "half\n").unwrap();
@@ -522,4 +522,90 @@ fn a_finished_worktree_is_removed_when_the_pool_is_off_or_full_of_used_members()
     assert_eq!(members(&repo), vec![p1]);
     assert!(!std::path::Path::new(&p2).exists());
     assert_eq!(repo.git(&["worktree", "list"]).lines().count(), 2);
+}
+
+#[test]
+fn a_member_half_made_by_a_killed_process_is_unlocked_and_counted_not_left_behind() {
+    let repo = Repo::new(true);
+    // A refill killed between its `worktree add --lock` and its unlock leaves a locked member
+    // named with its pid; that process is gone.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let half = format!("{}/.apiary/worktrees/pool-1-{dead}-0", repo.path());
+    repo.git(&["worktree", "add", "-q", "--lock", "--detach", &half, "HEAD"]);
+    // A member a live start has locked to take (its reason names the branch) is not touched.
+    let taking = format!("{}/.apiary/worktrees/pool-1-{dead}-1", repo.path());
+    repo.git(&["worktree", "add", "-q", "--detach", &taking, "HEAD"]);
+    repo.git(&["worktree", "lock", "--reason", "apiary/bd-9", &taking]);
+    let listed = repo.git(&["worktree", "list", "--porcelain"]);
+    assert_eq!(listed.matches("\nlocked").count(), 2, "{listed}");
+    let a = pooled(1);
+    assert_eq!(block_on(a.refill_pool(None, repo.path())).unwrap(), 0);
+    // The half-made one is the member now, unlocked; the one being taken stays locked.
+    let listed = repo.git(&["worktree", "list", "--porcelain"]);
+    let locked: Vec<&str> = listed.lines().filter(|l| l.starts_with("locked")).collect();
+    assert_eq!(locked, vec!["locked apiary/bd-9"], "{listed}");
+    assert!(members(&repo).contains(&half));
+    // Its take readies it: the links a worker needs are made then.
+    std::fs::create_dir_all(repo.0.join(".opencode/plugin")).unwrap();
+    spawn(&a, &repo, "bd-1");
+    assert_eq!(worktree_of(&a, "bd-1"), half);
+    assert!(std::path::Path::new(&half)
+        .join(".opencode/plugin")
+        .exists());
+}
+
+#[test]
+fn pools_go_when_the_swarm_was_idle_long_enough_and_their_instances_are_disposed_of() {
+    let repo = Repo::new(true);
+    let a = pooled(2);
+    a.set_home(repo.path());
+    let session = spawn(&a, &repo, "bd-1");
+    assert_eq!(members(&repo).len(), 2, "the start refilled the pool");
+    // While the worker runs, the pool is kept, however long it runs.
+    a.host().clock.advance(11 * 60_000);
+    block_on(a.drain()).unwrap();
+    assert_eq!(members(&repo).len(), 2);
+    block_on(a.complete(&worker(&session), &complete_args("bd-1"))).unwrap();
+    let ready = members(&repo);
+    // Idle, but not for long: the round wakes when the pool falls due.
+    let due = block_on(a.drain()).unwrap();
+    assert!(due > 0 && due <= 10 * 60_000, "{due}");
+    assert_eq!(members(&repo).len(), 2);
+    a.host().clock.advance(10 * 60_000);
+    block_on(a.drain()).unwrap();
+    assert!(members(&repo).is_empty());
+    let disposed = a.host().sessions.disposed.borrow().clone();
+    for m in &ready {
+        assert!(disposed.contains(m), "{m} was disposed of: {disposed:?}");
+    }
+    // Once per idle spell: a later round does not empty again.
+    let before = disposed.len();
+    block_on(a.drain()).unwrap();
+    assert_eq!(a.host().sessions.disposed.borrow().len(), before);
+    // The next start refills it.
+    spawn(&a, &repo, "bd-2");
+    assert_eq!(members(&repo).len(), 2);
+}
+
+#[test]
+fn a_removed_worktree_has_its_opencode_instance_disposed_of_and_a_pooled_one_keeps_it() {
+    let repo = Repo::new(true);
+    let a = no_pool();
+    let session = spawn(&a, &repo, "bd-1");
+    let path = worktree_of(&a, "bd-1");
+    block_on(a.complete(&worker(&session), &complete_args("bd-1"))).unwrap();
+    merge(&a, "bd-1").unwrap();
+    assert_eq!(*a.host().sessions.disposed.borrow(), vec![path]);
+    // A checkout that goes back to the pool stays warm: its instance is what is kept.
+    let p = pooled(1);
+    p.set_home(repo.path());
+    let session = spawn(&p, &repo, "bd-2");
+    block_on(p.complete(&worker(&session), &complete_args("bd-2"))).unwrap();
+    let used = worktree_of(&p, "bd-2");
+    let never_used = members(&repo);
+    merge(&p, "bd-2").unwrap();
+    assert_eq!(members(&repo), vec![used.clone()]);
+    assert_eq!(*p.host().sessions.disposed.borrow(), never_used);
 }

@@ -59,11 +59,11 @@ impl<H: Host> Apiary<H> {
             let outcome = self.recover().await;
             self.report("recovery", outcome);
             recovered.set(true);
-            // Ready worktrees for the next starts, where workers were started from here before
-            // (members a restart left are reused); elsewhere the first start fills the pool, so
-            // that a server nobody coordinates on holds no instance for nothing.
-            if self.has_own_workers() {
-                self.refill_for(None).await;
+            // Ready worktrees for the next starts, where workers were started from here
+            // lately (members a restart left are reused); elsewhere the first start fills the
+            // pool, so that a server nobody coordinates on holds no instance for nothing.
+            if self.pools_wanted() {
+                self.refill_all().await;
             }
         });
         let scheduler: Duty = Box::pin(async {
@@ -118,15 +118,6 @@ impl<H: Host> Apiary<H> {
             // A failure is found again, and said, by the first spawn.
             let _ = self.worktree_root(&home).await;
         }
-    }
-
-    /// Whether a worker was started from this instance's directory.
-    fn has_own_workers(&self) -> bool {
-        let home = self.home.borrow();
-        self.log
-            .swarm()
-            .workers()
-            .any(|w| w.parent_directory.is_some() && w.parent_directory == *home)
     }
 
     /// Whether a bead this instance starts waits in the queue (see `starts_for`).

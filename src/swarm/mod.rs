@@ -81,8 +81,10 @@ pub struct Apiary<H: Host> {
     /// The repository top level of each directory workers were placed from (see
     /// `worktree_root`).
     repo_roots: RefCell<BTreeMap<String, String>>,
-    /// A refill of a worktree pool is under way (see `worktree::pool`).
-    refilling: std::cell::Cell<bool>,
+    /// The pools (server and repository) a refill is under way for (see `worktree::pool`).
+    refilling: RefCell<BTreeSet<String>>,
+    /// The idle spell (its start) this instance emptied its pools for.
+    pools_retired_for: std::cell::Cell<Option<u64>>,
     /// The starts handed to the duties (see `starter`).
     starter: RefCell<starter::Starter>,
     /// The log as `swarm_log` read it so far: each call reads only what was appended since.
@@ -113,7 +115,8 @@ impl<H: Host> Apiary<H> {
             preparing: RefCell::default(),
             prepare_gate: gate::Gate::with_capacity(starter::PREPARE_AT_ONCE),
             repo_roots: RefCell::default(),
-            refilling: std::cell::Cell::new(false),
+            refilling: RefCell::default(),
+            pools_retired_for: std::cell::Cell::new(None),
             starter: RefCell::default(),
             journal: RefCell::new(history::Journal::for_history()),
             probe_failures: RefCell::default(),

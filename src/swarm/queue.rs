@@ -73,8 +73,9 @@ impl<H: Host> Apiary<H> {
         let retention_next = self.apply_retention().await?;
         // The next round may decide while these starts are prepared: it finds them claimed.
         drop(turn);
+        let pools_next = self.retire_idle_pools().await;
         self.launch(claimed, machine).await;
-        Ok([plan.wake_at, stall_next, retention_next]
+        Ok([plan.wake_at, stall_next, retention_next, pools_next]
             .into_iter()
             .flatten()
             .min())
@@ -190,14 +191,8 @@ impl<H: Host> Apiary<H> {
         let place = match &server {
             // A worker on a server of the `servers` option works in that server's clone.
             Some(url) => {
-                let clone = self
-                    .options
-                    .servers
-                    .iter()
-                    .find(|s| &s.url == url)
-                    .and_then(|s| s.directory.as_deref())
-                    .unwrap_or(home);
-                self.place_remote(home, url, clone, bead).await?
+                let clone = self.server_clone(url, home);
+                self.place_remote(home, url, &clone, bead).await?
             }
             None => self.place(home, bead).await?,
         };

@@ -7,8 +7,8 @@
 //! What must run on the other machine runs as a POSIX `sh` script through that server's shell
 //! command (`Workspace::remote_shell`); `worktree::script` says how a script reports, and
 //! holds the rule that readies a worktree, here or there.
-use super::worktree::script::{self, commit_excludes, outcome, quote, PRELUDE, READY};
-use super::worktree::{ok, root_of, worktree_name, Placement, WORKTREES};
+use super::worktree::script::{self, commit_excludes, outcome, quote, PRELUDE};
+use super::worktree::{ok, root_of, worktree_name, Placement};
 use super::Apiary;
 use crate::error::{HostError, ToolError};
 use crate::host::Host;
@@ -26,29 +26,14 @@ fn base_ref(name: &str) -> String {
     format!("refs/apiary/base/{name}")
 }
 
-/// Readies the worktree `name` on branch `branch` in the clone the script runs in: the base
-/// fetched from `origin`, the worktree added (or the one an earlier attempt left kept), then
-/// readied for OpenCode by the rule a worktree here is readied by (`READY`).
-fn add_script(name: &str, branch: &str) -> String {
+/// The `sh` that sets `$base` in the clone a script runs in: the coordinator's HEAD, pushed to
+/// `origin` as the base of the worktree `name`, fetched, and no longer needed there.
+fn fetch_base(name: &str) -> String {
     let base = base_ref(name);
+    let spec = quote(&format!("+{base}:{base}"));
+    let base = quote(&base);
     format!(
-        r#"{PRELUDE}path="$top/{WORKTREES}"/{name}
-branch={branch}
-base={base}
-run git fetch -q origin "+$base:$base"
-if git worktree list --porcelain | grep -qxF "worktree $path"; then say kept
-elif git rev-parse -q --verify "refs/heads/$branch" >/dev/null; then
-  run git worktree add -q "$path" "$branch"
-else
-  run git worktree add -q -b "$branch" "$path" "$base"
-fi
-git update-ref -d "$base"
-{READY}say "worktree $path"
-say ok
-"#,
-        name = quote(name),
-        branch = quote(branch),
-        base = quote(&base),
+        "run git fetch -q origin {spec}\nbase=$(git rev-parse {base})\ngit update-ref -d {base}"
     )
 }
 
@@ -95,7 +80,7 @@ say ok
 
 impl<H: Host> Apiary<H> {
     /// Runs a script on `server` in `directory`; the error names the server.
-    async fn on_server(
+    pub(in crate::swarm) async fn on_server(
         &self,
         server: &str,
         directory: &str,
@@ -182,10 +167,12 @@ impl<H: Host> Apiary<H> {
             .git(&top, &["push", "-q", "origin", &format!("+HEAD:{base}")])
             .await?;
         ok(push, "git push of your HEAD to origin")?;
-        let script = add_script(&name, &branch);
+        // The clone takes a member of its pool, or the checkout an earlier attempt left, or
+        // makes one, by the same script a start here runs.
+        let fetch = fetch_base(&name);
         let said = self
             .retrying(ADD_ATTEMPTS, 50, || {
-                self.on_server(server, clone, "worktree setup", &script)
+                self.take_checkout(Some(server), clone, (&name, &branch), &fetch)
             })
             .await?;
         // The server's clone has the base now: origin needs it no longer.
@@ -195,12 +182,22 @@ impl<H: Host> Apiary<H> {
             .await;
         let path = said
             .iter()
-            .find_map(|l| l.strip_prefix("worktree "))
+            .find_map(|l| l.strip_prefix("at "))
             .unwrap_or_default()
             .to_string();
         let links = script::links(&said);
         let made_on = (!said.iter().any(|l| l == "kept")).then(|| server.to_string());
         Ok(Placement::in_worktree(path, branch, links, made_on))
+    }
+
+    /// The clone of the coordinator's repository (at `home`) on `server`.
+    pub(super) fn server_clone(&self, server: &str, home: &str) -> String {
+        self.options
+            .servers
+            .iter()
+            .find(|s| s.url == server)
+            .and_then(|s| s.directory.clone())
+            .unwrap_or_else(|| home.to_string())
     }
 
     /// Takes back a worktree `place_remote` made for a start that was then not recorded (its
@@ -319,19 +316,20 @@ impl<H: Host> Apiary<H> {
         {
             return Ok(Err(e.to_string()));
         }
+        // Its OpenCode instance would hold memory for a directory that is gone.
+        let _ = self.host.dispose_instance(Some(server), path).await;
+        self.delete_pushed(top, branch).await?;
+        Ok(Ok(()))
+    }
+
+    /// Deletes a worker's pushed `branch` from `origin`, from the coordinator's repository at
+    /// `top`: it was merged, or given up.
+    pub(super) async fn delete_pushed(&self, top: &str, branch: &str) -> Result<(), ToolError> {
+        let refspec = format!("refs/heads/{branch}");
         let _ = self
             .host
-            .git(
-                top,
-                &[
-                    "push",
-                    "-q",
-                    "origin",
-                    "--delete",
-                    &format!("refs/heads/{branch}"),
-                ],
-            )
+            .git(top, &["push", "-q", "origin", "--delete", &refspec])
             .await?;
-        Ok(Ok(()))
+        Ok(())
     }
 }

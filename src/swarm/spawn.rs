@@ -80,7 +80,7 @@ impl<H: Host> Apiary<H> {
             (Some((_, server)), _) => Place::Server(server.clone()),
             (None, false) => Place::Shared(None),
             (None, true) => match self.worktree_root(&ctx.directory).await? {
-                Ok(root) if self.pool_size() > 0 => Place::Pooled(root),
+                Ok(root) if self.pool_size(None) > 0 => Place::Pooled(root),
                 Ok(root) => Place::Worktree(root),
                 Err(note) => Place::Shared(Some(note)),
             },

@@ -55,6 +55,11 @@ impl<H: Host> Apiary<H> {
             .collect()
     }
 
+    /// Whether the duties run a starter (a plugin instance, not a one-off process).
+    pub(super) fn starter_runs(&self) -> bool {
+        self.starter.borrow().running
+    }
+
     /// Starts the claimed `beads`: handed to the duties' starter when it runs, otherwise
     /// carried out here before this resolves.
     pub(super) async fn launch(&self, beads: Vec<String>, machine: Option<Machine>) {
@@ -131,14 +136,17 @@ impl<H: Host> Apiary<H> {
             self.host.warn(&format!("starting {bead}: {e}"));
         }
         drop((_turn, _claim));
-        // The last start of a burst refills the worktree pool, behind the running work.
+        // The last start of a burst refills the worktree pool it drew from, behind the
+        // running work.
         if self.preparing.borrow().is_empty() {
-            let directory = self
+            let (server, directory) = self
                 .log
                 .swarm()
                 .bead(&bead)
-                .and_then(|w| w.parent_directory.clone());
-            self.refill_for(directory.as_deref()).await;
+                .map(|w| (w.server.clone(), w.parent_directory.clone()))
+                .unwrap_or_default();
+            self.refill_after_burst(server.as_deref(), directory.as_deref())
+                .await;
         }
     }
 

@@ -406,31 +406,36 @@ impl<H: Host> Apiary<H> {
         merged: bool,
     ) -> Result<Result<EventBody, String>, ToolError> {
         let path = w.worktree.as_deref().unwrap_or_default();
-        if w.server.is_some() {
-            let top = self.coordinator_root(w).await?;
-            if let Err(e) = self.remove_remote(w, &top).await? {
-                return Ok(Err(e));
-            }
-        } else {
-            let root = root_of(path);
-            match (&w.branch, self.pool_size()) {
-                // A member of the pool may go back to it, warm.
-                (Some(branch), 1..) => {
-                    if let Err(e) = self.release_checkout(root, path, branch).await {
-                        return Ok(Err(e.to_string()));
-                    }
+        let (server, root) = (w.server.as_deref(), root_of(path));
+        match (&w.branch, self.pool_size(server)) {
+            // A member of the pool may go back to it, warm (it is removed otherwise).
+            (Some(branch), 1..) => {
+                if let Err(e) = self.release_checkout(server, root, (path, branch)).await {
+                    return Ok(Err(e.to_string()));
                 }
-                _ => {
-                    let out = self
-                        .git(root, &["worktree", "remove", "--force", path])
-                        .await?;
-                    if let Err(e) = ok(out, "git worktree remove") {
-                        return Ok(Err(e.to_string()));
-                    }
-                    if let Some(branch) = &w.branch {
-                        let flag = if merged { "-d" } else { "-D" };
-                        let _ = self.git(root, &["branch", flag, branch]).await?;
-                    }
+                if server.is_some() {
+                    let top = self.coordinator_root(w).await?;
+                    self.delete_pushed(&top, branch).await?;
+                }
+            }
+            _ if server.is_some() => {
+                let top = self.coordinator_root(w).await?;
+                if let Err(e) = self.remove_remote(w, &top).await? {
+                    return Ok(Err(e));
+                }
+            }
+            _ => {
+                let out = self
+                    .git(root, &["worktree", "remove", "--force", path])
+                    .await?;
+                if let Err(e) = ok(out, "git worktree remove") {
+                    return Ok(Err(e.to_string()));
+                }
+                // Its OpenCode instance would hold memory for a directory that is gone.
+                let _ = self.host.dispose_instance(None, path).await;
+                if let Some(branch) = &w.branch {
+                    let flag = if merged { "-d" } else { "-D" };
+                    let _ = self.git(root, &["branch", flag, branch]).await?;
                 }
             }
         }
@@ -486,13 +491,11 @@ impl<H: Host> Apiary<H> {
         // Ready worktrees wait for starts: with none running, they go too (the next start
         // refills the pool).
         let idle = !self.log.swarm().workers().any(|w| w.state.is_active());
-        let home = self.home.borrow().clone();
-        let mut pooled = 0;
-        if let (true, Some(home)) = (idle, home) {
-            if let Ok(root) = self.worktree_root(&home).await? {
-                pooled = self.empty_pool(&root).await?;
-            }
-        }
+        let pooled = if idle {
+            self.empty_pools(None).await?
+        } else {
+            0
+        };
         let mut output = format!("removed {} worktree(s)", removed.len());
         if !removed.is_empty() {
             output.push_str(&format!(": {}", list(&removed)));

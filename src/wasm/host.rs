@@ -52,6 +52,8 @@ export interface ApiaryHost {
   showToast(title: string, message: string, variant: string): Promise<void>;
   /** `client.session.abort`: stops the session's running turn. */
   abortSession(sessionId: string, directory: string | undefined, server: string | undefined): Promise<void>;
+  /** `client.instance.dispose` for `directory`'s instance: its folder is gone. */
+  disposeInstance(directory: string, server: string | undefined): Promise<void>;
   /** A cheap call to the server at `server` (`client.session.status`), given up after
    * `timeoutMs`; resolves when it answered, rejects with why not. */
   probeServer(server: string, timeoutMs: number): Promise<void>;
@@ -165,6 +167,12 @@ extern "C" {
         this: &JsHost,
         session: &str,
         directory: Option<String>,
+        server: Option<String>,
+    ) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = disposeInstance)]
+    fn dispose_instance_js(
+        this: &JsHost,
+        directory: &str,
         server: Option<String>,
     ) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = machine)]
@@ -323,6 +331,15 @@ impl Sessions for JsHost {
         )
         .await
         .map(drop)
+    }
+
+    async fn dispose_instance(
+        &self,
+        server: Option<&str>,
+        directory: &str,
+    ) -> Result<(), HostError> {
+        let started = self.dispose_instance_js(directory, server.map(str::to_string));
+        call("instance.dispose", started).await.map(drop)
     }
 
     async fn probe_server(&self, server: &str, timeout_ms: u64) -> Result<(), HostError> {

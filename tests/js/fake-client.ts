@@ -5,6 +5,8 @@ export interface FakeClient {
   prompts: { id: string; text: string; directory?: string; agent?: string; model?: unknown }[];
   deleted: string[];
   aborted: { id: string; directory?: string }[];
+  /** The directories whose instance was disposed of. */
+  disposed: string[];
   toasts: { title?: string; message: string; variant: string }[];
   status: Record<string, { type: string }>;
   /** The server's agents, as `app.agents` lists them. */
@@ -13,6 +15,7 @@ export interface FakeClient {
   session: Record<string, (...args: any[]) => Promise<unknown>>;
   app: Record<string, (...args: any[]) => Promise<unknown>>;
   tui: Record<string, (...args: any[]) => Promise<unknown>>;
+  instance: Record<string, (...args: any[]) => Promise<unknown>>;
 }
 
 type Query = { query?: { directory?: string } };
@@ -24,12 +27,14 @@ export function fakeClient(): FakeClient {
     prompts: [],
     deleted: [],
     aborted: [],
+    disposed: [],
     toasts: [],
     status: {},
     agents: ["build", "plan", "general"],
     session: {},
     app: {},
     tui: {},
+    instance: {},
   };
   const reply = <T>(data: T) => {
     const error = c.failNext;
@@ -75,6 +80,12 @@ export function fakeClient(): FakeClient {
   c.tui = {
     async showToast(opts: { body: { title?: string; message: string; variant: string } }) {
       c.toasts.push(opts.body);
+      return reply(true);
+    },
+  };
+  c.instance = {
+    async dispose(opts: Query) {
+      c.disposed.push(opts.query?.directory ?? "");
       return reply(true);
     },
   };

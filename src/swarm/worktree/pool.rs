@@ -13,6 +13,12 @@ use crate::error::{HostError, ToolError};
 use crate::host::Host;
 use crate::swarm::Apiary;
 
+mod idle;
+
+/// How long the refill after a burst of starts waits: the burst's workers start their OpenCode
+/// instances first (each a second or more of CPU), the pool's after them.
+pub(crate) const REFILL_DELAY_MS: u64 = 2_000;
+
 /// `free` prints the pool's free members: detached, unlocked worktrees named `pool-*`, those
 /// a worker used first (`warm`), then the ones never used. `warm` marks a member a worker ran
 /// in, in its own admin folder, which git removes with it.
@@ -33,16 +39,17 @@ free() {
 "#;
 
 /// Gives `$branch` its checkout: the worktree already on it (an earlier attempt's, or a member
-/// a start took and gave up), else a free member moved onto it (at HEAD when new), else a new
-/// worktree: named as a member when there is a pool (so that it can join it when its worker is
-/// done), else `.apiary/worktrees/$name`. Prints `apiary-at PATH`. A member is claimed by
-/// locking it, so that another process taking one at once passes it by; a new worktree made
-/// while another process adds one can fail on the other's half-made entry, so it is tried
-/// again after a short wait.
+/// a start took and gave up: prints `apiary-kept`), else a free member moved onto it (at the
+/// commit `$base` when the branch is new), else a new worktree: named as a member when there
+/// is a pool (so that it can join it when its worker is done), else `.apiary/worktrees/$name`.
+/// Prints `apiary-at PATH`. A member is claimed by locking it (the reason names the branch), so
+/// that another process taking one at once passes it by; a new worktree made while another
+/// process adds one can fail on the other's half-made entry, so it is tried again after a
+/// short wait.
 const TAKE: &str = r#"path=$(git worktree list --porcelain | awk -v b="branch refs/heads/$branch" '
   /^worktree / { p = substr($0, 10) } $0 == b { print p; exit }')
 if [ -n "$path" ]; then
-  :
+  say kept
 elif [ "$size" -gt 0 ]; then
   while IFS= read -r m; do
     [ -n "$m" ] || continue
@@ -50,7 +57,7 @@ elif [ "$size" -gt 0 ]; then
     if git rev-parse --verify -q "refs/heads/$branch" >/dev/null; then
       q git -C "$m" checkout -q "$branch"
     else
-      q git -C "$m" checkout -q -b "$branch" "$(git rev-parse HEAD)"
+      q git -C "$m" checkout -q -b "$branch" "$base"
     fi
     moved=$?
     q git worktree unlock "$m"
@@ -66,7 +73,7 @@ if [ -z "$path" ]; then
   if git rev-parse --verify -q "refs/heads/$branch" >/dev/null; then
     set -- "$path" "$branch"
   else
-    set -- -b "$branch" "$path" HEAD
+    set -- -b "$branch" "$path" "$base"
   fi
   tries=0
   until out=$(git worktree add -q "$@" 2>&1); do
@@ -84,7 +91,7 @@ say "at $path"
 /// a new one. Reset, cleaned (ignored files too: the next worker starts as from a clone) and
 /// detached at its commit; it takes the place of a never-used member when the pool is full
 /// (members beyond the size go, never-used ones listed last), or goes itself when all are used.
-/// Prints `apiary-pooled` when kept; otherwise the worktree is removed.
+/// Prints `apiary-pooled` when kept, and `apiary-removed PATH` for each checkout removed.
 const RECYCLE: &str = r#"kept=
 case $path in
   "$top/.apiary/worktrees/pool-"*)
@@ -97,7 +104,7 @@ case $path in
         [ -n "$m" ] || continue
         have=$((have + 1))
         [ "$have" -gt "$size" ] || continue
-        q git worktree remove --force "$m"
+        q git worktree remove --force "$m" && say "removed $m"
       done <<MEMBERS
 $(free)
 MEMBERS
@@ -108,36 +115,46 @@ if [ -n "$kept" ]; then
   say pooled
 else
   run git worktree remove --force "$path"
+  say "removed $path"
 fi
 q git branch -D "$branch"
 "#;
 
-/// Brings the pool to `$size`: prunes what a killed process half made, removes members beyond
-/// the size, then adds the missing ones (each readied by `READY`, then `REFILLED`).
+/// Brings the pool one step nearer `$size`: prunes what a killed process half made, unlocks a
+/// member whose maker died before readying it (`pool-<time>-<pid>-<n>`, locked by
+/// `add --lock`, where a take's lock names its branch; `READY` runs again at its take), removes members beyond the size, then adds at most
+/// one, locked until `READY` has made its links so that no start takes it half made. One
+/// member a run lets a start in between two (see `refill_pool`).
 const REFILL: &str = r#"git worktree prune
+git worktree list --porcelain | awk -v pre="$top/.apiary/worktrees/pool-" '
+  /^worktree / { p = substr($0, 10) }
+  /^locked/ && !/^locked apiary\// && index(p, pre) == 1 { print p }' |
+while IFS= read -r m; do
+  pid=${m##*/pool-}; pid=${pid#*-}; pid=${pid%%-*}
+  kill -0 "$pid" 2>/dev/null || q git worktree unlock "$m"
+done
 have=0
 while IFS= read -r m; do
   [ -n "$m" ] || continue
   have=$((have + 1))
-  if [ "$have" -gt "$size" ]; then q git worktree remove --force "$m"; fi
+  if [ "$have" -gt "$size" ]; then q git worktree remove --force "$m" && say "removed $m"; fi
 done <<MEMBERS
 $(free)
 MEMBERS
-made=0
-while [ "$have" -lt "$size" ]; do
-  path="$top/.apiary/worktrees/pool-$(date +%s)-$$-$made"
-  run git worktree add -q --detach "$path" HEAD
+if [ "$have" -lt "$size" ]; then
+  path="$top/.apiary/worktrees/pool-$(date +%s)-$$-$have"
+  run git worktree add -q --lock --detach "$path" HEAD
 "#;
 
-/// The end of `REFILL`'s loop: prints `apiary-member PATH` for each member made.
-const REFILLED: &str = r#"  say "member $path"
-  have=$((have + 1)); made=$((made + 1))
-done
+/// The end of `REFILL`, after `READY`: the member is free, and named.
+const REFILLED: &str = r#"  q git worktree unlock "$path"
+  say "member $path"
+fi
 "#;
 
-/// Removes every free member, printing `apiary-removed` for each.
+/// Removes every free member, printing `apiary-removed PATH` for each.
 const EMPTY: &str = r#"while IFS= read -r m; do
-  [ -n "$m" ] && q git worktree remove --force "$m" && say removed
+  [ -n "$m" ] && q git worktree remove --force "$m" && say "removed $m"
 done <<MEMBERS
 $(free)
 MEMBERS
@@ -149,37 +166,77 @@ fn said_after<'a>(said: &'a [String], prefix: &'a str) -> impl Iterator<Item = &
 }
 
 impl<H: Host> Apiary<H> {
-    /// The pool's size: the option, never more than `max_running`.
-    pub(crate) fn pool_size(&self) -> u32 {
-        // With the `servers` option workers go where there is room, most often elsewhere:
-        // ready checkouts here would hold an instance each for nothing.
-        if !self.options.worktrees || !self.options.servers.is_empty() {
+    /// The pool's size on `server` (`None`: this machine): the option, never more than the
+    /// workers that may run there.
+    pub(crate) fn pool_size(&self, server: Option<&str>) -> u32 {
+        if !self.options.worktrees {
             return 0;
         }
-        self.options.worktree_pool.min(self.options.max_running)
+        let cap = match server {
+            // With the `servers` option every worker goes to one of them: none starts here.
+            None if !self.options.servers.is_empty() => 0,
+            None => self.options.max_running,
+            Some(url) => self
+                .options
+                .servers
+                .iter()
+                .find(|s| s.url == url)
+                .map_or(0, |s| s.max_workers),
+        };
+        self.options.worktree_pool.min(cap)
     }
 
-    /// Runs a pool script in the repository at `root`; what it said.
-    async fn pool_script(&self, root: &str, body: &str) -> Result<Vec<String>, ToolError> {
-        let text = format!("{PRELUDE}size={}\n{FREE}{body}say ok\n", self.pool_size());
-        let output = self.host.shell(root, &text).await?;
-        script::outcome(&output).map_err(|why| HostError::new("worktree pool", why).into())
+    /// Runs a pool script in the repository at `root` on `server` (`None`: here); what it
+    /// said. The OpenCode instances of the checkouts it removed are disposed of: each holds
+    /// about 90 MB of its server's memory for a directory that is gone.
+    async fn pool_script(
+        &self,
+        server: Option<&str>,
+        root: &str,
+        body: &str,
+    ) -> Result<Vec<String>, ToolError> {
+        let size = self.pool_size(server);
+        let text = format!("{PRELUDE}size={size}\n{FREE}{body}say ok\n");
+        let said = match server {
+            Some(url) => self.on_server(url, root, "worktree pool", &text).await?,
+            None => script::outcome(&self.host.shell(root, &text).await?)
+                .map_err(|why| HostError::new("worktree pool", why))?,
+        };
+        for path in said_after(&said, "removed ") {
+            let _ = self.host.dispose_instance(server, path).await;
+        }
+        Ok(said)
     }
 
-    /// The checkout of `branch` (folder `name` when new) in the repository at `root`, readied:
-    /// its path and links. Called under the git gate.
+    /// Gives `branch` its checkout (folder `name` when new) in the repository at `root` on
+    /// `server`, readied (see `TAKE`); `base` is the `sh` that sets `$base`, the commit a new
+    /// branch starts at. What the script said: `at PATH`, its links, `kept`.
+    pub(in crate::swarm) async fn take_checkout(
+        &self,
+        server: Option<&str>,
+        root: &str,
+        (name, branch): (&str, &str),
+        base: &str,
+    ) -> Result<Vec<String>, ToolError> {
+        let body = format!(
+            "branch={}\nname={}\n{base}\n{TAKE}{READY}",
+            quote(branch),
+            quote(name)
+        );
+        self.pool_script(server, root, &body).await
+    }
+
+    /// The checkout of `branch` (folder `name` when new) in the repository at `root`, at its
+    /// HEAD when new, readied: its path and links. Called under the git gate.
     pub(super) async fn checkout_for(
         &self,
         root: &str,
         name: &str,
         branch: &str,
     ) -> Result<(String, Vec<String>), ToolError> {
-        let body = format!(
-            "branch={}\nname={}\n{TAKE}{READY}",
-            quote(branch),
-            quote(name)
-        );
-        let said = self.pool_script(root, &body).await?;
+        let said = self
+            .take_checkout(None, root, (name, branch), "base=$(git rev-parse HEAD)")
+            .await?;
         let path = said_after(&said, "at ").next().map_or_else(
             || format!("{root}/{}/{name}", super::WORKTREES),
             str::to_string,
@@ -187,69 +244,111 @@ impl<H: Host> Apiary<H> {
         Ok((path, script::links(&said)))
     }
 
-    /// Brings `root`'s pool to its size behind running work, then starts each new member's
-    /// OpenCode instance (a call about its directory does). One refill runs at a time;
-    /// resolves to the members added.
-    pub async fn refill_pool(&self, root: &str) -> Result<u32, ToolError> {
-        if self.refilling.replace(true) {
+    /// Brings the pool of the repository at `root` on `server` (`None`: here) to its size
+    /// behind running work, and starts each new member's OpenCode instance (a call about its
+    /// directory does). One member at a time, and none while this instance prepares a start:
+    /// a start never waits for a refill. One refill per pool runs at a time; resolves to the
+    /// members added.
+    pub async fn refill_pool(&self, server: Option<&str>, root: &str) -> Result<u32, ToolError> {
+        let key = format!("{}|{root}", server.unwrap_or_default());
+        if !self.refilling.borrow_mut().insert(key.clone()) {
             return Ok(0);
         }
-        let said = {
-            let _turn = self.git_gate.enter().await;
-            self.pool_script(root, &format!("{REFILL}{READY}{REFILLED}"))
-                .await
-        };
-        self.refilling.set(false);
-        let said = said?;
-        let made: Vec<&str> = said_after(&said, "member ").collect();
-        for path in &made {
-            // A failure only means the worker that takes it starts its instance.
-            let _ = self.host.status_map(None, Some(path)).await;
+        let mut made = 0;
+        let outcome = async {
+            while self.preparing.borrow().is_empty() {
+                let body = format!("{REFILL}{READY}{REFILLED}");
+                let said = self.pool_script(server, root, &body).await?;
+                let Some(path) = said_after(&said, "member ").next() else {
+                    break;
+                };
+                made += 1;
+                // A failure only means the worker that takes it starts its instance.
+                let _ = self.host.status_map(server, Some(path)).await;
+            }
+            Ok(made)
         }
-        Ok(made.len() as u32)
+        .await;
+        self.refilling.borrow_mut().remove(&key);
+        outcome
     }
 
-    /// Refills the pool of the repository of `directory` (the instance's own when `None`),
-    /// reporting what goes wrong rather than failing anything.
-    pub(crate) async fn refill_for(&self, directory: Option<&str>) {
-        if self.pool_size() == 0 || self.is_worker_instance() {
+    /// After the last start of a burst, there (`server`) or here: refills the pool the burst
+    /// drew from. With the duties running it first waits `REFILL_DELAY_MS`, so that the new
+    /// members' instances do not start while the burst's workers start theirs.
+    pub(crate) async fn refill_after_burst(&self, server: Option<&str>, home: Option<&str>) {
+        self.refill_when(server, home, self.starter_runs()).await;
+    }
+
+    /// Refills the pool of the repository of `home` (the instance's own when `None`), or of
+    /// `server`'s clone of it.
+    pub(crate) async fn refill_for(&self, server: Option<&str>, home: Option<&str>) {
+        self.refill_when(server, home, false).await;
+    }
+
+    /// Refills a pool, after `REFILL_DELAY_MS` when `delay`, reporting what goes wrong rather
+    /// than failing anything.
+    async fn refill_when(&self, server: Option<&str>, home: Option<&str>, delay: bool) {
+        if self.pool_size(server) == 0 || self.is_worker_instance() {
             return;
         }
-        let Some(directory) = directory
-            .map(str::to_string)
-            .or_else(|| self.home.borrow().clone())
-        else {
+        let Some(root) = self.pool_root(server, home).await else {
             return;
         };
-        let outcome = match self.worktree_root(&directory).await {
-            Ok(Ok(root)) => self.refill_pool(&root).await.map(drop),
-            Ok(Err(_)) => Ok(()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = outcome {
+        if delay {
+            self.host.idle_sleep(REFILL_DELAY_MS).await;
+        }
+        if let Err(e) = self.refill_pool(server, &root).await {
             self.host.warn(&format!("worktree pool: {e}"));
         }
     }
 
-    /// Removes the checkout at `path` of the repository at `root` and its `branch`, or gives
-    /// the checkout to the pool (see `RECYCLE`); whether it was kept. Called under the git
-    /// gate.
-    pub(super) async fn release_checkout(
+    /// Where the pool of `home`'s repository is on `server`: that server's clone, or the
+    /// repository's top level here; `None` when it has none (no repository, no commit).
+    async fn pool_root(&self, server: Option<&str>, home: Option<&str>) -> Option<String> {
+        let home = home
+            .map(str::to_string)
+            .or_else(|| self.home.borrow().clone())?;
+        match server {
+            Some(url) => Some(self.server_clone(url, &home)),
+            None => self.worktree_root(&home).await.ok()?.ok(),
+        }
+    }
+
+    /// Removes the checkout at `path` of the repository at `root` on `server` and its
+    /// `branch`, or gives the checkout to the pool (see `RECYCLE`); whether it was kept.
+    /// Called under the git gate here.
+    pub(in crate::swarm) async fn release_checkout(
         &self,
+        server: Option<&str>,
         root: &str,
-        path: &str,
-        branch: &str,
+        (path, branch): (&str, &str),
     ) -> Result<bool, ToolError> {
         let body = format!("path={}\nbranch={}\n{RECYCLE}", quote(path), quote(branch));
-        let said = self.pool_script(root, &body).await?;
+        let said = self.pool_script(server, root, &body).await?;
         Ok(said.iter().any(|l| l == "pooled"))
     }
 
-    /// Removes the free members of `root`'s pool (the cleanup tool's); how many.
-    pub(crate) async fn empty_pool(&self, root: &str) -> Result<u32, ToolError> {
-        let _turn = self.git_gate.enter().await;
-        let said = self.pool_script(root, EMPTY).await?;
-        Ok(said_after(&said, "removed").count() as u32)
+    /// Removes the free members of every pool of `home`'s repository, here and on each
+    /// server; how many.
+    pub(crate) async fn empty_pools(&self, home: Option<&str>) -> Result<u32, ToolError> {
+        let mut removed = 0;
+        let servers: Vec<Option<String>> = std::iter::once(None)
+            .chain(self.options.servers.iter().map(|s| Some(s.url.clone())))
+            .collect();
+        for server in servers.iter().map(Option::as_deref) {
+            let Some(root) = self.pool_root(server, home).await else {
+                continue;
+            };
+            let _turn = self.git_gate.enter().await;
+            match self.pool_script(server, &root, EMPTY).await {
+                Ok(said) => removed += said_after(&said, "removed ").count() as u32,
+                // A server that does not answer keeps its members until it does.
+                Err(e) if server.is_some() => self.host.warn(&format!("worktree pool: {e}")),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(removed)
     }
 }
 
