@@ -56,6 +56,23 @@ interface Summary {
   load_1m: number;
 }
 
+/** Eight workers, the server restarted while every one is inside its first model turn: what
+ * finishes with no new prompt from the coordinator. */
+export interface Restart {
+  kind: string;
+  n: number;
+  /** Workers whose work ended after the restart (Apiary: worker_completed; a subagent: a
+   * complete final model reply). */
+  finished: number;
+  /** The restart (server ready again) to the last of those, ms; null when none finished. */
+  restart_to_last_ms: number | null;
+  /** The coordinator learnt of the results with no prompt of its own (Apiary's wake-up). */
+  coordinator_told: boolean;
+  /** How long the run looked after the restart, ms. */
+  window_ms: number;
+  load_1m: number;
+}
+
 export interface Result {
   opencode: string;
   turn_ms: number;
@@ -63,6 +80,7 @@ export interface Result {
   rows: Summary[];
   skipped: { kind: string; n: number; why: string }[];
   freed_slot: FreedSlot[];
+  restart: Restart[];
   big_repo: { files: number; n: number; setup_ms: number; rows: Summary[] } | null;
   bench_ms: number;
 }
@@ -150,6 +168,27 @@ export function lifecycleSection(r: Result): string {
     slotRows,
   );
 
+  const restartRows = r.restart.map((x) => [
+    NAMES[x.kind]!,
+    `${x.finished} of ${x.n}`,
+    x.restart_to_last_ms === null ? "" : secs(x.restart_to_last_ms),
+    x.coordinator_told ? "yes" : "no",
+    secs(x.window_ms),
+    x.load_1m.toFixed(1),
+  ]);
+  const restart = markdownTable(
+    [
+      "server restarted mid-run",
+      "workers that finish with no new coordinator prompt",
+      "restart to the last of them (s)",
+      "coordinator told without a prompt",
+      "watched after the restart (s)",
+      "1-min load at start",
+    ],
+    "lrrlrr",
+    restartRows,
+  );
+
   let big = "";
   if (r.big_repo) {
     const b = r.big_repo;
@@ -162,5 +201,5 @@ export function lifecycleSection(r: Result): string {
       `\n\nThe coordinator's directory a clone of a committed repository of ${b.files.toLocaleString("en-US")} small files ` +
       `(generated in ${secs(b.setup_ms)} s), N = ${b.n}:\n\n${table}`;
   }
-  return `${stamp}\n\n${main}\n\n${slots}${big}`;
+  return `${stamp}\n\n${main}\n\n${slots}\n\n${restart}${big}`;
 }

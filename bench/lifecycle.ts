@@ -10,23 +10,26 @@
 //   - Apiary with `worktree_pool: N`, a second swarm after the first N were merged (the merged
 //     workers' checkouts went back to the pool);
 // Then Apiary's freed slot (max_running 2, five spawns: a worker's worker_completed to the next
-// queued worker's worker_spawned, and on to its first model request), and, unless
+// queued worker's worker_spawned, and on to its first model request), a server restart in the
+// middle of eight workers (what finishes with no new prompt from the coordinator), and, unless
 // LIFECYCLE_BIG_FILES=0, eight workers in a committed repository of 20,000 small files.
 //
 // Each (row, N) gets a server of its own, started fresh, one after another. Prints one JSON line
 // and rewrites the lifecycle section of BENCHMARKS.md. Run it with
 // `bash scripts/bench.sh --lifecycle`. LIFECYCLE_RUNS (default 1), LIFECYCLE_SIZES (default
 // 1,8,30), LIFECYCLE_SERIAL_MAX (the largest N for the Task tool one call per step, default 30),
-// LIFECYCLE_BIG_FILES (default 20000; 0 skips it).
+// LIFECYCLE_BIG_FILES (default 20000; 0 skips it), LIFECYCLE_PARTS (default
+// rows,slot,restart,big: a run of only some parts prints its JSON and leaves BENCHMARKS.md as
+// it is).
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { startFixture, workspace, type Fixture, type FixtureOptions } from "../tests/e2e/fixture.js";
-import { loggedEvents, messages, prompt, script, spawnCall, toolParts, until, waitIdle, type LoggedEvent, type ToolCall } from "../tests/e2e/scenario.js";
+import { loggedEvents, messages, prompt, script, sleep, spawnCall, toolParts, until, waitIdle, type LoggedEvent, type ToolCall } from "../tests/e2e/scenario.js";
 import { findScript } from "../tests/e2e/scripted-model.js";
-import { lifecycleSection, type Figures, type FreedSlot, type Row } from "./lifecycle-report.js";
+import { lifecycleSection, type Figures, type FreedSlot, type Restart, type Row } from "./lifecycle-report.js";
 import { median, writeSection } from "./report.js";
 
 const entry = pathToFileURL(path.join(workspace, "dist", "npm", "index.js")).href;
@@ -35,7 +38,14 @@ const RUNS = Number(process.env.LIFECYCLE_RUNS ?? 1);
 const SIZES = (process.env.LIFECYCLE_SIZES ?? "1,8,30").split(",").map(Number);
 const SERIAL_MAX = Number(process.env.LIFECYCLE_SERIAL_MAX ?? 30);
 const BIG_FILES = Number(process.env.LIFECYCLE_BIG_FILES ?? 20_000);
+const ALL_PARTS = ["rows", "slot", "restart", "big"];
+const PARTS = (process.env.LIFECYCLE_PARTS ?? ALL_PARTS.join(",")).split(",");
 const BIG_N = 8;
+const RESTART_N = 8;
+/** A restarted worker's first turn: long enough for the restart to cut it off. */
+const RESTART_TURN_MS = 8000;
+/** How long a row with nothing left to resume is watched after the restart. */
+const RESTART_WINDOW_MS = 30_000;
 const SLOT_LIMIT = 2; // max_running for the freed slot
 const LIMIT = 15 * 60_000; // a safety net for a stuck run, not a measure
 const opencodeVersion = execFileSync(path.join(workspace, "node_modules", "opencode-linux-x64", "bin", "opencode"), ["--version"], {
@@ -273,6 +283,82 @@ async function measureFreedSlot(kind: "apiary_worktrees" | "apiary_in_place"): P
   }
 }
 
+/** Eight workers spawned in one step; the server restarted (SIGTERM, started again) while every
+ * one is inside its first model turn; then nothing is asked of it but the session list a TUI
+ * loads. What finishes, and whether the coordinator hears of it, with no new prompt. */
+async function measureRestart(kind: "apiary_worktrees" | "apiary_in_place" | "task_parallel" | "task_background"): Promise<Restart> {
+  const load = loadavg()[0]!;
+  const apiary = kind.startsWith("apiary");
+  const options = serverOptions(kind, 30);
+  if (apiary) {
+    // The coordinator is woken as by default: whether it is told is part of the figure.
+    const [[entryUrl, opts]] = (options.config as { plugin: [string, Record<string, unknown>][] }).plugin;
+    options.config = { plugin: [[entryUrl, { ...opts, wake_coordinator: true }]] };
+  }
+  const fx = await startFixture(options);
+  try {
+    log(`restart mid-run, ${kind}`);
+    const tag = `restart-${kind.replace(/_/g, "-")}`;
+    const ids = range(RESTART_N).map((i) => `${tag}-${i}`);
+    // Whether the resumed turn counts the cut-off reply as a step or not, a later step ends it.
+    const long = { delay_ms: RESTART_TURN_MS };
+    const calls: ToolCall[] = ids.map((id) => {
+      if (!apiary) {
+        const body = script(id, [{ ...long, text: `${id} done` }, { delay_ms: 500, text: `${id} done` }]);
+        const args: Record<string, unknown> = { description: `subtask ${id}`, prompt: `Scripted subtask.\n${body}`, subagent_type: "general" };
+        if (kind === "task_background") args.background = true;
+        return { name: "task", args };
+      }
+      const complete = { tool_calls: [{ name: "swarm_complete", args: { bead_id: id, summary: `did ${id}`, files_touched: [] } }] };
+      const body = script(`worker-${id}`, [{ ...long, ...complete }, { delay_ms: 500, ...complete }, { text: `${id} finished` }]);
+      return { name: "swarm_spawn_async", args: { bead_id: id, epic_id: tag, title: `task ${id}`, description: `Scripted task.\n${body}`, files: [] } };
+    });
+    const workerId = (id: string) => (apiary ? `worker-${id}` : id);
+    const coordId = `coord-${tag}`;
+    const coordinator = await coordinate(fx, coordId, [{ tool_calls: calls }, { text: "waiting" }]);
+    await until(`${RESTART_N} worker turns in flight`, LIMIT, async () => {
+      const inFlight = new Set(fx.model.requests.filter((r) => !r.ended_at && ids.some((id) => r.script_id === workerId(id))).map((r) => r.script_id));
+      return inFlight.size === RESTART_N ? true : undefined;
+    });
+    await fx.restart();
+    const restarted = Date.now();
+    await fx.client.session.list(); // what a TUI asks first: it starts the project's instance
+    const finishedAt = (): number[] => {
+      if (apiary) {
+        return loggedEvents(fx)
+          .filter((e) => e.type === "worker_completed" && e.timestamp >= restarted)
+          .map((e) => e.timestamp);
+      }
+      return ids.flatMap((id) => {
+        const done = fx.model.requests.filter((r) => r.script_id === id && r.started_at >= restarted && r.ended_at && !r.aborted);
+        return done.length ? [Math.min(...done.map((r) => r.ended_at!))] : [];
+      });
+    };
+    const coordinatorRequests = () => requestsOf(fx, coordId).filter((r) => r.started_at >= restarted).length;
+    const deadline = restarted + (apiary ? LIMIT : RESTART_WINDOW_MS);
+    // Apiary's rows end when every worker is done and the coordinator was told; the others are
+    // watched for the whole window, in case anything comes back on its own.
+    while (Date.now() < deadline) {
+      if (apiary && finishedAt().length === RESTART_N && coordinatorRequests() > 0) break;
+      await sleep(250);
+    }
+    const ends = finishedAt();
+    const coordinatorTold = coordinatorRequests() > 0;
+    if (coordinatorTold) await waitIdle(fx, coordinator, LIMIT);
+    return {
+      kind,
+      n: RESTART_N,
+      finished: ends.length,
+      restart_to_last_ms: ends.length ? Math.max(...ends) - restarted : null,
+      coordinator_told: coordinatorTold,
+      window_ms: Date.now() - restarted,
+      load_1m: load,
+    };
+  } finally {
+    await fx.stop();
+  }
+}
+
 /** A bare repository of `files` small committed files (and the .gitignore the fixture needs). */
 function bigRepository(files: number): { bare: string; dir: string } {
   const dir = mkdtempSync(path.join(tmpdir(), "apiary-bench-big-"));
@@ -298,7 +384,7 @@ function bigRepository(files: number): { bare: string; dir: string } {
 const t0 = Date.now();
 const rows: Row[] = [];
 const skipped: { kind: Kind; n: number; why: string }[] = [];
-for (const n of SIZES) {
+for (const n of PARTS.includes("rows") ? SIZES : []) {
   for (const kind of KINDS) {
     if (kind === "task_serial" && n > SERIAL_MAX) {
       skipped.push({ kind, n, why: `LIFECYCLE_SERIAL_MAX=${SERIAL_MAX}` });
@@ -311,16 +397,20 @@ for (const n of SIZES) {
     rows.push(await measureRow(kind, n));
   }
 }
-const freed = [await measureFreedSlot("apiary_worktrees"), await measureFreedSlot("apiary_in_place")];
+const freed = PARTS.includes("slot") ? [await measureFreedSlot("apiary_worktrees"), await measureFreedSlot("apiary_in_place")] : [];
+const restarts: Restart[] = [];
+for (const kind of PARTS.includes("restart") ? (["apiary_worktrees", "apiary_in_place", "task_parallel", "task_background"] as const) : []) {
+  restarts.push(await measureRestart(kind));
+}
 const big: Row[] = [];
 let bigSetupMs = 0;
-if (BIG_FILES > 0) {
+if (BIG_FILES > 0 && PARTS.includes("big")) {
   const s = Date.now();
   log(`generating a repository of ${BIG_FILES} files`);
   const repo = bigRepository(BIG_FILES);
   bigSetupMs = Date.now() - s;
   try {
-    for (const kind of ["apiary_worktrees", "task_background"] as Kind[]) {
+    for (const kind of ["apiary_worktrees", "apiary_warm_pool", "task_background"] as Kind[]) {
       big.push(await measureRow(kind, BIG_N, { cloneFrom: repo.bare }, `, ${BIG_FILES} files`));
     }
   } finally {
@@ -355,8 +445,9 @@ const result = {
   rows: rows.map(summarize),
   skipped,
   freed_slot: freed,
-  big_repo: BIG_FILES > 0 ? { files: BIG_FILES, n: BIG_N, setup_ms: bigSetupMs, rows: big.map(summarize) } : null,
+  restart: restarts,
+  big_repo: BIG_FILES > 0 && PARTS.includes("big") ? { files: BIG_FILES, n: BIG_N, setup_ms: bigSetupMs, rows: big.map(summarize) } : null,
   bench_ms: benchMs,
 };
 console.log(JSON.stringify(result));
-writeSection("lifecycle", lifecycleSection(result), "lifecycle");
+if (ALL_PARTS.every((p) => PARTS.includes(p))) writeSection("lifecycle", lifecycleSection(result), "lifecycle");

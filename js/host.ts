@@ -7,6 +7,7 @@ import type { LogStore } from "./store.js";
 import { remoteAgents, runRemote } from "./remote.js";
 import { unwrap, type OpencodeClient } from "./sdk.js";
 import { runGit, runShell } from "./worktree.js";
+import { warmInstance } from "./warm.js";
 
 export type { OpencodeClient };
 
@@ -58,6 +59,7 @@ export function makeHost(own: OpencodeClient, store: LogStore, servers: Readonly
     async abortSession(id, directory, server) {
       unwrap(await on(server).session.abort({ path: { id }, query: at(directory) }));
     },
+    warmInstance: (directory, server) => warmInstance(on(server), directory),
     async disposeInstance(directory, server) {
       unwrap(await on(server).instance.dispose({ query: { directory } }));
     },

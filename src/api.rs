@@ -52,9 +52,9 @@ pub struct Options {
     /// Each worker gets its own git worktree and branch (when the directory is a repository
     /// with a commit).
     pub worktrees: bool,
-    /// Worktrees kept ready for the next starts, each with its OpenCode instance started
-    /// (about 200 MB each): a start then takes one instead of making its own. Never more than
-    /// `max_running`; 0 turns the pool off.
+    /// Worktrees kept ready for the next starts, each with its OpenCode instance started and
+    /// warmed up (about 90 MB each): a start then takes one instead of making its own. Never
+    /// more than `max_running`; 0 turns the pool off.
     pub worktree_pool: u32,
     /// Workers whose turn a server restart cut off are prompted to continue.
     pub resume_interrupted: bool,

@@ -216,6 +216,8 @@ pub struct FakeSessions {
     pub prompt_requests: RefCell<Vec<PromptRequest>>,
     /// The directories whose status maps were read.
     pub status_directories: RefCell<Vec<Option<String>>>,
+    /// The directories whose OpenCode instance was warmed up, in order.
+    pub warmed: RefCell<Vec<String>>,
     /// The directories whose OpenCode instance was disposed of, in order.
     pub disposed: RefCell<Vec<String>>,
     /// The agents the server knows; `build` and `plan` unless a test says otherwise.
@@ -399,6 +401,11 @@ impl Sessions for FakeSessions {
         self.set_status(session_id, None);
         Ok(())
     }
+    async fn warm_instance(&self, server: Option<&str>, directory: &str) -> Result<(), HostError> {
+        self.reach("instance warm-up", server)?;
+        self.warmed.borrow_mut().push(directory.to_string());
+        Ok(())
+    }
     async fn dispose_instance(
         &self,
         server: Option<&str>,
@@ -565,6 +572,9 @@ impl<S> Sessions for FakeHost<S> {
         dir: Option<&str>,
     ) -> Result<(), HostError> {
         self.sessions.abort_session(session_id, server, dir).await
+    }
+    async fn warm_instance(&self, server: Option<&str>, directory: &str) -> Result<(), HostError> {
+        self.sessions.warm_instance(server, directory).await
     }
     async fn dispose_instance(
         &self,

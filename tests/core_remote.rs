@@ -586,15 +586,8 @@ fn a_worker_on_another_server_takes_a_ready_worktree_of_its_pool_which_gets_it_b
     assert_eq!(made, 1);
     let ready = team.pool_on_b();
     assert_eq!(ready.len(), 1);
-    // Its OpenCode instance on B was started by a call about its directory there.
-    let asked = team
-        .coordinator
-        .host()
-        .sessions
-        .status_directories
-        .borrow()
-        .clone();
-    assert!(asked.contains(&Some(ready[0].clone())), "{asked:?}");
+    // Its OpenCode instance on B was warmed up for a first prompt.
+    assert_eq!(*team.coordinator.host().sessions.warmed.borrow(), ready);
     std::fs::write(team.coordinator_dir().join("plan.txt"), "the plan\n").unwrap();
     commit(&team.coordinator_dir(), "plan");
     team.spawn("bd-1");

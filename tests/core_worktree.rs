@@ -363,11 +363,8 @@ fn a_start_takes_a_ready_worktree_of_the_pool_which_refills_to_its_size_and_no_m
     assert_eq!(block_on(a.refill_pool(None, repo.path())).unwrap(), 2);
     let ready = members(&repo);
     assert_eq!(ready.len(), 2);
-    // Each member's OpenCode instance was started by a call about its directory.
-    let asked = a.host().sessions.status_directories.borrow().clone();
-    for m in &ready {
-        assert!(asked.contains(&Some(m.clone())), "{m}: {asked:?}");
-    }
+    // Each member's OpenCode instance was warmed up for a first prompt.
+    assert_eq!(*a.host().sessions.warmed.borrow(), ready);
     let reply = block_on(spawn_started(&a, &in_repo(&repo), &spawn_args("bd-1"))).unwrap();
     assert!(
         reply.output.contains(&format!(
@@ -516,7 +513,11 @@ fn a_finished_worktree_is_removed_when_the_pool_is_off_or_full_of_used_members()
     let (p1, p2) = (worktree_of(&a, "bd-1"), worktree_of(&a, "bd-2"));
     for (s, b) in [(&first, "bd-1"), (&second, "bd-2")] {
         block_on(a.complete(&worker(s), &complete_args(b))).unwrap();
-        merge(&a, b).unwrap();
+        let out = merge(&a, b).unwrap().output;
+        assert!(
+            out.ends_with("its worktree and branch were removed"),
+            "{out}"
+        );
     }
     // bd-1's checkout took the pool's one place; bd-2's found it taken by a used one.
     assert_eq!(members(&repo), vec![p1]);

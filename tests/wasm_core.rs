@@ -27,6 +27,7 @@ const FAKE_HOST: &str = r#"
     async agents() { return ["build", "plan"]; },
     async abortSession(id) { host.aborted.push(id); },
     async disposeInstance(directory) {},
+    async warmInstance(directory) {},
     async probeServer(server) { throw new Error(`${server} does not answer`); },
     async showToast(title, message, variant) { host.toasts.push([title, message, variant]); },
     async machine() { return host.machineState; },

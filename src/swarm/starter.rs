@@ -17,7 +17,7 @@ use crate::schedule::admit;
 use crate::schedule::Machine;
 
 /// Starts prepared at once, at most: each boots an OpenCode instance for its worktree (about
-/// 200 MB and a burst of CPU); more at once on a small machine only slows them all.
+/// 90 MB and a burst of CPU); more at once on a small machine only slows them all.
 pub(super) const PREPARE_AT_ONCE: u32 = 4;
 
 /// The starts handed to the instance's duties, and how to wake them.

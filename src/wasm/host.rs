@@ -52,6 +52,10 @@ export interface ApiaryHost {
   showToast(title: string, message: string, variant: string): Promise<void>;
   /** `client.session.abort`: stops the session's running turn. */
   abortSession(sessionId: string, directory: string | undefined, server: string | undefined): Promise<void>;
+  /** Readies `directory`'s instance for a first prompt without a model call: a session
+   * there, its providers and file search loaded, its first snapshot taken (a `noReply`
+   * prompt reverted), the session deleted. */
+  warmInstance(directory: string, server: string | undefined): Promise<void>;
   /** `client.instance.dispose` for `directory`'s instance: its folder is gone. */
   disposeInstance(directory: string, server: string | undefined): Promise<void>;
   /** A cheap call to the server at `server` (`client.session.status`), given up after
@@ -167,6 +171,12 @@ extern "C" {
         this: &JsHost,
         session: &str,
         directory: Option<String>,
+        server: Option<String>,
+    ) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = warmInstance)]
+    fn warm_instance_js(
+        this: &JsHost,
+        directory: &str,
         server: Option<String>,
     ) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = disposeInstance)]
@@ -331,6 +341,11 @@ impl Sessions for JsHost {
         )
         .await
         .map(drop)
+    }
+
+    async fn warm_instance(&self, server: Option<&str>, directory: &str) -> Result<(), HostError> {
+        let started = self.warm_instance_js(directory, server.map(str::to_string));
+        call("instance warm-up", started).await.map(drop)
     }
 
     async fn dispose_instance(

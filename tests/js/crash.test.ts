@@ -15,17 +15,25 @@ const ext = path.extname(fileURLToPath(import.meta.url));
 const writerProgram = fileURLToPath(new URL(`./crash-writer${ext}`, import.meta.url));
 const ROUNDS = 100;
 
-/** Runs a writer, kills it with SIGKILL after `ms`, and returns the beads it acknowledged. */
+/** Runs a writer, kills it with SIGKILL `ms` after its first acknowledged event (counted from
+ * then, not from its start: on a loaded machine a process can take longer than `ms` to start),
+ * and returns the beads it acknowledged. */
 function runAndKill(repo: string, prefix: string, ms: number): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [writerProgram, repo, prefix], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    let timer: NodeJS.Timeout | undefined;
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      timer ??= setTimeout(() => child.kill("SIGKILL"), ms);
+    });
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), ms);
+    // A writer that acknowledges nothing at all is stopped too, and counts nothing.
+    const stuck = setTimeout(() => child.kill("SIGKILL"), 30_000);
     child.once("exit", (code, signal) => {
       clearTimeout(timer);
+      clearTimeout(stuck);
       if (signal !== "SIGKILL") reject(new Error(`writer ended by itself (${code}): ${err}`));
       else resolve(out.split("\n").filter(Boolean));
     });

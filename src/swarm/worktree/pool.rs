@@ -10,14 +10,21 @@
 //! like the rule that readies a worktree (`script`), so that it can run wherever they are.
 use super::script::{self, quote, PRELUDE, READY};
 use crate::error::{HostError, ToolError};
+use std::future::pending;
+use std::pin::pin;
+
 use crate::host::Host;
+use crate::projection::WorkerState;
+use crate::swarm::race::first;
 use crate::swarm::Apiary;
 
 mod idle;
 
-/// How long the refill after a burst of starts waits: the burst's workers start their OpenCode
-/// instances first (each a second or more of CPU), the pool's after them.
+/// How long the refill after a burst of starts waits once the burst's workers are busy: their
+/// first prompts load their instances (a second or more of CPU each), the pool's come after.
 pub(crate) const REFILL_DELAY_MS: u64 = 2_000;
+/// The longest the refill waits for a burst's workers to be busy.
+const BURST_WAIT_MS: u64 = 60_000;
 
 /// `free` prints the pool's free members: detached, unlocked worktrees named `pool-*`, those
 /// a worker used first (`warm`), then the ones never used. `warm` marks a member a worker ran
@@ -113,7 +120,7 @@ MEMBERS
 esac
 if [ -n "$kept" ]; then
   say pooled
-else
+elif git worktree list --porcelain | grep -qxF "worktree $path"; then
   run git worktree remove --force "$path"
   say "removed $path"
 fi
@@ -245,8 +252,8 @@ impl<H: Host> Apiary<H> {
     }
 
     /// Brings the pool of the repository at `root` on `server` (`None`: here) to its size
-    /// behind running work, and starts each new member's OpenCode instance (a call about its
-    /// directory does). One member at a time, and none while this instance prepares a start:
+    /// behind running work, and warms each new member's OpenCode instance up (what a first
+    /// prompt in a new directory costs is paid here, ahead of need). One member at a time, and none while this instance prepares a start:
     /// a start never waits for a refill. One refill per pool runs at a time; resolves to the
     /// members added.
     pub async fn refill_pool(&self, server: Option<&str>, root: &str) -> Result<u32, ToolError> {
@@ -263,8 +270,8 @@ impl<H: Host> Apiary<H> {
                     break;
                 };
                 made += 1;
-                // A failure only means the worker that takes it starts its instance.
-                let _ = self.host.status_map(server, Some(path)).await;
+                // A failure only means the worker that takes it pays the start itself.
+                let _ = self.host.warm_instance(server, path).await;
             }
             Ok(made)
         }
@@ -274,8 +281,9 @@ impl<H: Host> Apiary<H> {
     }
 
     /// After the last start of a burst, there (`server`) or here: refills the pool the burst
-    /// drew from. With the duties running it first waits `REFILL_DELAY_MS`, so that the new
-    /// members' instances do not start while the burst's workers start theirs.
+    /// drew from. With the duties running it first waits for the burst's workers to be busy
+    /// and `REFILL_DELAY_MS` more, so that warming the new members up does not slow the
+    /// workers' own first prompts.
     pub(crate) async fn refill_after_burst(&self, server: Option<&str>, home: Option<&str>) {
         self.refill_when(server, home, self.starter_runs()).await;
     }
@@ -296,10 +304,31 @@ impl<H: Host> Apiary<H> {
             return;
         };
         if delay {
+            self.until_workers_busy().await;
             self.host.idle_sleep(REFILL_DELAY_MS).await;
         }
         if let Err(e) = self.refill_pool(server, &root).await {
             self.host.warn(&format!("worktree pool: {e}"));
+        }
+    }
+
+    /// Resolves once no worker of this instance's directory is starting (spawned and not
+    /// yet seen busy), or after `BURST_WAIT_MS`: a worker that never gets busy must not keep
+    /// the pool empty.
+    async fn until_workers_busy(&self) {
+        let home = self.home.borrow().clone();
+        let starting = || {
+            self.log.swarm().workers().any(|w| {
+                w.state == WorkerState::Starting && (home.is_none() || w.parent_directory == home)
+            })
+        };
+        let deadline = self.host.now_ms() + BURST_WAIT_MS;
+        while starting() && self.host.now_ms() < deadline {
+            let changed = self.host.log_changed();
+            first(changed, self.host.idle_sleep(500), pin!(pending::<()>())).await;
+            if self.refresh().await.is_err() {
+                return;
+            }
         }
     }
 
