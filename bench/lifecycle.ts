@@ -335,9 +335,9 @@ async function measureRestart(kind: "apiary_worktrees" | "apiary_in_place" | "ta
       });
     };
     const coordinatorRequests = () => requestsOf(fx, coordId).filter((r) => r.started_at >= restarted).length;
-    const deadline = restarted + (apiary ? LIMIT : RESTART_WINDOW_MS);
-    // Apiary's rows end when every worker is done and the coordinator was told; the others are
-    // watched for the whole window, in case anything comes back on its own.
+    const deadline = restarted + (apiary ? 4 * RESTART_WINDOW_MS : RESTART_WINDOW_MS);
+    // Apiary's rows end when every worker is done and the coordinator was told (or after four
+    // windows); the others are watched for the whole window, in case anything comes back.
     while (Date.now() < deadline) {
       if (apiary && finishedAt().length === RESTART_N && coordinatorRequests() > 0) break;
       await sleep(250);

@@ -2,6 +2,7 @@
 // swarm tools, the hooks that hand the core what the server reports, and the core's
 // background duties, started once and left to run.
 import type { Hooks, Plugin } from "@opencode-ai/plugin";
+import { registerAgents } from "./agents.js";
 import { loadCore, type Options } from "./core.js";
 import { makeHost } from "./host.js";
 import { readOptionsFile, splitOptions, type LogPlace } from "./options.js";
@@ -43,9 +44,18 @@ export const ApiaryPlugin: Plugin = async ({ client, directory, worktree }, opti
   let events: Promise<void> = Promise.resolve();
   const hooks: Hooks = {
     tool: swarmTools(core),
+    // The coordinator agent `swarm`, the worker roles and `/swarm <goal>`, for the drop-in
+    // folder and the npm package alike, with nothing to copy.
+    config: async (config) => registerAgents(config),
     // A worker's edit, write and patch calls on files it does not own throw here, before they
     // run; OpenCode gives the model the error's message as the tool's result. The core knows
     // which tools write, and answers every other tool at once.
+    // A coordinator's compaction keeps its swarm: the live epics' beads and what waits on it,
+    // from the log, so that after it the coordinator carries on without guessing.
+    "experimental.session.compacting": async ({ sessionID }, output) => {
+      const context = await core.compactionContext(sessionID).catch(() => "");
+      if (context) output.context.push(context);
+    },
     "tool.execute.before": async (input, output) => {
       await core.guardWrite(input.sessionID, input.tool, output.args);
     },

@@ -45,7 +45,21 @@ pub struct PromptRequest {
     pub agent: Option<String>,
     /// `provider/model`.
     pub model: Option<ModelRef>,
+    /// Tools the session is not offered for this turn (a worker's: `WORKER_TOOLS_OFF`).
+    pub tools_off: &'static [&'static str],
 }
+
+/// What a worker's session is never offered: the coordinator's tools (a worker that spawned,
+/// merged or cancelled would act on the swarm it is part of) and `question`, whose question
+/// nobody would see (it asks its coordinator with `swarm_send` instead).
+pub const WORKER_TOOLS_OFF: &[&str] = &[
+    "swarm_spawn_async",
+    "swarm_await_workers",
+    "swarm_cancel",
+    "swarm_worktree_merge",
+    "swarm_worktree_cleanup",
+    "question",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelRef {

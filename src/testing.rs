@@ -289,11 +289,16 @@ impl FakeSessions {
     /// Leaves a session with an assistant reply that never finished and no error, as a
     /// server restart mid-turn does, and not busy.
     pub fn cut_turn(&self, session: &str) {
+        self.cut_turn_begun_at(session, 1);
+    }
+
+    /// `cut_turn`, with the reply begun at `created` (ms).
+    pub fn cut_turn_begun_at(&self, session: &str, created: u64) {
         let n = self.messages.borrow().get(session).map_or(0, Vec::len);
         self.end_turn(
             session,
             serde_json::json!({
-                "info": {"id": format!("msg_{session}_{n}"), "role": "assistant", "time": {"created": 1}},
+                "info": {"id": format!("msg_{session}_{n}"), "role": "assistant", "time": {"created": created}},
                 "parts": [{"type": "text", "text": "half a thou"}]
             }),
         );

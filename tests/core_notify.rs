@@ -4,6 +4,7 @@
 mod given;
 
 use apiary::api::{Options, PollArgs};
+use apiary::host::Clock;
 use apiary::host::{PromptRequest, ServerEvent, SessionStatus};
 use apiary::testing::{block_on, FakeHost};
 use apiary::Apiary;
@@ -187,4 +188,30 @@ fn after_a_restart_the_plugin_asks_the_server_whether_the_coordinator_is_idle() 
     assert_eq!(told[0].directory.as_deref(), Some("/repo"));
     block_on(after.recover()).unwrap();
     assert_eq!(to_coordinator(&after).len(), 1, "once");
+}
+
+#[test]
+fn after_a_restart_that_cut_off_the_coordinator_own_reply_it_is_told_once_that_reply_is_stale() {
+    let (before, after) = two_instances_on_one_store();
+    let s1 = block_on(started_session(
+        &before,
+        &coordinator(),
+        &spawn_args("bd-1"),
+    ))
+    .unwrap();
+    block_on(before.complete(&worker(&s1), &complete_args("bd-1"))).unwrap();
+
+    // Its last reply unfinished and just begun: it may be starting, not cut off.
+    let now = after.host().now_ms();
+    after
+        .host()
+        .sessions
+        .cut_turn_begun_at("ses_coord", now - 1_000);
+    block_on(after.recover()).unwrap();
+    assert!(to_coordinator(&after).is_empty());
+
+    // Seconds later, still unfinished and not busy: the restart cut it off.
+    after.host().clock.advance(5_000);
+    block_on(after.recover()).unwrap();
+    assert_eq!(to_coordinator(&after).len(), 1);
 }

@@ -9,6 +9,7 @@ use crate::log::EventLog;
 
 mod args;
 mod cancel;
+mod compaction;
 mod duties;
 mod gate;
 mod guard;
@@ -152,6 +153,7 @@ impl<H: Host> Apiary<H> {
 }
 
 pub use args::{arg_limits, ArgLimit};
+pub use compaction::coordinator_context;
 pub use duties::is_worker_directory;
 pub use guard::{WriteArgs, WRITE_TOOLS};
 pub use servers::FAILED_PROBES;

@@ -16,6 +16,11 @@ use crate::schedule::will_retry;
 /// Workers named in one message at most; the rest are counted.
 const NAMED: usize = 12;
 
+/// A coordinator's reply still unfinished this long after it began, while its session is not
+/// busy, was cut off: a restart stops turns without marking their last reply. (A reply just
+/// begun may not show busy yet; none is this old.)
+const CUT_OFF_MS: u64 = 5_000;
+
 /// Whether a worker's end is news for its coordinator: it is the bead's latest attempt and
 /// no retry of it is queued (a failure the scheduler retries is not news yet).
 fn finished(swarm: &Swarm, options: &Options, w: &Worker) -> bool {
@@ -138,9 +143,13 @@ impl<H: Host> Apiary<H> {
             let Ok(messages) = self.host.messages(&parent, None, dir.as_deref(), 1).await else {
                 continue;
             };
-            let finished = messages
-                .last()
-                .is_some_and(|m| m.is_assistant() && m.info.time.completed.is_some());
+            let now = self.host.now_ms();
+            let finished = messages.last().is_some_and(|m| {
+                m.is_assistant()
+                    && (m.info.time.completed.is_some()
+                        || m.info.error.is_some()
+                        || m.info.time.created.is_some_and(|c| now >= c + CUT_OFF_MS))
+            });
             if finished && !self.busy.borrow().contains_key(&parent) {
                 self.busy.borrow_mut().insert(parent.clone(), false);
                 learnt.push(parent);

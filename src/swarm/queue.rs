@@ -18,7 +18,7 @@ use super::worktree::Placement;
 use super::Apiary;
 use crate::error::ToolError;
 use crate::event::{EventBody, Payload, WorkerFailed, WorkerQueued, WorkerSpawned};
-use crate::host::{CreateSession, Host, PromptRequest};
+use crate::host::{CreateSession, Host, PromptRequest, WORKER_TOOLS_OFF};
 use crate::projection::Queued;
 use crate::prompt::WorkerPrompt;
 use crate::schedule::admit::{self, Admission};
@@ -167,6 +167,7 @@ impl<H: Host> Apiary<H> {
             text: prepared.prompt,
             agent: r.agent.clone(),
             model,
+            tools_off: WORKER_TOOLS_OFF,
         };
         if let Err(e) = self.host.prompt_async(&request).await {
             let failed = admit::prompt_refused(r, request.session_id, &e);

@@ -4,7 +4,7 @@
 use super::Apiary;
 use crate::error::{HostError, ToolError};
 use crate::event::{EventBody, WorkerFailed};
-use crate::host::{Host, PromptRequest};
+use crate::host::{Host, PromptRequest, WORKER_TOOLS_OFF};
 use crate::projection::Worker;
 
 /// What an interrupted worker is told. It has its task and history in its session already.
@@ -45,6 +45,7 @@ impl<H: Host> Apiary<H> {
             text,
             agent: w.agent.clone(),
             model: w.model.as_deref().and_then(super::spawn::model_ref),
+            tools_off: WORKER_TOOLS_OFF,
         };
         self.host.prompt_async(&request).await
     }
@@ -63,6 +64,7 @@ impl<H: Host> Apiary<H> {
             text,
             agent: None,
             model: None,
+            tools_off: &[],
         };
         self.host.prompt_async(&request).await.is_ok()
     }

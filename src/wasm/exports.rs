@@ -203,6 +203,14 @@ impl ApiaryCore {
         reply(&inner.status(&input).await.map_err(fail)?)
     }
 
+    /// The plugin's `experimental.session.compacting` hook: the coordinator session's live
+    /// epics, each bead's state and what waits on it; empty when it coordinates none.
+    #[wasm_bindgen(js_name = compactionContext)]
+    pub async fn compaction_context(&self, session_id: String) -> Result<String, JsError> {
+        let inner = self.inner.clone();
+        inner.compaction_context(&session_id).await.map_err(fail)
+    }
+
     /// The plugin's `tool.execute.before` hook: rejects (with the reason) a worker's edit,
     /// write or patch call on a file it does not own; resolves for everything else. `args` is
     /// the tool call's arguments as OpenCode passes them.

@@ -112,6 +112,8 @@ export interface PromptAsync {
   text: string;
   agent?: string;
   model?: { providerID: string; modelID: string };
+  /** Tools the session is not offered for this turn. */
+  toolsOff?: string[];
 }
 "#;
 
@@ -377,6 +379,8 @@ struct PromptAsync<'a> {
     agent: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     model: Option<ModelJs<'a>>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    tools_off: &'a [&'a str],
 }
 
 #[derive(serde::Serialize)]
@@ -399,6 +403,7 @@ impl<'a> From<&'a PromptRequest> for PromptAsync<'a> {
                 provider_id: &m.provider_id,
                 model_id: &m.model_id,
             }),
+            tools_off: r.tools_off,
         }
     }
 }

@@ -4,7 +4,7 @@
 // in its worktree), while a write to a file it owns goes through.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { dropInPlugin, startFixture, type Fixture } from "./fixture.js";
 import { loggedEvents, prompt, script, spawnCall, until, waitIdle, type ToolPart } from "./scenario.js";
@@ -96,22 +96,20 @@ test("a worker's write outside its files is stopped and the file never appears; 
   assert.ok(told.some((t) => t.includes("guarded owns only notes/**")), told.join("\n"));
 });
 
-test("the example role agents load in OpenCode and a worker runs as one of them", async () => {
-  // As a user would: copy the package's roles into the project's .opencode/agent/.
-  const agents = path.join(fx.repo, ".opencode", "agent");
-  mkdirSync(agents, { recursive: true });
-  const roles = readdirSync(path.join(dropInPlugin, "apiary", "agents"));
-  assert.deepEqual(roles.sort(), [
-    "fullstack-developer.md",
-    "integration-tester.md",
-    "security-specialist.md",
-    "session-manager.md",
-    "task-architect.md",
-  ]);
-  for (const r of roles) cpSync(path.join(dropInPlugin, "apiary", "agents", r), path.join(agents, r));
-  await fx.restart();
-  const known = ((await fx.client.app.agents()).data ?? []).map((a) => a.name);
-  for (const r of roles) assert.ok(known.includes(r.replace(/\.md$/, "")), `${r} is an agent: ${known.join(", ")}`);
+test("the plugin registers the coordinator, the worker roles and /swarm, and a worker runs as one of them", async () => {
+  const roles = readdirSync(path.join(dropInPlugin, "apiary", "agents")).map((f) => f.replace(/\.md$/, ""));
+  assert.deepEqual(roles.sort(), ["fullstack-developer", "integration-tester", "security-specialist", "session-manager", "swarm", "task-architect"]);
+  // Nothing copied into .opencode/agent/: the plugin's config hook adds them.
+  const agents = (await fx.client.app.agents()).data ?? [];
+  for (const r of roles) assert.ok(agents.some((a) => a.name === r), `${r} is an agent: ${agents.map((a) => a.name).join(", ")}`);
+  const swarm = agents.find((a) => a.name === "swarm")!;
+  assert.equal(swarm.mode, "primary");
+  assert.match(swarm.prompt ?? "", /swarm_spawn_async/);
+  const commands = (await fx.client.command.list()).data ?? [];
+  const command = commands.find((c) => c.name === "swarm");
+  assert.ok(command, `commands: ${commands.map((c) => c.name).join(", ")}`);
+  assert.equal(command.agent, "swarm");
+  assert.match(command.template, /\$ARGUMENTS/);
 
   const bead = "tester";
   const call = spawnCall("roles-epic", bead, 200);
@@ -129,4 +127,32 @@ test("the example role agents load in OpenCode and a worker runs as one of them"
     .map((m) => m.info as { role: string; mode?: string; agent?: string })
     .filter((i) => i.role === "assistant");
   assert.ok(info.length > 0 && info.every((i) => (i.agent ?? i.mode) === "integration-tester"), JSON.stringify(info));
+
+  // The worker is offered its own tools, never the coordinator's nor `question`.
+  const offered = fx.model.requests.filter((r) => r.script_id === `worker-${bead}`).map((r) => r.tools);
+  assert.ok(offered.length > 0);
+  for (const tools of offered) {
+    assert.ok(tools.includes("swarm_complete") && tools.includes("swarm_send"), tools.join(", "));
+    for (const off of ["swarm_spawn_async", "swarm_worktree_merge", "swarm_cancel", "question"]) assert.ok(!tools.includes(off), `${off} offered`);
+  }
+  const coordinatorTools = fx.model.requests.find((r) => r.script_id === "coordinator-roles")!.tools;
+  assert.ok(coordinatorTools.includes("swarm_spawn_async"), coordinatorTools.join(", "));
+});
+
+test("a user's own agent named swarm is left as the user wrote it", async () => {
+  const dir = path.join(fx.repo, ".opencode", "agent");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, "swarm.md"), "---\ndescription: my own swarm agent\nmode: subagent\n---\nMine.\n");
+  try {
+    await fx.restart();
+    const agents = (await fx.client.app.agents()).data ?? [];
+    const swarm = agents.find((a) => a.name === "swarm")!;
+    assert.equal(swarm.description, "my own swarm agent");
+    assert.equal(swarm.mode, "subagent");
+    assert.equal(swarm.prompt?.trim(), "Mine.");
+    // The roles it did not define are still added.
+    assert.ok(agents.some((a) => a.name === "task-architect"));
+  } finally {
+    rmSync(path.join(dir, "swarm.md"));
+  }
 });

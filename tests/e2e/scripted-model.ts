@@ -49,6 +49,10 @@ export interface RequestRecord {
   retry: boolean;
   /** Outputs of the tool calls the previous step made (the request's trailing tool messages). */
   tool_results: string[];
+  /** The names of the tools the request offered the model. */
+  tools: string[];
+  /** The text of the request's last user message (its last 4,000 characters). */
+  last_user: string;
   reply: ScriptStep | null;
 }
 
@@ -179,6 +183,8 @@ export async function startScriptedModel(opts: { logFile?: string } = {}): Promi
       title_request: titleRequest,
       retry: p?.retry ?? false,
       tool_results: trailingToolResults(messages),
+      last_user: textOf(messages.filter((m) => m.role === "user").at(-1)?.content).slice(-4000),
+      tools: (body.tools ?? []).map((t) => String((t as { function?: { name?: unknown } }).function?.name)),
       reply,
     };
     requests.push(record);
