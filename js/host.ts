@@ -33,13 +33,13 @@ export function makeHost(own: OpencodeClient, store: LogStore, servers: Readonly
     async deleteSession(id, directory, server) {
       unwrap(await on(server).session.delete({ path: { id }, query: at(directory) }));
     },
-    async promptAsync({ sessionId, directory, server, text, agent, model, toolsOff }) {
+    async promptAsync({ sessionId, directory, server, text, agent, model, toolsOff, synthetic }) {
       const tools = toolsOff?.length ? { tools: Object.fromEntries(toolsOff.map((t) => [t, false])) } : {};
       unwrap(
         await on(server).session.promptAsync({
           path: { id: sessionId },
           query: at(directory),
-          body: { parts: [{ type: "text", text }], ...(agent === undefined ? {} : { agent }), ...(model ? { model } : {}), ...tools },
+          body: { parts: [{ type: "text", text, ...(synthetic ? { synthetic } : {}) }], ...(agent === undefined ? {} : { agent }), ...(model ? { model } : {}), ...tools },
         }),
       );
     },

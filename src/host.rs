@@ -47,6 +47,8 @@ pub struct PromptRequest {
     pub model: Option<ModelRef>,
     /// Tools the session is not offered for this turn (a worker's: `WORKER_TOOLS_OFF`).
     pub tools_off: &'static [&'static str],
+    /// The text is the plugin's, not the user's (OpenCode marks the part synthetic).
+    pub synthetic: bool,
 }
 
 /// What a worker's session is never offered: the coordinator's tools (a worker that spawned,

@@ -40,6 +40,14 @@ where
         .collect()
 }
 
+/// Lets the moment pass in which more workers could finish before the message goes.
+fn quiet<S>(a: &Apiary<FakeHost<S>>)
+where
+    FakeHost<S>: apiary::host::Host,
+{
+    a.host().clock.advance(2_000);
+}
+
 fn messages_to_coordinator(a: &Apiary<FakeHost>) -> Vec<String> {
     to_coordinator(a).into_iter().map(|r| r.text).collect()
 }
@@ -61,20 +69,22 @@ fn an_idle_coordinator_gets_one_message_naming_the_finished_workers() {
     );
 
     block_on(a.complete(&worker(&s1), &complete_args("bd-1"))).unwrap();
+    quiet(&a);
     assert_eq!(block_on(a.tell_coordinators()).unwrap(), 1);
-    let told = messages_to_coordinator(&a);
+    let told = to_coordinator(&a);
     assert_eq!(told.len(), 1);
-    assert!(
-        told[0].starts_with("[apiary] 1 worker(s) finished: bd-1 success (epic ep)"),
-        "{}",
-        told[0]
+    assert_eq!(
+        told[0].text,
+        "[apiary] workers finished:\nepic ep: bd-1 success. Details: swarm_poll_workers {\"epic_id\":\"ep\"}"
     );
+    assert!(told[0].synthetic, "marked as the plugin's");
     // Told once: nothing more until another worker finishes.
     assert_eq!(block_on(a.tell_coordinators()).unwrap(), 0);
     idle(&a, "ses_coord");
     assert_eq!(messages_to_coordinator(&a).len(), 1);
 
     block_on(a.complete(&worker(&s2), &complete_args("bd-2"))).unwrap();
+    quiet(&a);
     idle(&a, "ses_coord");
     let told = messages_to_coordinator(&a);
     assert_eq!(told.len(), 2);
@@ -90,6 +100,7 @@ fn a_busy_coordinator_is_told_at_its_next_idle_and_not_before() {
     block_on(a.complete(&worker(&s1), &complete_args("bd-1"))).unwrap();
     assert_eq!(block_on(a.tell_coordinators()).unwrap(), 0);
     assert!(messages_to_coordinator(&a).is_empty(), "never mid-turn");
+    quiet(&a);
     idle(&a, "ses_coord");
     assert_eq!(messages_to_coordinator(&a).len(), 1);
 }
@@ -126,6 +137,7 @@ fn a_failed_or_silent_worker_is_news_too() {
     block_on(a.poll(&poll_args())).unwrap();
     a.host().sessions.finish_turn(&s1, "done, I think");
     block_on(a.poll(&poll_args())).unwrap();
+    quiet(&a);
     idle(&a, "ses_coord");
     let told = messages_to_coordinator(&a);
     assert_eq!(told.len(), 1);
@@ -153,6 +165,8 @@ fn two_instances_that_both_see_the_coordinator_idle_send_one_message() {
     let (x, y) = two_instances_on_one_store();
     let s1 = block_on(started_session(&x, &coordinator(), &spawn_args("bd-1"))).unwrap();
     block_on(x.complete(&worker(&s1), &complete_args("bd-1"))).unwrap();
+    quiet(&x);
+    quiet(&y);
     idle(&x, "ses_coord");
     idle(&y, "ses_coord");
     assert_eq!(to_coordinator(&x).len() + to_coordinator(&y).len(), 1);
@@ -168,6 +182,7 @@ fn after_a_restart_the_plugin_asks_the_server_whether_the_coordinator_is_idle() 
     ))
     .unwrap();
     block_on(before.complete(&worker(&s1), &complete_args("bd-1"))).unwrap();
+    quiet(&after);
 
     // Busy in its instance's status map: left to the event stream.
     after
@@ -214,4 +229,74 @@ fn after_a_restart_that_cut_off_the_coordinator_own_reply_it_is_told_once_that_r
     after.host().clock.advance(5_000);
     block_on(after.recover()).unwrap();
     assert_eq!(to_coordinator(&after).len(), 1);
+}
+
+#[test]
+fn workers_finishing_close_together_wake_the_coordinator_once() {
+    let a = apiary();
+    let (s1, s2) = (spawn(&a, "bd-1"), spawn(&a, "bd-2"));
+    idle(&a, "ses_coord");
+    block_on(a.complete(&worker(&s1), &complete_args("bd-1"))).unwrap();
+    assert_eq!(block_on(a.tell_coordinators()).unwrap(), 0, "held a moment");
+    a.host().clock.advance(1_500);
+    block_on(a.complete(&worker(&s2), &complete_args("bd-2"))).unwrap();
+    a.host().clock.advance(1_500);
+    assert_eq!(
+        block_on(a.tell_coordinators()).unwrap(),
+        0,
+        "bd-2 just finished"
+    );
+    a.host().clock.advance(500);
+    assert_eq!(block_on(a.tell_coordinators()).unwrap(), 1);
+    let told = messages_to_coordinator(&a);
+    assert_eq!(told.len(), 1);
+    assert!(
+        told[0].contains("bd-1 success, bd-2 success"),
+        "{}",
+        told[0]
+    );
+}
+
+#[test]
+fn a_message_held_for_more_finishes_goes_at_most_ten_seconds_after_the_first() {
+    let a = apiary();
+    let sessions: Vec<String> = (0..8).map(|i| spawn(&a, &format!("bd-{i}"))).collect();
+    idle(&a, "ses_coord");
+    for (i, s) in sessions.iter().enumerate() {
+        block_on(a.complete(&worker(s), &complete_args(&format!("bd-{i}")))).unwrap();
+        assert_eq!(
+            block_on(a.tell_coordinators()).unwrap(),
+            u32::from(i == 7),
+            "finish {i}"
+        );
+        a.host().clock.advance(1_500);
+    }
+    assert!(messages_to_coordinator(&a)[0].contains("bd-0 success"));
+}
+
+#[test]
+fn a_worker_that_asks_its_coordinator_is_not_announced_as_finished() {
+    let a = apiary();
+    let s1 = spawn(&a, "bd-1");
+    idle(&a, "ses_coord");
+    let ask = apiary::api::SendArgs {
+        to: vec!["coordinator".into()],
+        subject: "Postgres or SQLite?".into(),
+        body: "Which one?".into(),
+        importance: Some(apiary::event::Importance::High),
+        thread_id: None,
+    };
+    block_on(a.send(&worker(&s1), &ask)).unwrap();
+    a.host().sessions.set_status(&s1, Some(SessionStatus::Busy));
+    block_on(a.poll(&poll_args())).unwrap();
+    a.host().sessions.finish_turn(&s1, "I asked.");
+    block_on(a.poll(&poll_args())).unwrap();
+    quiet(&a);
+    idle(&a, "ses_coord");
+    let told = messages_to_coordinator(&a);
+    assert!(told.iter().all(|t| !t.contains("finished")), "{told:?}");
+    assert!(
+        told.iter().any(|t| t.contains("Postgres or SQLite?")),
+        "{told:?}"
+    );
 }

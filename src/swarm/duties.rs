@@ -105,6 +105,9 @@ impl<H: Host> Apiary<H> {
             }
             let told = self.tell_coordinators().await;
             self.report("waking the coordinator", told);
+            if let Some(due) = self.tell_wait() {
+                wait = wait.min(due);
+            }
             first(changed, self.host.idle_sleep(wait), pin!(pending::<()>())).await;
         }
     }

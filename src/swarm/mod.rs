@@ -92,6 +92,8 @@ pub struct Apiary<H: Host> {
     journal: RefCell<history::Journal>,
     /// Each server's probes that failed in a row, since it last answered.
     probe_failures: RefCell<BTreeMap<String, u32>>,
+    /// When a wake-up held back for workers finishing close together is due (see `notify`).
+    tell_due: std::cell::Cell<Option<u64>>,
 }
 
 impl<H: Host> Apiary<H> {
@@ -117,6 +119,7 @@ impl<H: Host> Apiary<H> {
             prepare_gate: gate::Gate::with_capacity(starter::PREPARE_AT_ONCE),
             repo_roots: RefCell::default(),
             refilling: RefCell::default(),
+            tell_due: std::cell::Cell::default(),
             pools_retired_for: std::cell::Cell::new(None),
             starter: RefCell::default(),
             journal: RefCell::new(history::Journal::for_history()),

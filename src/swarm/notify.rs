@@ -4,6 +4,7 @@
 //! session is idle, as this instance saw it on the event stream. A busy coordinator gets it at
 //! its next idle; a poll or await that already showed the workers counts as told.
 use std::collections::BTreeMap;
+use std::fmt::Write;
 
 use super::Apiary;
 use crate::api::{AwaitArgs, CallContext, Options, PollArgs, PollReport};
@@ -26,7 +27,10 @@ const CUT_OFF_MS: u64 = 5_000;
 fn finished(swarm: &Swarm, options: &Options, w: &Worker) -> bool {
     // A cancel is never news: the coordinator asked for it, or was itself stopped (woken, it
     // would start the turn its user just stopped).
+    // A worker that asks its coordinator something is announced by its message (`mail`), not
+    // as finished: told "finished", a coordinator reviews or respawns it instead of answering.
     !w.notified
+        && w.asks.is_none()
         && w.state != WorkerState::Cancelled
         && !will_retry(w, options)
         && !w.state.is_active()
@@ -71,21 +75,53 @@ fn notice(
     })]
 }
 
-/// The message: which workers finished, how, and what to call next.
+/// The message: which workers finished, how, per epic, and the call that shows the details.
 fn message(swarm: &Swarm, workers: &[String]) -> String {
     let ws: Vec<&Worker> = workers.iter().filter_map(|s| swarm.session(s)).collect();
-    let mut text = format!("[apiary] {} worker(s) finished: ", ws.len());
-    let named: Vec<String> = ws
-        .iter()
-        .take(NAMED)
-        .map(|w| format!("{} {} (epic {})", w.bead_id, w.state.name(), w.epic_id))
-        .collect();
-    text.push_str(&named.join(", "));
-    if ws.len() > NAMED {
-        text.push_str(&format!(", and {} more", ws.len() - NAMED));
+    let mut text = String::from("[apiary] workers finished:");
+    let mut named = 0;
+    let mut epics: Vec<&str> = ws.iter().map(|w| w.epic_id.as_str()).collect();
+    epics.sort_unstable();
+    epics.dedup();
+    for epic in epics {
+        let mine: Vec<String> = ws
+            .iter()
+            .filter(|w| w.epic_id == epic)
+            .map(|w| format!("{} {}", w.bead_id, w.state.name()))
+            .collect();
+        let shown = mine.len().min(NAMED.saturating_sub(named));
+        named += shown;
+        let _ = write!(text, "\nepic {epic}: {}", mine[..shown].join(", "));
+        if shown < mine.len() {
+            let _ = write!(
+                text,
+                "{}and {} more",
+                if shown > 0 { ", " } else { "" },
+                mine.len() - shown
+            );
+        }
+        let _ = write!(
+            text,
+            ". Details: swarm_poll_workers {{\"epic_id\":\"{epic}\"}}"
+        );
     }
-    text.push_str(". Details: swarm_poll_workers { epic_id }.");
     text
+}
+
+/// Workers finishing within this of each other go in one message: each message is a model
+/// turn of the coordinator.
+const QUIET_MS: u64 = 2_000;
+/// A message is held for later finishes at most this long after the first it names.
+const HOLD_MS: u64 = 10_000;
+
+/// When the message about these finished workers is due: once none has finished for
+/// `QUIET_MS`, or `HOLD_MS` after the first.
+fn due(workers: &[&Worker]) -> u64 {
+    let ends = workers
+        .iter()
+        .map(|w| w.ended_at.unwrap_or(w.last_activity_at));
+    let (first, last) = ends.fold((u64::MAX, 0), |(f, l), e| (f.min(e), l.max(e)));
+    (last + QUIET_MS).min(first + HOLD_MS)
 }
 
 impl<H: Host> Apiary<H> {
@@ -179,11 +215,22 @@ impl<H: Host> Apiary<H> {
             return Ok(0);
         }
         self.refresh().await?;
+        let now = self.host.now_ms();
+        let mut held: Option<u64> = None;
         let idle: Vec<(String, Option<String>)> = untold(&self.log.swarm(), &self.options)
             .into_iter()
             .filter(|(parent, _)| self.busy.borrow().get(parent) == Some(&false))
+            .filter(|(_, ws)| {
+                let at = due(ws);
+                if at > now {
+                    held = Some(held.map_or(at, |h| h.min(at)));
+                }
+                at <= now
+            })
             .map(|(parent, ws)| (parent, ws[0].parent_directory.clone()))
             .collect();
+        // The duties' loop wakes for a held message (`tell_wait`).
+        self.tell_due.set(held);
         let mut sent = 0;
         for (parent, directory) in idle {
             let recorded = self
@@ -206,6 +253,12 @@ impl<H: Host> Apiary<H> {
             }
         }
         Ok(sent)
+    }
+
+    /// How long until a message held back for later finishes is due, if one is.
+    pub(super) fn tell_wait(&self) -> Option<u64> {
+        let due = self.tell_due.get()?;
+        Some(due.saturating_sub(self.host.now_ms()).max(1))
     }
 
     /// A poll or await by the coordinator has shown it these workers: no message needed.

@@ -168,6 +168,7 @@ impl<H: Host> Apiary<H> {
             agent: r.agent.clone(),
             model,
             tools_off: WORKER_TOOLS_OFF,
+            synthetic: false,
         };
         if let Err(e) = self.host.prompt_async(&request).await {
             let failed = admit::prompt_refused(r, request.session_id, &e);

@@ -46,6 +46,7 @@ impl<H: Host> Apiary<H> {
             agent: w.agent.clone(),
             model: w.model.as_deref().and_then(super::spawn::model_ref),
             tools_off: WORKER_TOOLS_OFF,
+            synthetic: false,
         };
         self.host.prompt_async(&request).await
     }
@@ -65,6 +66,7 @@ impl<H: Host> Apiary<H> {
             agent: None,
             model: None,
             tools_off: &[],
+            synthetic: true,
         };
         self.host.prompt_async(&request).await.is_ok()
     }

@@ -114,6 +114,8 @@ export interface PromptAsync {
   model?: { providerID: string; modelID: string };
   /** Tools the session is not offered for this turn. */
   toolsOff?: string[];
+  /** The text is the plugin's, not the user's: its part is marked synthetic. */
+  synthetic?: boolean;
 }
 "#;
 
@@ -381,6 +383,8 @@ struct PromptAsync<'a> {
     model: Option<ModelJs<'a>>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     tools_off: &'a [&'a str],
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    synthetic: bool,
 }
 
 #[derive(serde::Serialize)]
@@ -404,6 +408,7 @@ impl<'a> From<&'a PromptRequest> for PromptAsync<'a> {
                 model_id: &m.model_id,
             }),
             tools_off: r.tools_off,
+            synthetic: r.synthetic,
         }
     }
 }
