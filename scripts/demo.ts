@@ -10,7 +10,7 @@ import { findLogPath, openFileStore } from "../dist/npm/store.js";
 import { startDashboard } from "../dist/npm/cli/dashboard.js";
 import { execFileSync } from "node:child_process";
 import { dropInPlugin, startFixture } from "../tests/e2e/fixture.js";
-import { loggedEvents, prompt, script, sleep, type Step, until, waitIdle } from "../tests/e2e/scenario.js";
+import { loggedEvents, script, sleep, type Step, until, waitIdle } from "../tests/e2e/scenario.js";
 
 const workspace = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const EPIC = "demo";
@@ -114,9 +114,16 @@ async function main(): Promise<void> {
     console.log(`watch it live: ${dashboard.url}`);
     let pictured = screenshotTo === undefined;
 
+    // As a person starts a swarm in OpenCode: `/swarm <goal>`, which runs the plugin's
+    // coordinator agent (the scripted model plays it, its script carried in the goal).
     const coordinator = (await fx.client.session.create({ body: { title: "demo coordinator" } })).data!;
     const t0 = Date.now();
-    await prompt(fx, coordinator.id, coordinatorScript());
+    console.log(`/swarm build the compiler: parser, lexer, codegen, docs, tests, cli`);
+    const sent = await fx.client.session.command({
+      path: { id: coordinator.id },
+      body: { command: "swarm", arguments: `build the compiler: parser, lexer, codegen, docs, tests, cli ${coordinatorScript()}` },
+    });
+    if (sent.error) throw new Error(`/swarm failed: ${JSON.stringify(sent.error)}`);
     await until("the first spawn", 30_000, async () => (loggedEvents(fx).length > 0 ? true : undefined));
 
     let drawn = 0;
@@ -182,9 +189,8 @@ async function main(): Promise<void> {
         "  1. bash scripts/build.sh",
         "  2. cp -r dist/opencode-plugin/* <your-project>/.opencode/plugin/",
         "     (or list the package in opencode.json: \"plugin\": [\"opencode-apiary\"])",
-        "  3. run opencode there with your usual provider and ask the coordinator, for example:",
-        "     \"Split this task into independent subtasks and start one worker per subtask with",
-        "      swarm_spawn_async (epic_id: 'refactor'), then check them with swarm_poll_workers.\"",
+        "  3. run opencode there with your usual provider and give the swarm a goal:",
+        "     /swarm add a login page with its route, its tests and a security review",
       ].join("\n"),
     );
   } finally {
