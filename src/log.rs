@@ -440,7 +440,7 @@ impl EventLog {
             let bodies = decide(&self.state.borrow().swarm);
             let mut events = Vec::with_capacity(bodies.len());
             for body in bodies {
-                let line = self.seal_and_apply(pending.timestamp, &body)?;
+                let line = self.seal_and_apply(pending.timestamp, &body);
                 text.push_str(&line);
                 events.push(Event {
                     seq: self.state.borrow().reader.next_seq() - 1,
@@ -469,10 +469,10 @@ impl EventLog {
 
     /// Numbers, encodes and seals one event after the last one, applies it, and returns its
     /// line (with its newline).
-    fn seal_and_apply(&self, timestamp: u64, body: &EventBody) -> Result<String, LogError> {
+    fn seal_and_apply(&self, timestamp: u64, body: &EventBody) -> String {
         let mut state = self.state.borrow_mut();
         let seq = state.reader.next_seq();
-        let object = event::encode(seq, timestamp, body).map_err(LogError::Encode)?;
+        let object = event::encode(seq, timestamp, body);
         let (mut line, h) = chain::seal(state.reader.chain(), &object);
         line.push('\n');
         state.swarm.apply(&Event {
@@ -482,7 +482,7 @@ impl EventLog {
             payload: event::Payload::Known(body.clone()),
         });
         state.reader.wrote(line.len() as u64, h);
-        Ok(line)
+        line
     }
 
     /// Applies the complete lines of `bytes` (which start at byte `start` of the store) that
