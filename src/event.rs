@@ -157,31 +157,21 @@ pub type WorkerCancelled = WorkerNote;
 
 /// A spawn waits in the queue (concurrency limit, dependencies, load) before its session
 /// exists. It carries the whole request, so the worker can start later, in any instance.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkerQueued {
     pub bead_id: String,
     pub epic_id: String,
     pub title: String,
     /// For a retry, why the attempt before ended; empty for a spawn.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
-    #[serde(default)]
     pub priority: Priority,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependencies: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_context: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_session_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_directory: Option<String>,
 }
 
@@ -199,20 +189,17 @@ pub struct WorkerRetried {
 }
 
 /// A message between agents (`coordinator` or bead ids).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageSent {
     pub message_id: String,
     /// `coordinator`, or the sending worker's bead.
     pub from: String,
     /// The sending session: which coordinator, when several share the log.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_session: Option<String>,
     pub to: Vec<String>,
     pub subject: String,
     pub body: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub importance: Option<Importance>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread_id: Option<String>,
 }
 

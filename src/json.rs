@@ -27,21 +27,90 @@ const MAX_DEPTH: usize = 128;
 
 /// Parses one whole JSON text (whitespace around it allowed, nothing else).
 pub fn parse(text: &str) -> Result<Json<'_>, String> {
-    let mut p = Parser { text, pos: 0 };
+    let mut p = Parser::new(text);
     let value = p.value(0)?;
-    p.ws();
-    if p.pos != text.len() {
-        return Err(p.err("trailing characters"));
-    }
+    p.end()?;
     Ok(value)
 }
 
-struct Parser<'a> {
+/// What `Parser::fields` calls with each field's name.
+pub type EachField<'f, 'a> = dyn FnMut(&mut Parser<'a>, Cow<'a, str>) -> Result<(), String> + 'f;
+
+/// A reader of JSON text; besides whole values, it can walk an object's fields or a list's
+/// items one at a time, so that a large text (the snapshot) never becomes one large tree.
+pub struct Parser<'a> {
     text: &'a str,
     pos: usize,
 }
 
 impl<'a> Parser<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Self { text, pos: 0 }
+    }
+
+    /// Nothing but whitespace is left.
+    pub fn end(&mut self) -> Result<(), String> {
+        self.ws();
+        if self.pos != self.text.len() {
+            return Err(self.err("trailing characters"));
+        }
+        Ok(())
+    }
+
+    /// The next value, read as `T`.
+    pub fn read<T: FromJson>(&mut self) -> Result<T, String> {
+        T::from_json(&self.value(0)?)
+    }
+
+    /// Walks an object: `each` is given every field's name and must read its value.
+    pub fn fields(&mut self, each: &mut EachField<'_, 'a>) -> Result<(), String> {
+        if !self.eat(b'{') {
+            return Err(self.err("expected an object"));
+        }
+        if self.eat(b'}') {
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.err("expected a field name"));
+            }
+            let name = self.string()?;
+            if !self.eat(b':') {
+                return Err(self.err("expected `:`"));
+            }
+            each(self, name)?;
+            if self.eat(b'}') {
+                return Ok(());
+            }
+            if !self.eat(b',') {
+                return Err(self.err("expected `,` or `}`"));
+            }
+        }
+    }
+
+    /// Walks a list: `each` must read every item.
+    pub fn items(
+        &mut self,
+        each: &mut dyn FnMut(&mut Self) -> Result<(), String>,
+    ) -> Result<(), String> {
+        if !self.eat(b'[') {
+            return Err(self.err("expected a list"));
+        }
+        if self.eat(b']') {
+            return Ok(());
+        }
+        loop {
+            each(self)?;
+            if self.eat(b']') {
+                return Ok(());
+            }
+            if !self.eat(b',') {
+                return Err(self.err("expected `,` or `]`"));
+            }
+        }
+    }
+
     fn err(&self, what: &str) -> String {
         format!("{what} at byte {}", self.pos)
     }
@@ -83,43 +152,19 @@ impl<'a> Parser<'a> {
             Some(b'"') => self.string().map(Json::Str),
             Some(b'-' | b'0'..=b'9') => self.number(),
             Some(b'[') => {
-                self.pos += 1;
                 let mut items = Vec::new();
-                if !self.eat(b']') {
-                    loop {
-                        items.push(self.value(depth + 1)?);
-                        if self.eat(b']') {
-                            break;
-                        }
-                        if !self.eat(b',') {
-                            return Err(self.err("expected `,` or `]`"));
-                        }
-                    }
-                }
+                self.items(&mut |p| {
+                    items.push(p.value(depth + 1)?);
+                    Ok(())
+                })?;
                 Ok(Json::Arr(items))
             }
             Some(b'{') => {
-                self.pos += 1;
                 let mut fields = Vec::new();
-                if !self.eat(b'}') {
-                    loop {
-                        self.ws();
-                        if self.peek() != Some(b'"') {
-                            return Err(self.err("expected a field name"));
-                        }
-                        let name = self.string()?;
-                        if !self.eat(b':') {
-                            return Err(self.err("expected `:`"));
-                        }
-                        fields.push((name, self.value(depth + 1)?));
-                        if self.eat(b'}') {
-                            break;
-                        }
-                        if !self.eat(b',') {
-                            return Err(self.err("expected `,` or `}`"));
-                        }
-                    }
-                }
+                self.fields(&mut |p, name| {
+                    fields.push((name, p.value(depth + 1)?));
+                    Ok(())
+                })?;
                 Ok(Json::Obj(fields))
             }
             _ => Err(self.err("expected a value")),
@@ -592,6 +637,15 @@ macro_rules! tuple {
 }
 tuple!(2: A 0, B 1);
 tuple!(3: A 0, B 1, C 2);
+
+/// A value read and passed over (a field this build does not know).
+pub struct Ignored;
+
+impl FromJson for Ignored {
+    fn from_json(_: &Json) -> Result<Self, String> {
+        Ok(Self)
+    }
+}
 
 /// One of an enum's names, as `as_str` spells them.
 pub fn one_of<T: Copy>(json: &Json, all: &[T], name: fn(T) -> &'static str) -> Result<T, String> {
