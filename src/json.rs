@@ -17,6 +17,9 @@ pub enum Json<'a> {
     /// A number as written (its grammar checked): read as the integer a field wants, or refused.
     Num(&'a str),
     Str(Cow<'a, str>),
+    /// A string with a `\u` escape of half a surrogate pair: not text, so refused wherever a
+    /// string is read, yet passed over in a field this build does not know, as serde_json did.
+    Unpaired,
     Arr(Vec<Json<'a>>),
     /// Fields in the order written, duplicates kept (a reader of a field refuses them).
     Obj(Vec<(Cow<'a, str>, Json<'a>)>),
@@ -149,7 +152,7 @@ impl<'a> Parser<'a> {
             }
         }
         match self.peek() {
-            Some(b'"') => self.string().map(Json::Str),
+            Some(b'"') => Ok(self.any_string()?.map_or(Json::Unpaired, Json::Str)),
             Some(b'-' | b'0'..=b'9') => self.number(),
             Some(b'[') => {
                 let mut items = Vec::new();
@@ -209,31 +212,43 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// A string, at its opening quote.
+    /// A string that must be text (a field's name), at its opening quote.
     fn string(&mut self) -> Result<Cow<'a, str>, String> {
+        self.any_string()?
+            .ok_or_else(|| self.err("lone surrogate in a \\u escape"))
+    }
+
+    /// A string, at its opening quote; `None` for one with an unpaired surrogate escape.
+    fn any_string(&mut self) -> Result<Option<Cow<'a, str>>, String> {
         self.pos += 1;
         let mut from = self.pos;
         let mut owned: Option<String> = None;
+        let mut unpaired = false;
         loop {
             match self.peek() {
                 None => return Err(self.err("unterminated string")),
                 Some(b'"') => {
                     let tail = &self.text[from..self.pos];
                     self.pos += 1;
-                    return Ok(match owned {
+                    if unpaired {
+                        return Ok(None);
+                    }
+                    return Ok(Some(match owned {
                         None => Cow::Borrowed(tail),
                         Some(mut s) => {
                             s.push_str(tail);
                             Cow::Owned(s)
                         }
-                    });
+                    }));
                 }
                 Some(b'\\') => {
                     let s = owned.get_or_insert_with(String::new);
                     s.push_str(&self.text[from..self.pos]);
                     self.pos += 1;
-                    let c = self.escape()?;
-                    owned.get_or_insert_with(String::new).push(c);
+                    match self.escape()? {
+                        Some(c) => owned.get_or_insert_with(String::new).push(c),
+                        None => unpaired = true,
+                    }
                     from = self.pos;
                 }
                 Some(0..=0x1f) => return Err(self.err("control character in a string")),
@@ -242,11 +257,12 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// The character an escape stands for, after its backslash.
-    fn escape(&mut self) -> Result<char, String> {
+    /// The character an escape stands for, after its backslash; `None` for half a surrogate
+    /// pair.
+    fn escape(&mut self) -> Result<Option<char>, String> {
         let b = self.peek().ok_or_else(|| self.err("unterminated string"))?;
         self.pos += 1;
-        Ok(match b {
+        Ok(Some(match b {
             b'"' => '"',
             b'\\' => '\\',
             b'/' => '/',
@@ -258,23 +274,21 @@ impl<'a> Parser<'a> {
             b'u' => {
                 let unit = self.hex4()?;
                 let code = match unit {
-                    0xD800..=0xDBFF => {
-                        if !self.text[self.pos..].starts_with("\\u") {
-                            return Err(self.err("lone surrogate in a \\u escape"));
-                        }
+                    0xD800..=0xDBFF if self.text[self.pos..].starts_with("\\u") => {
                         self.pos += 2;
                         let low = self.hex4()?;
                         if !(0xDC00..=0xDFFF).contains(&low) {
-                            return Err(self.err("lone surrogate in a \\u escape"));
+                            return Ok(None);
                         }
                         0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
                     }
                     _ => unit,
                 };
-                char::from_u32(code).ok_or_else(|| self.err("lone surrogate in a \\u escape"))?
+                // `None` for a surrogate on its own.
+                return Ok(char::from_u32(code));
             }
             _ => return Err(self.err("invalid escape")),
-        })
+        }))
     }
 
     fn hex4(&mut self) -> Result<u32, String> {
@@ -691,8 +705,6 @@ mod tests {
             "1e",
             "tru",
             "\"\\x\"",
-            "\"\\ud800\"",
-            "\"\\udc00\"",
             "\"a\u{1}\"",
             "\"\\u12\"",
             "{} {}",
@@ -701,6 +713,19 @@ mod tests {
         ] {
             assert!(parse(text).is_err(), "{text}");
         }
+    }
+
+    #[test]
+    fn an_unpaired_surrogate_escape_is_not_text_but_may_be_passed_over() {
+        for text in [r#""\ud800""#, r#""\udc00x""#, r#""\ud800\u0041""#] {
+            assert_eq!(parse(text), Ok(Json::Unpaired), "{text}");
+        }
+        assert!(String::from_json(&Json::Unpaired).is_err());
+        assert!(parse(r#"{"\ud800":1}"#).is_err());
+        assert_eq!(
+            parse(r#""\ud83d\udc1d""#),
+            Ok(Json::Str(Cow::Owned("🐝".into())))
+        );
     }
 
     #[test]

@@ -440,7 +440,7 @@ fn a_line_missing_a_required_field_is_rejected_naming_the_field() {
 #[test]
 fn fields_a_build_does_not_know_are_passed_over() {
     let body = decode_body(&format!(
-        r#"{HEAD}"worker_started","later":{{"a":[1,2.5e3,null,true,"x"]}},"session_id":"s","bead_id":"b"}}"#
+        r#"{HEAD}"worker_started","later":{{"a":[1,2.5e3,null,true,"x","\ud800"]}},"session_id":"s","bead_id":"b"}}"#
     ))
     .unwrap();
     assert_eq!(
@@ -471,6 +471,7 @@ fn lines_that_are_not_json_objects_are_rejected() {
         r#"{"seq":1,"v":2,"timestamp":5,"type":"worker_started","session_id":"s\q","bead_id":"b"}"#,
         r#"{"seq":01,"v":2,"timestamp":5,"type":"worker_started","session_id":"s","bead_id":"b"}"#,
         "{\"seq\":1,\"v\":2,\"timestamp\":5,\"type\":\"worker_started\",\"session_id\":\"a\u{1}\",\"bead_id\":\"b\"}",
+        r#"{"seq":1,"v":2,"timestamp":5,"type":"worker_started","session_id":"\udc00","bead_id":"b"}"#,
     ] {
         assert!(event::decode(line).is_err(), "{line}");
     }
