@@ -25,8 +25,6 @@ pub enum LogError {
     Storage(#[from] HostError),
     #[error("event log line {line}: {reason}")]
     Corrupt { line: u64, reason: String },
-    #[error("event log: could not encode an event: {0}")]
-    Encode(String),
 }
 
 /// Why a tool call was refused or failed. Refusals happen before anything is written.

@@ -12,6 +12,7 @@ pub mod event;
 pub mod glob;
 pub mod host;
 pub mod ids;
+mod json;
 pub mod log;
 pub mod projection;
 pub mod prompt;

@@ -18,12 +18,11 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use serde::{Deserialize, Serialize};
-
 use crate::chain;
 use crate::error::LogError;
 use crate::event::{self, Event, EventBody, SCHEMA_VERSION};
 use crate::host::Storage;
+use crate::json::{Ignored, ObjWriter, Parser};
 use crate::projection::Swarm;
 
 mod reader;
@@ -40,7 +39,6 @@ const SNAPSHOT_FORMAT: u32 = 1;
 
 /// The projection as of a byte offset of the log, with the chain value there: a cache that
 /// makes opening a long log cost only the events after it.
-#[derive(Serialize, Deserialize)]
 struct Snapshot {
     format: u32,
     offset: u64,
@@ -48,6 +46,52 @@ struct Snapshot {
     next_seq: u64,
     chain: String,
     swarm: Swarm,
+}
+
+impl Snapshot {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = String::new();
+        let mut o = ObjWriter::new(&mut out);
+        o.field("format", &self.format);
+        o.field("offset", &self.offset);
+        o.field("lines", &self.lines);
+        o.field("next_seq", &self.next_seq);
+        o.field("chain", &self.chain);
+        o.field("swarm", &self.swarm);
+        o.end();
+        out.into_bytes()
+    }
+
+    /// `None` for anything but a whole snapshot of this format: the log is replayed instead.
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let mut p = Parser::new(std::str::from_utf8(bytes).ok()?);
+        let (mut format, mut offset, mut lines, mut next_seq) = (None, None, None, None);
+        let (mut chain, mut swarm) = (None, None);
+        p.fields(&mut |p, name| {
+            match &*name {
+                "format" => format = Some(p.read()?),
+                "offset" => offset = Some(p.read()?),
+                "lines" => lines = Some(p.read()?),
+                "next_seq" => next_seq = Some(p.read()?),
+                "chain" => chain = Some(p.read()?),
+                "swarm" => swarm = Some(Swarm::read(p)?),
+                _ => {
+                    p.read::<Ignored>()?;
+                }
+            }
+            Ok(())
+        })
+        .ok()?;
+        p.end().ok()?;
+        Some(Self {
+            format: format.filter(|&f| f == SNAPSHOT_FORMAT)?,
+            offset: offset?,
+            lines: lines?,
+            next_seq: next_seq?,
+            chain: chain?,
+            swarm: swarm?,
+        })
+    }
 }
 
 #[derive(Debug, Default)]
@@ -247,10 +291,10 @@ impl EventLog {
         let Ok(Some(bytes)) = store.load_snapshot().await else {
             return self.state.borrow().reader.offset();
         };
-        let Ok(snap) = serde_json::from_slice::<Snapshot>(&bytes) else {
+        let Some(snap) = Snapshot::decode(&bytes) else {
             return self.state.borrow().reader.offset();
         };
-        if snap.format != SNAPSHOT_FORMAT || !self.matches_log(store, &snap).await {
+        if !self.matches_log(store, &snap).await {
             return self.state.borrow().reader.offset();
         }
         let mut s = self.state.borrow_mut();
@@ -302,10 +346,7 @@ impl EventLog {
                 chain: r.chain().to_string(),
                 swarm: s.swarm.clone(),
             };
-            match serde_json::to_vec(&snap) {
-                Ok(b) => b,
-                Err(_) => return,
-            }
+            snap.encode()
         };
         // Marked taken before the save, so that calls meanwhile do not each clone and save a
         // snapshot of their own (a thousand at once ran the wasm out of memory under load).
@@ -440,7 +481,7 @@ impl EventLog {
             let bodies = decide(&self.state.borrow().swarm);
             let mut events = Vec::with_capacity(bodies.len());
             for body in bodies {
-                let line = self.seal_and_apply(pending.timestamp, &body)?;
+                let line = self.seal_and_apply(pending.timestamp, &body);
                 text.push_str(&line);
                 events.push(Event {
                     seq: self.state.borrow().reader.next_seq() - 1,
@@ -469,10 +510,10 @@ impl EventLog {
 
     /// Numbers, encodes and seals one event after the last one, applies it, and returns its
     /// line (with its newline).
-    fn seal_and_apply(&self, timestamp: u64, body: &EventBody) -> Result<String, LogError> {
+    fn seal_and_apply(&self, timestamp: u64, body: &EventBody) -> String {
         let mut state = self.state.borrow_mut();
         let seq = state.reader.next_seq();
-        let object = event::encode(seq, timestamp, body).map_err(LogError::Encode)?;
+        let object = event::encode(seq, timestamp, body);
         let (mut line, h) = chain::seal(state.reader.chain(), &object);
         line.push('\n');
         state.swarm.apply(&Event {
@@ -482,7 +523,7 @@ impl EventLog {
             payload: event::Payload::Known(body.clone()),
         });
         state.reader.wrote(line.len() as u64, h);
-        Ok(line)
+        line
     }
 
     /// Applies the complete lines of `bytes` (which start at byte `start` of the store) that

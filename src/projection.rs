@@ -4,14 +4,13 @@
 //! since the last one. Replaying the same events always gives the same state.
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+mod snapshot;
 
 use crate::event::{
     CompletionStatus, Event, EventBody, Importance, MessageSent, Payload, Priority, WorkerQueued,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkerState {
     /// Spawned; the server has not shown the session busy yet.
     Starting,
@@ -54,7 +53,7 @@ impl WorkerState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Worker {
     pub bead_id: String,
     pub epic_id: String,
@@ -75,71 +74,48 @@ pub struct Worker {
     pub files_touched: Vec<String>,
     pub duration_ms: Option<u64>,
     /// The coordinator's session.
-    #[serde(default)]
     pub parent_session_id: Option<String>,
-    #[serde(default)]
     pub parent_directory: Option<String>,
     /// Where the session runs (its worktree, or the coordinator's directory).
-    #[serde(default)]
     pub directory: Option<String>,
-    #[serde(default)]
     pub worktree: Option<String>,
-    #[serde(default)]
     pub branch: Option<String>,
-    #[serde(default)]
     pub config_links: Vec<String>,
     /// The agent and `provider/model` it was started with, so a resume uses the same.
-    #[serde(default)]
     pub agent: Option<String>,
-    #[serde(default)]
     pub model: Option<String>,
     /// The coordinator's commit after this worker's branch was merged.
-    #[serde(default)]
     pub merged_commit: Option<String>,
     /// The commit a worker on another server pushed to the shared remote.
-    #[serde(default)]
     pub pushed_commit: Option<String>,
-    #[serde(default)]
     pub worktree_removed: bool,
     /// Times a server restart cut its turn off, and the last reply cut off.
-    #[serde(default)]
     pub interruptions: u32,
-    #[serde(default)]
     pub interrupted_message: Option<String>,
     /// The coordinator was told this worker finished.
-    #[serde(default)]
     pub notified: bool,
     /// The rest of the request, so a retry can make the same prompt.
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub shared_context: Option<String>,
-    #[serde(default)]
     pub priority: Priority,
     /// Its failure may be retried (not the worker's own verdict).
-    #[serde(default)]
     pub retryable: bool,
     /// Its session was deleted from the server by the retention policy.
-    #[serde(default)]
     pub session_deleted: bool,
     /// What it asked the coordinator with a high or urgent message, until the coordinator
     /// answers it or it reports.
-    #[serde(default)]
     pub asks: Option<String>,
     /// Its session went idle after it reported: the reply that follows `swarm_complete` is a
     /// model call too, so until then the worker still holds its slot.
-    #[serde(default)]
     pub turn_over: bool,
     /// The OpenCode server it runs on (a `servers` option's url); `None`: the coordinator's.
-    #[serde(default)]
     pub server: Option<String>,
     /// Why it shares a directory rather than having its own worktree.
-    #[serde(default)]
     pub place_note: Option<String>,
 }
 
 /// A message and what became of it, per recipient.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mail {
     pub sent: MessageSent,
     pub at: u64,
@@ -167,7 +143,7 @@ impl Mail {
 }
 
 /// Where a bead that has not started (or is about to start again) stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueueState {
     /// Waits for a slot, its dependencies, the machine or its retry backoff.
     Waiting,
@@ -181,7 +157,7 @@ pub enum QueueState {
 }
 
 /// A bead in the queue: the whole request, so any instance can start it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queued {
     pub request: WorkerQueued,
     pub state: QueueState,
@@ -197,7 +173,7 @@ pub struct Queued {
 }
 
 /// Serializable, so a snapshot of it can be kept beside the log for fast opening.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Swarm {
     workers: Vec<Worker>,
     /// The latest worker of each bead.
@@ -206,13 +182,10 @@ pub struct Swarm {
     /// Beads per epic, in the order they were first spawned or queued.
     epics: BTreeMap<String, Vec<String>>,
     /// Beads waiting to start, and beads that never started and will not by themselves.
-    #[serde(default)]
     queue: BTreeMap<String, Queued>,
     /// Every message, in the order sent.
-    #[serde(default)]
     mail: Vec<Mail>,
     /// Servers of the `servers` option that stopped answering, until they answer again.
-    #[serde(default)]
     servers_down: Vec<String>,
     last_seq: u64,
 }

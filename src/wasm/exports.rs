@@ -26,8 +26,8 @@ pub struct ApiaryCore {
     inner: Rc<Apiary<JsHost>>,
 }
 
-/// Arguments cross as JSON text and are decoded by serde_json, the decoder the log already
-/// needs: one decoder for every type keeps the `.wasm` within its size budget.
+/// Arguments cross as JSON text and are decoded by serde_json, as the host's answers are: one
+/// serde backend for every type keeps the `.wasm` within its size budget.
 fn args<T>(value: Ts<T>) -> Result<T, JsError>
 where
     T: tsify::Tsify + serde::de::DeserializeOwned,

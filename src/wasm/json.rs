@@ -1,6 +1,6 @@
-//! JS values to and from Rust through JSON text. serde_json is the core's one decoder (the log
-//! is JSON lines); decoding JS values with a second serde backend would compile every type's
-//! (de)serializer twice.
+//! JS values to and from Rust through JSON text. serde_json is the one serde backend (the tools'
+//! arguments and replies, the host's answers); decoding JS values with a second one would
+//! compile every type's (de)serializer twice. The log's lines have their own codec (`json`).
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::JsValue;
