@@ -26,5 +26,7 @@ cpSync("pkg-template/agents", "dist/npm/agents", { recursive: true });
 packageFiles("dist/opencode-plugin/apiary");
 cpSync("pkg-template/drop-in-entry.js", "dist/opencode-plugin/apiary.js");
 cpSync("pkg-template/agents", "dist/opencode-plugin/apiary/agents", { recursive: true });
+// The command line ships in the drop-in too (apiary/cli/main.js), and its dashboard needs the page.
+cpSync("pkg-template/page", "dist/opencode-plugin/apiary/page", { recursive: true });
 // Marks the subfolder as ES modules wherever it is copied.
 writeFileSync("dist/opencode-plugin/apiary/package.json", JSON.stringify({ type: "module", version }, null, 2) + "\n");

@@ -4,8 +4,9 @@
 mod given;
 
 use apiary::api::CompleteArgs;
-use apiary::event::CompletionStatus;
-use apiary::testing::{block_on, FakeHost};
+use apiary::event::{BranchMark, CompletionStatus, EventBody};
+use apiary::log::EventLog;
+use apiary::testing::{block_on, FakeHost, MemoryStore};
 use apiary::view::{percentile, EventFilter, LogView, Until};
 use apiary::Apiary;
 use given::*;
@@ -184,7 +185,8 @@ fn stats_give_percentiles_success_and_retries_overall_per_epic_and_per_agent() {
         .iter()
         .map(|n| (n.name.as_str(), n.group.attempts))
         .collect();
-    assert_eq!(agents, [("default", 3), ("plan", 1)]);
+    // A spawn that names no agent runs as OpenCode's default agent, `build`.
+    assert_eq!(agents, [("build", 3), ("plan", 1)]);
     assert_eq!(s.agents[1].group.success_percent, None);
 }
 
@@ -282,4 +284,59 @@ fn the_queue_says_why_each_bead_waits_against_the_options_it_was_given() {
     let default = view_of(&bytes).overview(T0);
     let bd2 = default.epics[0].queue.iter().find(|q| q.bead_id == "bd-2");
     assert_eq!(bd2.map(|q| q.reason.as_str()), Some("starts now"));
+}
+
+#[test]
+fn a_worker_spawned_without_an_agent_shows_opencodes_default_build_and_where_it_runs() {
+    let (_, bytes) = recorded();
+    let o = view_of(&bytes).overview(T0 + 20_000);
+    let agents: Vec<(&str, &str)> = o.epics[0]
+        .workers
+        .iter()
+        .map(|w| (w.bead_id.as_str(), w.agent.as_str()))
+        .collect();
+    assert_eq!(
+        agents,
+        [
+            ("bd-1", "build"),
+            ("bd-2", "build"),
+            ("bd-3", "plan"),
+            ("bd-2", "build")
+        ]
+    );
+    assert_eq!(o.epics[0].workers[0].directory.as_deref(), Some("/repo"));
+}
+
+/// `bead` spawned on branch `apiary/<bead>` in session `session`.
+fn on_branch(bead: &str, session: &str) -> EventBody {
+    let mut w = spawned_worker(bead, session);
+    w.branch = Some(format!("apiary/{bead}"));
+    EventBody::WorkerSpawned(w)
+}
+
+#[test]
+fn successful_workers_whose_branch_is_not_merged_yet_are_listed_to_merge() {
+    let mut events = vec![
+        on_branch("bd-1", "s1"),
+        on_branch("bd-2", "s2"),
+        on_branch("bd-3", "s3"),
+        on_branch("bd-4", "s4"),
+        // No worktree: its work is in the coordinator's directory already.
+        spawned("bd-5", "s5"),
+    ];
+    events.extend(completed("bd-1", "s1", CompletionStatus::Success));
+    events.extend(completed("bd-2", "s2", CompletionStatus::Success));
+    events.extend(completed("bd-3", "s3", CompletionStatus::Failed));
+    events.extend(completed("bd-5", "s5", CompletionStatus::Success));
+    events.push(EventBody::WorktreeMerged(BranchMark {
+        session_id: "s2".into(),
+        bead_id: "bd-2".into(),
+        branch: "apiary/bd-2".into(),
+        commit: "abc123".into(),
+    }));
+    let store = MemoryStore::default();
+    block_on(EventLog::new().append(&store, T0, &events)).unwrap();
+    let o = view_of(store.text().as_bytes()).overview(T0 + 1_000);
+    // bd-2 is merged, bd-3 failed, bd-4 still runs.
+    assert_eq!(o.epics[0].to_merge, ["bd-1"]);
 }

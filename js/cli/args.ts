@@ -8,6 +8,8 @@ commands:
   log         the events, one a line (--follow keeps printing new ones)
   stats       durations (p50, p95), success rate and retries, per epic and per agent
   replay      the status as of --seq N or --at TIME
+  show BEAD   a worker's last turn: its messages' text and its tool calls, from the
+              OpenCode server its session runs on
   dashboard   a live page on 127.0.0.1, with a secret token in its address
 
 options:
@@ -21,17 +23,21 @@ options:
   --bead ID       only this bead (log)
   --session ID    only this session (log)
   --type T[,T]    only these event types (log)
-  --limit N       only the last N events (log)
+  --limit N       only the last N events (log); messages read from the server (show,
+                  default 20: the last turn is those after the last prompt)
+  --server URL    the OpenCode server the worker's session is on (show, dashboard;
+                  default: the server the log says it ran on, else http://127.0.0.1:4096,
+                  where \`opencode serve\` listens; OPENCODE_SERVER_PASSWORD is sent if set)
   --follow        keep printing events as they are appended (log)
   --seq N         replay up to event N
   --at TIME       replay up to a time: ISO 8601 or milliseconds since the epoch
   --port N        the dashboard's port (default: any free one)
 
-exit status: 0 done, 1 usage or no log, 2 the log is damaged (the part before the damage
-is shown, and where the damage is)`;
+exit status: 0 done, 1 usage, no log, an unknown epic or bead, or no server to ask, 2 the log
+is damaged (the part before the damage is shown, and where the damage is)`;
 
-export type Command = "status" | "log" | "stats" | "replay" | "dashboard";
-const COMMANDS: readonly Command[] = ["status", "log", "stats", "replay", "dashboard"];
+export type Command = "status" | "log" | "stats" | "replay" | "show" | "dashboard";
+const COMMANDS: readonly Command[] = ["status", "log", "stats", "replay", "show", "dashboard"];
 
 export interface Args {
   command: Command;
@@ -49,11 +55,12 @@ export interface Args {
   seq?: number;
   at?: number;
   port?: number;
+  server?: string;
 }
 
 export class UsageError extends Error {}
 
-const VALUE_OPTIONS = ["dir", "log", "postgres", "log-name", "epic", "bead", "session", "type", "limit", "seq", "at", "port"] as const;
+const VALUE_OPTIONS = ["dir", "log", "postgres", "log-name", "epic", "bead", "session", "type", "limit", "seq", "at", "port", "server"] as const;
 const FLAGS = ["json", "follow"] as const;
 /** Which commands each option means something to; elsewhere it is refused, not ignored. */
 const ONLY: Record<string, readonly Command[]> = {
@@ -61,12 +68,13 @@ const ONLY: Record<string, readonly Command[]> = {
   bead: ["log"],
   session: ["log"],
   type: ["log"],
-  limit: ["log"],
+  limit: ["log", "show"],
   follow: ["log"],
   seq: ["replay"],
   at: ["replay"],
   port: ["dashboard"],
-  json: ["status", "log", "stats", "replay"],
+  server: ["show", "dashboard"],
+  json: ["status", "log", "stats", "replay", "show"],
 };
 
 function whole(name: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -93,6 +101,12 @@ export function parseArgs(argv: readonly string[]): Args | "help" {
   if (!command) throw new UsageError(`unknown command "${first}"; one of: ${COMMANDS.join(", ")}`);
   const values = new Map<string, string>();
   const flags = new Set<string>();
+  // `show BEAD`: the one argument that is not an option.
+  let bead: string | undefined;
+  if (command === "show") {
+    bead = rest[0]?.startsWith("--") === false ? rest.shift() : undefined;
+    if (bead === undefined) throw new UsageError("show needs a bead: opencode-apiary show BEAD");
+  }
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i] ?? "";
     const [name, inline] = arg.startsWith("--") ? arg.slice(2).split(/=(.*)/s, 2) : [undefined, undefined];
@@ -123,7 +137,7 @@ export function parseArgs(argv: readonly string[]): Args | "help" {
     json: flags.has("json"),
     follow: flags.has("follow"),
     epic: get("epic"),
-    bead: get("bead"),
+    bead: bead ?? get("bead"),
     session: get("session"),
     types: get("type")?.split(",").map((t) => t.trim()).filter((t) => t !== ""),
   };
@@ -135,6 +149,11 @@ export function parseArgs(argv: readonly string[]): Args | "help" {
   if (at !== undefined) args.at = parseTime(at);
   const port = get("port");
   if (port !== undefined) args.port = whole("port", port, 0, 65535);
+  const server = get("server");
+  if (server !== undefined) {
+    if (!/^https?:\/\/[^/]/.test(server) || !URL.canParse(server)) throw new UsageError(`--server takes an http:// or https:// URL, not "${server}"`);
+    args.server = server.replace(/\/+$/, "");
+  }
   if (command === "replay" && (args.seq === undefined) === (args.at === undefined)) {
     throw new UsageError("replay needs exactly one of --seq N or --at TIME");
   }

@@ -4,11 +4,15 @@
 // Only the address with the random token is served, so another local user who finds the port
 // cannot read the log; the Host header must name the loopback address, so a web page cannot
 // reach the server by rebinding a domain name to 127.0.0.1.
+//
+// A worker's last turn (a click on its bar) is asked of OpenCode by this server, never by the
+// page: the page talks to its own origin only, and a server's password stays here.
 import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Args } from "./args.js";
+import { ShowError, showWorker } from "./show.js";
 import { locate, type LogOrigin, type LogSpec } from "./source.js";
 
 /** The package's files the page needs, by their path under the token. */
@@ -17,6 +21,7 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   "dashboard.css": { file: "page/dashboard.css", type: "text/css; charset=utf-8" },
   "page/app.js": { file: "page/app.js", type: "text/javascript; charset=utf-8" },
   "page/format.js": { file: "page/format.js", type: "text/javascript; charset=utf-8" },
+  "page/turn.js": { file: "page/turn.js", type: "text/javascript; charset=utf-8" },
   "wasm/apiary_core.js": { file: "wasm/apiary_core.js", type: "text/javascript; charset=utf-8" },
   "wasm/apiary_core_bg.wasm": { file: "wasm/apiary_core_bg.wasm", type: "application/wasm" },
 };
@@ -52,7 +57,9 @@ async function streamLog(origin: LogOrigin, from: number, req: IncomingMessage, 
     res.writeHead(409, { ...HEADERS, "Content-Type": "text/plain" }).end("the log got shorter: read it from 0\n");
     return;
   }
-  res.writeHead(200, { ...HEADERS, "Content-Type": "application/octet-stream", "X-Log-Offset": String(from) });
+  // X-Log-End: where the log ended when asked; the page says it is live once it has drawn that.
+  const end = String(from + first.bytes.length);
+  res.writeHead(200, { ...HEADERS, "Content-Type": "application/octet-stream", "X-Log-Offset": String(from), "X-Log-End": end });
   res.flushHeaders();
   if (first.bytes.length > 0) res.write(first.bytes);
   while (open) {
@@ -65,7 +72,18 @@ async function streamLog(origin: LogOrigin, from: number, req: IncomingMessage, 
   res.end();
 }
 
-export async function startDashboard(spec: LogSpec, port = 0): Promise<Dashboard> {
+/** `show?bead=ID`: the worker's last turn as JSON, or `{ error }` with the status it means. */
+function showTurn(origin: LogOrigin, bead: string, server: string | undefined, res: ServerResponse): void {
+  const send = (status: number, body: unknown) =>
+    res.writeHead(status, { ...HEADERS, "Content-Type": "application/json" }).end(JSON.stringify(body));
+  showWorker(origin, bead, server).then(
+    (turn) => send(200, turn),
+    (e: unknown) => send(e instanceof ShowError ? e.status : 500, { error: e instanceof Error ? e.message : String(e) }),
+  );
+}
+
+/** `opencode`: the OpenCode server workers' turns are asked of (as `show --server`). */
+export async function startDashboard(spec: LogSpec, port = 0, opencode?: string): Promise<Dashboard> {
   const origin = await locate(spec, true);
   const token = randomBytes(16).toString("hex");
   const server = createServer((req, res) => {
@@ -89,6 +107,15 @@ export async function startDashboard(spec: LogSpec, port = 0): Promise<Dashboard
         return;
       }
       streamLog(origin, from, req, res).catch(() => res.destroy());
+      return;
+    }
+    if (rest === "show") {
+      const bead = url.searchParams.get("bead");
+      if (!bead) {
+        res.writeHead(400, HEADERS).end();
+        return;
+      }
+      showTurn(origin, bead, opencode, res);
       return;
     }
     if (rest === "options") {
@@ -133,7 +160,7 @@ export async function startDashboard(spec: LogSpec, port = 0): Promise<Dashboard
 
 /** Serves until interrupted; prints the address to open. */
 export async function serveDashboard(args: Args): Promise<number> {
-  const dashboard = await startDashboard(args, args.port);
+  const dashboard = await startDashboard(args, args.port, args.server);
   process.stdout.write(`dashboard of ${dashboard.log}\nopen ${dashboard.url}\n(Ctrl-C stops it)\n`);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);

@@ -5,12 +5,29 @@ import { loadLogView } from "../core.js";
 import type { EventFilter, LogView } from "../wasm/apiary_core.js";
 import { parseArgs, UsageError, USAGE, type Args } from "./args.js";
 import { serveDashboard } from "./dashboard.js";
+import { turnText } from "../page/turn.js";
+import { ShowError, showWorker } from "./show.js";
 import { locate, NoLog, type LogOrigin, type LogSource } from "./source.js";
 import { clock, damageLine, eventLine, eventsText, healthLine, statsText, statusText } from "./text.js";
 
 const FOLLOW_POLL_MS = 1000;
 const print = (text: string) => process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
 const json = (value: unknown) => print(JSON.stringify(value, null, 2));
+
+/** An `--epic` the log does not have is a mistake to say, not an empty answer. */
+class UnknownEpic extends Error {}
+const KNOWN_EPICS_SHOWN = 10;
+
+function checkEpic(view: LogView, epic: string | undefined): void {
+  if (epic === undefined) return;
+  const known = view.overview(Date.now()).epics.map((e) => e.epic_id);
+  if (known.includes(epic)) return;
+  if (known.length === 0) throw new UnknownEpic(`no epic ${epic}: the log has no epic yet`);
+  // The newest, as the oldest are the least likely meant.
+  const shown = known.slice(-KNOWN_EPICS_SHOWN).join(", ");
+  const more = known.length > KNOWN_EPICS_SHOWN ? ` (and ${known.length - KNOWN_EPICS_SHOWN} older)` : "";
+  throw new UnknownEpic(`no epic ${epic} in the log; known epics: ${shown}${more}`);
+}
 
 /** Reads the whole log into a fresh view. */
 async function readAll(origin: LogOrigin, source: LogSource, args: Args): Promise<LogView> {
@@ -66,6 +83,12 @@ async function run(args: Args): Promise<number> {
   const following = args.command === "log" && args.follow;
   const origin = await locate(args, following);
   try {
+    if (args.command === "show") {
+      const turn = await showWorker(origin, args.bead!, args.server, args.limit);
+      if (args.json) json(turn);
+      else print(turnText(turn));
+      return 0;
+    }
     return await show(origin, args, following);
   } finally {
     await origin.close();
@@ -76,6 +99,8 @@ async function show(origin: LogOrigin, args: Args, following: boolean): Promise<
   const file = origin.label;
   const source = origin.open();
   const view = await readAll(origin, source, args);
+  // A follower may wait for an epic to come.
+  if (!following) checkEpic(view, args.epic);
   const health = view.health();
   const now = args.command === "replay" ? (args.at ?? health.last_at ?? Date.now()) : Date.now();
   switch (args.command) {
@@ -142,7 +167,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return await run(args);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`opencode-apiary: ${e instanceof NoLog ? "" : "error: "}${message}\n`);
+    const said = e instanceof NoLog || e instanceof UnknownEpic || e instanceof ShowError;
+    process.stderr.write(`opencode-apiary: ${said ? "" : "error: "}${message}\n`);
     return 1;
   }
 }

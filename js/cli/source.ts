@@ -1,7 +1,7 @@
 // Where the log is, and reading it: at once, or following it while writers append.
 import { existsSync, promises as fs, watch, type FSWatcher } from "node:fs";
 import * as path from "node:path";
-import { readOptionsFile, splitOptions } from "../options.js";
+import { readOptionsFile, splitOptions, type ServerLogin } from "../options.js";
 import { findLogPath, repoRootOf } from "../store.js";
 
 export class NoLog extends Error {}
@@ -23,6 +23,8 @@ export interface LogOrigin {
   /** The core's part of the repository's `.opencode/apiary.json` (no secret in it): the queue
    * is shown against the same limits as the plugin's. */
   options(): Record<string, unknown>;
+  /** How to reach the servers of the `servers` option (passwords: never printed nor served). */
+  logins(): ServerLogin[];
   close(): Promise<void>;
 }
 
@@ -48,7 +50,9 @@ export async function locate(spec: LogSpec, mayWait: boolean): Promise<LogOrigin
   }
   if (spec.logName !== undefined) throw new NoLog("--log-name needs --postgres");
   const file = await locateLog(spec.dir, spec.log, mayWait);
-  return { label: file, open: () => new LogFile(file), options: () => optionsFor(file), close: async () => undefined };
+  // The options of the repository the log belongs to (`<repo>/.git/apiary/` or `<dir>/.apiary/`).
+  const split = () => splitOptions(readOptionsFile(repoRootOf(file)));
+  return { label: file, open: () => new LogFile(file), options: () => split().core, logins: () => split().logins, close: async () => undefined };
 }
 
 async function locatePostgres(spec: LogSpec, mayWait: boolean): Promise<LogOrigin> {
@@ -88,6 +92,7 @@ async function locatePostgres(spec: LogSpec, mayWait: boolean): Promise<LogOrigi
       return reader;
     },
     options: () => splitOptions(readOptionsFile(root)).core,
+    logins: () => splitOptions(readOptionsFile(root)).logins,
     close: () => store.close(),
   };
 }
@@ -175,10 +180,4 @@ export class LogFile implements LogSource {
     this.watcher = undefined;
     this.wake?.();
   }
-}
-
-/** The plugin's options file of the repository a log file belongs to (`<repo>/.git/apiary/` or
- * `<dir>/.apiary/`), so that the queue is shown against the limits the plugin uses. */
-function optionsFor(log: string): Record<string, unknown> {
-  return splitOptions(readOptionsFile(repoRootOf(log))).core;
 }

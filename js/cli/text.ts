@@ -62,13 +62,14 @@ export function statusText(o: Overview, epic?: string): string {
           w.state,
           w.progress_percent == null ? "-" : `${w.progress_percent}%`,
           duration(w.duration_ms),
-          w.agent ?? "default",
+          w.agent,
           ...server(w),
           oneLine(w.message, 60),
         ]);
       }
       out.push(table(rows, "  "));
     }
+    if (e.to_merge.length > 0) out.push(`  to merge: ${e.to_merge.join(", ")}`);
     if (e.queue.length > 0) {
       out.push("  queue:");
       const rows = [["#", "BEAD", "STATE", "PRIORITY", "TRY", "QUEUED", "WHY"]];

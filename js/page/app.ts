@@ -2,6 +2,7 @@
 // core's LogView, and draws what the core computes: a timeline per epic, the queue, metrics.
 import init, { LogView, type EpicView, type Group, type Overview, type QueueRow, type Stats } from "../wasm/apiary_core.js";
 import { duration, percent } from "./format.js";
+import { turnText, type Turn } from "./turn.js";
 
 const RECONNECT_MS = 1000;
 /** Redraws at most this often while events pour in, and this often while a worker runs. */
@@ -24,8 +25,21 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, cls?: 
 function setLive(state: "connecting" | "live" | "reconnecting"): void {
   const live = $("live");
   live.dataset.state = state;
-  live.textContent = state;
+  live.textContent = state === "live" ? "live" : `${state}…`;
 }
+
+/** A state in words, with a sign, so that no state is told by its colour alone. */
+const STATE_WORDS: Record<string, string> = {
+  success: "✓ success",
+  failed: "✗ failed",
+  blocked: "⏸ blocked",
+  cancelled: "⊘ cancelled",
+  needs_review: "? needs review",
+  interrupted: "↯ interrupted",
+  running: "▶ running",
+  starting: "… starting",
+};
+const stateWords = (state: string) => STATE_WORDS[state] ?? state;
 
 function bar(w: EpicView["workers"][number], from: number, span: number): HTMLElement {
   const node = el("div", undefined, "bar");
@@ -39,9 +53,21 @@ function bar(w: EpicView["workers"][number], from: number, span: number): HTMLEl
   node.textContent = `${progress}${w.message ?? w.state}`;
   node.title = [
     `${w.bead_id} attempt ${w.attempt}: ${w.title}`,
-    `${w.state}, ${duration(w.duration_ms)}${w.agent ? `, agent ${w.agent}` : ""}${w.server ? `, on ${w.server}` : ""}`,
+    `${stateWords(w.state)}, ${duration(w.duration_ms)}, agent ${w.agent}${w.server ? `, on ${w.server}` : ""}`,
     w.message ?? "",
+    "(click: its last turn)",
   ].join("\n");
+  // A button for the keyboard and screen readers too: it opens the worker's last turn.
+  node.setAttribute("role", "button");
+  node.tabIndex = 0;
+  node.setAttribute("aria-label", `${w.bead_id} attempt ${w.attempt}: ${w.state.replace("_", " ")}, ${duration(w.duration_ms)}. ${w.message ?? ""}`);
+  node.addEventListener("click", () => void openTurn(w.bead_id));
+  node.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      void openTurn(w.bead_id);
+    }
+  });
   if (w.progress_percent != null && (w.state === "running" || w.state === "starting")) {
     const fill = el("div", undefined, "progress");
     fill.style.width = `${w.progress_percent}%`;
@@ -61,13 +87,17 @@ function epicBlock(e: EpicView): HTMLElement {
   const axis = el("div", undefined, "axis");
   axis.append(el("span", new Date(e.first_at).toLocaleTimeString()), el("span", `+${duration(span)}`));
   block.append(title, axis);
+  if (e.to_merge.length > 0) block.append(el("p", `to merge: ${e.to_merge.join(", ")}`, "to-merge"));
   for (const w of e.workers) {
     const row = el("div", undefined, "row");
     const label = el("div", `${w.bead_id}${w.attempt > 1 ? ` #${w.attempt}` : ""}`, "label");
     label.title = w.title;
+    // The state in words beside the bar, however narrow the bar is.
+    const state = el("div", stateWords(w.state), "state");
+    state.dataset.state = w.state;
     const track = el("div", undefined, "track");
     track.append(bar(w, e.first_at, span));
-    row.append(label, track);
+    row.append(label, state, track);
     block.append(row);
   }
   return block;
@@ -148,6 +178,30 @@ function draw(): void {
   document.body.dataset.events = String(h.events);
 }
 
+/** The panel with a worker's last turn, asked of OpenCode through this page's own server. */
+async function openTurn(bead: string): Promise<void> {
+  const panel = $("turn");
+  const body = $("turn-body");
+  panel.hidden = false;
+  $("turn-title").textContent = `${bead}: the last turn`;
+  body.textContent = "asking OpenCode…";
+  panel.dataset.bead = bead;
+  delete panel.dataset.state;
+  let text: string;
+  let ok = false;
+  try {
+    const res = await fetch(`show?bead=${encodeURIComponent(bead)}`, { cache: "no-store" });
+    const answer = (await res.json()) as Turn | { error: string };
+    ok = res.ok && !("error" in answer);
+    text = "error" in answer ? answer.error : turnText(answer);
+  } catch (e) {
+    text = `the dashboard's server did not answer: ${e instanceof Error ? e.message : String(e)}`;
+  }
+  if (panel.dataset.bead !== bead) return; // another worker was clicked meanwhile
+  body.textContent = text;
+  panel.dataset.state = ok ? "shown" : "error";
+}
+
 function redrawSoon(): void {
   redrawTimer ??= setTimeout(draw, REDRAW_MS);
 }
@@ -165,13 +219,24 @@ async function stream(): Promise<never> {
         continue;
       }
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
-      setLive("live");
+      // Live once the log as it was when asked is drawn, not as soon as the server answers.
+      const end = Number(res.headers.get("X-Log-End") ?? received);
+      let caughtUp = false;
+      const catchUp = () => {
+        if (caughtUp || received < end) return;
+        caughtUp = true;
+        clearTimeout(redrawTimer);
+        draw();
+        setLive("live");
+      };
+      catchUp();
       const reader = res.body.getReader();
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
         received += value.length;
         if (view.feed(value) > 0) redrawSoon();
+        catchUp();
       }
     } catch {
       // The server went away or the stream broke: try again shortly.
@@ -192,6 +257,13 @@ async function freshView(): Promise<LogView> {
   }
   return next;
 }
+
+$("turn-close").addEventListener("click", () => {
+  $("turn").hidden = true;
+});
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape") $("turn").hidden = true;
+});
 
 await init();
 view = await freshView();

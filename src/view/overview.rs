@@ -21,8 +21,12 @@ pub struct WorkerRow {
     pub epic_id: String,
     pub attempt: u32,
     pub session_id: String,
+    /// Where its session runs (its worktree, or the coordinator's directory): OpenCode finds
+    /// the session there, so `show` asks for its messages with it.
+    pub directory: Option<String>,
     pub title: String,
-    pub agent: Option<String>,
+    /// The agent it ran as: the one its spawn named, else OpenCode's default, `build`.
+    pub agent: String,
     pub model: Option<String>,
     /// starting, running, needs_review, success, failed, blocked, cancelled or interrupted.
     pub state: String,
@@ -74,6 +78,8 @@ pub struct EpicView {
     pub succeeded: u32,
     pub failed: u32,
     pub waiting: u32,
+    /// Beads whose latest attempt succeeded on a branch not merged yet, in the epic's order.
+    pub to_merge: Vec<String>,
     /// Every attempt, in spawn order.
     pub workers: Vec<WorkerRow>,
     pub queue: Vec<QueueRow>,
@@ -102,8 +108,9 @@ fn row(w: &Worker, now: u64) -> WorkerRow {
         epic_id: w.epic_id.clone(),
         attempt: w.attempt,
         session_id: w.session_id.clone(),
+        directory: w.directory.clone(),
         title: w.title.clone(),
-        agent: w.agent.clone(),
+        agent: super::stats::agent_of(w).to_string(),
         model: w.model.clone(),
         state: w.state.name().to_string(),
         spawned_at: w.spawned_at,
@@ -224,6 +231,15 @@ impl LogView {
                         ) && waiting_not(swarm, w)
                     }) as u32,
                     waiting: waiting as u32,
+                    to_merge: latest
+                        .iter()
+                        .filter(|w| {
+                            w.state == WorkerState::Completed(CompletionStatus::Success)
+                                && w.branch.is_some()
+                                && w.merged_commit.is_none()
+                        })
+                        .map(|w| w.bead_id.clone())
+                        .collect(),
                     workers,
                     queue,
                 }

@@ -55,7 +55,7 @@ pub struct Stats {
     pub overall: Group,
     /// Oldest first.
     pub epics: Vec<Named>,
-    /// By the agent the workers ran as (`default` when none was named), by name.
+    /// By the agent the workers ran as (`build`, OpenCode's default, when none was named), by name.
     pub agents: Vec<Named>,
 }
 
@@ -167,6 +167,7 @@ impl LogView {
     }
 }
 
-fn agent_of(w: &Worker) -> &str {
-    w.agent.as_deref().unwrap_or("default")
+/// A spawn that names no agent runs as OpenCode's default agent.
+pub(super) fn agent_of(w: &Worker) -> &str {
+    w.agent.as_deref().unwrap_or("build")
 }

@@ -2,9 +2,12 @@
 // themselves; damage, a torn last line and a growing log are handled; mistakes are refused.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { appendFileSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { appendFileSync, cpSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { pathToFileURL } from "node:url";
 import * as path from "node:path";
-import { cli, cliChild, cliJson, recordedRun, typesOf } from "./cli-run.js";
+import { cli, cliChild, cliJson, recordedRun, typesOf, workspace } from "./cli-run.js";
 import { removeTempDirs, scratchRepo, tempDir } from "./repo.js";
 import { fakeClient } from "./writer.js";
 import { loadCore } from "../../dist/npm/core.js";
@@ -259,6 +262,113 @@ test("the README's team configuration is read by the command line and its secret
     assert.doesNotMatch(dashboard.log, secrets);
     const page = await fetch(dashboard.url);
     assert.doesNotMatch(await page.text(), secrets);
+  } finally {
+    await dashboard.close();
+  }
+});
+
+const epicsOf = (file: string): string[] => cliJson("status", "--log", file).epics.map((e: { epic_id: string }) => e.epic_id);
+
+test("an unknown --epic is refused with the epics the log knows, and exits 1", () => {
+  const known = epicsOf(recordedRun);
+  assert.ok(known.length > 0);
+  for (const command of ["status", "stats", "log"]) {
+    const r = cli(command, "--log", recordedRun, "--epic", "no-such-epic");
+    assert.equal(r.code, 1, `${command}: ${r.stdout}`);
+    assert.match(r.stderr, /^opencode-apiary: no epic no-such-epic in the log; known epics: /, command);
+    for (const epic of known.slice(-10)) assert.ok(r.stderr.includes(epic), `${epic} in ${r.stderr}`);
+    assert.equal(r.stdout, "", command);
+  }
+  // A known epic still answers.
+  assert.equal(cli("status", "--log", recordedRun, "--epic", known[0]!).code, 0);
+});
+
+test("a worker spawned without an agent shows OpenCode's default agent, build", () => {
+  const rows = cliJson("status", "--log", recordedRun).epics.flatMap((e: { workers: { agent: string }[] }) => e.workers);
+  assert.ok(rows.length > 0 && rows.every((w: { agent: string }) => w.agent === "build"), JSON.stringify(rows.map((w: { agent: string }) => w.agent)));
+  const text = cli("status", "--log", recordedRun).stdout;
+  const header = text.split("\n").find((l) => l.includes("AGENT"))!;
+  const at = header.indexOf("AGENT");
+  const row = text.split("\n").find((l) => / success /.test(l))!;
+  assert.match(row.slice(at), /^build /);
+  assert.doesNotMatch(text, /default/);
+  assert.match(cli("stats", "--log", recordedRun).stdout, /^agent build /m);
+});
+
+test("status lists the successful workers whose branch waits for a merge", async () => {
+  const repo = scratchRepo();
+  const Core = loadCore();
+  const core = new Core(makeHost(fakeClient("m"), openFileStore(await findLogPath(repo))), { worktree_pool: 0 });
+  const coordinator = { session_id: "ses_coord", directory: repo };
+  for (const bead of ["m1", "m2", "m3"]) await core.spawnAsync(coordinator, { bead_id: bead, epic_id: "ep", title: bead, files: [`${bead}.txt`] });
+  await core.drain();
+  const workers = cliJson("status", "--dir", repo).epics[0].workers as { bead_id: string; session_id: string; directory: string }[];
+  assert.equal(workers.length, 3);
+  const report = (bead: string, status: "success" | "failed") => {
+    const w = workers.find((x) => x.bead_id === bead)!;
+    return core.complete({ session_id: w.session_id, directory: w.directory }, { bead_id: bead, status, summary: `${bead} ${status}`, files_touched: [] });
+  };
+  await report("m1", "success");
+  await report("m2", "failed");
+  await report("m3", "success");
+  assert.deepEqual(cliJson("status", "--dir", repo).epics[0].to_merge, ["m1", "m3"]);
+  const text = cli("status", "--dir", repo).stdout;
+  assert.match(text, /^ {2}to merge: m1, m3$/m);
+});
+
+test("show refuses a bead the log does not have, naming the latest beads", () => {
+  const r = cli("show", "no-such-bead", "--log", recordedRun);
+  assert.equal(r.code, 1, r.stdout);
+  const beads = [...new Set(cliJson("status", "--log", recordedRun).epics.flatMap((e: { workers: { bead_id: string }[] }) => e.workers.map((w) => w.bead_id)))];
+  assert.match(r.stderr, /^opencode-apiary: no bead no-such-bead in .*recorded-run\.jsonl; the latest: /);
+  assert.ok(r.stderr.includes(String(beads.at(-1))), r.stderr);
+  const none = cli("show", "--log", recordedRun);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /show needs a bead: opencode-apiary show BEAD/);
+  assert.match(cli("show", "x", "--server", "ftp://h").stderr, /--server takes an http:\/\/ or https:\/\/ URL/);
+});
+
+/** A port nothing listens on (just closed). */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+test("show says which server it could not reach and how to name another", async () => {
+  const bead = (JSON.parse(lines[0]!) as { bead_id: string }).bead_id;
+  const port = await closedPort();
+  const r = cli("show", bead, "--log", recordedRun, "--server", `http://127.0.0.1:${port}`);
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, new RegExp(`^opencode-apiary: cannot reach the OpenCode server at http://127\\.0\\.0\\.1:${port} \\(.+\\); pass --server URL`));
+});
+
+test("the drop-in folder's copy of the command line runs from a project, its dashboard too", async () => {
+  const project = scratchRepo();
+  mkdirSync(path.join(project, ".opencode", "plugin"), { recursive: true });
+  cpSync(path.join(workspace, "dist", "opencode-plugin"), path.join(project, ".opencode", "plugin"), { recursive: true });
+  copyFileSync(recordedRun, path.join(project, "events.jsonl"));
+  const main = path.join(".opencode", "plugin", "apiary", "cli", "main.js");
+  // As the README says: `node .opencode/plugin/apiary/cli/main.js status`, in the project.
+  const run = (...args: string[]) => spawnSync(process.execPath, [main, ...args], { cwd: project, encoding: "utf8" });
+  const status = run("status", "--log", "events.jsonl");
+  assert.equal(status.status, 0, status.stderr);
+  const body = (text: string) => text.split("\n").slice(1).join("\n"); // after the log's line, which says "ago"
+  assert.equal(body(status.stdout), body(cli("status", "--log", path.join(project, "events.jsonl")).stdout));
+  assert.match(status.stdout, /^ {2}BEAD +TRY +STATE/m);
+  const none = run("status");
+  assert.equal(none.status, 1);
+  assert.match(none.stderr, /no swarm has run here yet/);
+  const copy = path.join(project, ".opencode", "plugin", "apiary", "cli", "dashboard.js");
+  const { startDashboard: start } = (await import(pathToFileURL(copy).href)) as typeof import("../../dist/npm/cli/dashboard.js");
+  const dashboard = await start({ dir: project, log: path.join(project, "events.jsonl") });
+  try {
+    for (const asset of ["", "dashboard.css", "page/app.js", "page/turn.js", "wasm/apiary_core_bg.wasm"]) {
+      assert.equal((await fetch(dashboard.url + asset)).status, 200, asset);
+    }
   } finally {
     await dashboard.close();
   }

@@ -45,7 +45,7 @@ test("the packed package's bin runs the command line and serves the dashboard's 
       });
       child.on("exit", (code) => reject(new Error(`dashboard exited ${code}: ${out}`)));
     });
-    for (const file of ["", "dashboard.css", "page/app.js", "page/format.js", "wasm/apiary_core.js", "wasm/apiary_core_bg.wasm", "log"]) {
+    for (const file of ["", "dashboard.css", "page/app.js", "page/format.js", "page/turn.js", "wasm/apiary_core.js", "wasm/apiary_core_bg.wasm", "log"]) {
       const res = await fetch(url + file);
       assert.equal(res.status, 200, `${file || "the page"}: HTTP ${res.status}`);
       if (file === "log") {

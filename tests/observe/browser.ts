@@ -20,10 +20,17 @@ export interface Opened {
   errors: string[];
 }
 
-/** Serves `log` and opens the page; resolves once the page has drawn `events` events. */
-export async function openDashboard(browser: Browser, log: string, events: number): Promise<Opened> {
-  const dashboard = await startDashboard({ dir: path.dirname(log), log });
+/** Serves `log` and opens the page; resolves once the page has drawn `events` events.
+ * `before` runs on the page before it loads (e.g. to hold a request back). */
+export async function openDashboard(
+  browser: Browser,
+  log: string,
+  events: number,
+  opts: { opencode?: string; before?: (page: Page) => Promise<unknown> } = {},
+): Promise<Opened> {
+  const dashboard = await startDashboard({ dir: path.dirname(log), log }, 0, opts.opencode);
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  await opts.before?.(page);
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
   page.on("console", (m) => m.type() === "error" && errors.push(m.text()));

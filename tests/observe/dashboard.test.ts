@@ -8,7 +8,12 @@ import * as path from "node:path";
 import type { Browser } from "playwright-core";
 import { loadLogView } from "../../dist/npm/core.js";
 import { recordedRun, typesOf } from "../js/cli-run.js";
-import { removeTempDirs, tempDir } from "../js/repo.js";
+import { removeTempDirs, scratchRepo, tempDir } from "../js/repo.js";
+import { LOG_ONLY, fakeClient } from "../js/writer.js";
+import { loadCore } from "../../dist/npm/core.js";
+import { makeHost } from "../../dist/npm/host.js";
+import { findLogPath, openFileStore } from "../../dist/npm/store.js";
+import { createServer } from "node:net";
 import { bars, drawn, launch, openDashboard, screenshot, statsRow } from "./browser.js";
 
 let browser: Browser;
@@ -116,6 +121,105 @@ test("only the secret address on the loopback interface is served", async () => 
     // A page elsewhere that rebinds its own name to 127.0.0.1 sends its own name as Host.
     assert.equal(await get(port, url.pathname, `attacker.example:${port}`), 403);
   } finally {
+    await dashboard.close();
+  }
+});
+
+test("the page says connecting… until it has drawn the log, and only then live", async () => {
+  const log = path.join(tempDir("apiary-dash-"), "events.jsonl");
+  writeFileSync(log, text(lines.length));
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let asked!: () => void;
+  const logAsked = new Promise<void>((resolve) => (asked = resolve));
+  const { dashboard, page } = await openDashboard(browser, log, 0, {
+    before: async (p) => {
+      // Each state the badge shows, with the number of events drawn at that moment.
+      await p.addInitScript(() => {
+        const seen: string[] = ((window as unknown as { liveSeen: string[] }).liveSeen = []);
+        new MutationObserver(() => {
+          const live = document.getElementById("live")?.textContent ?? "";
+          const entry = `${live}@${document.body?.dataset.events ?? "-"}`;
+          if (seen.at(-1)?.split("@")[0] !== live) seen.push(entry);
+        }).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+      });
+      // The log's stream is held back: the page has drawn nothing from it yet.
+      await p.route(/\/log\?from=/, async (route) => {
+        asked();
+        await held;
+        await route.continue();
+      });
+    },
+  });
+  try {
+    await logAsked;
+    assert.equal(await page.textContent("#live"), "connecting…");
+    assert.equal(await page.getAttribute("body", "data-events"), "0");
+    release();
+    await drawn(page, lines.length);
+    await page.waitForSelector('#live[data-state="live"]', { timeout: 20_000 });
+    assert.equal(await page.textContent("#live"), "live");
+    // "live" came only once the whole log was drawn.
+    const seen = await page.evaluate(() => (window as unknown as { liveSeen: string[] }).liveSeen);
+    assert.deepEqual(seen.filter((s) => s.startsWith("live")), [`live@${lines.length}`], seen.join(" "));
+  } finally {
+    release();
+    await page.close();
+    await dashboard.close();
+  }
+});
+
+/** A port nothing listens on (just closed). */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+test("a failed worker says failed in words, and a click on a worker opens a panel of its last turn", async () => {
+  const repo = scratchRepo();
+  const file = await findLogPath(repo);
+  const core = new (loadCore())(makeHost(fakeClient("f"), openFileStore(file)), LOG_ONLY);
+  const coordinator = { session_id: "ses_coord", directory: repo };
+  for (const bead of ["good", "bad"]) await core.spawnAsync(coordinator, { bead_id: bead, epic_id: "ep", title: bead, files: [] });
+  await core.drain();
+  const spawned = readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.includes('"worker_spawned"'))
+    .map((l) => JSON.parse(l) as { bead_id: string; session_id: string });
+  for (const w of spawned) {
+    const status = w.bead_id === "bad" ? "failed" : "success";
+    await core.complete({ session_id: w.session_id, directory: repo }, { bead_id: w.bead_id, status, summary: `${w.bead_id} ${status}`, files_touched: [] });
+  }
+  const events = typesOf(readFileSync(file, "utf8")).length;
+  const port = await closedPort();
+  const { dashboard, page, errors } = await openDashboard(browser, file, events, { opencode: `http://127.0.0.1:${port}` });
+  try {
+    const states = await page.$$eval(".row", (rows) => rows.map((r) => `${r.querySelector(".label")?.textContent}=${r.querySelector(".state")?.textContent}`));
+    assert.deepEqual(states, ["good=✓ success", "bad=✗ failed"]);
+    assert.match((await page.getAttribute('.bar[data-bead="bad"]', "aria-label")) ?? "", /^bad attempt 1: failed, /);
+    assert.equal(await page.getAttribute('.bar[data-bead="bad"]', "role"), "button");
+    await screenshot(page, "dashboard-failed.png");
+
+    assert.equal(await page.isVisible("#turn"), false);
+    await page.click('.bar[data-bead="bad"]');
+    await page.waitForSelector('#turn[data-state="error"]', { timeout: 20_000 });
+    assert.equal(await page.textContent("#turn-title"), "bad: the last turn");
+    // No OpenCode server here: the panel says which address the dashboard's server asked.
+    assert.match((await page.textContent("#turn-body")) ?? "", new RegExp(`^cannot reach the OpenCode server at http://127\\.0\\.0\\.1:${port} `));
+    await screenshot(page, "dashboard-turn.png");
+    await page.keyboard.press("Escape");
+    assert.equal(await page.isVisible("#turn"), false);
+    // The keyboard opens it too.
+    await page.focus('.bar[data-bead="good"]');
+    await page.keyboard.press("Enter");
+    await page.waitForSelector('#turn[data-bead="good"][data-state]', { timeout: 20_000 });
+    assert.deepEqual(errors.filter((e) => !/502/.test(e)), []);
+  } finally {
+    await page.close();
     await dashboard.close();
   }
 });
