@@ -53,7 +53,7 @@ export function shippedAgents(dir = new URL("./agents/", import.meta.url)): Reco
 }
 
 export const SWARM_COMMAND: CommandConfig = {
-  description: "Run a goal as a swarm: plan, parallel workers in worktrees, review, merge, verify",
+  description: "Run a goal as a swarm of parallel workers, then merge",
   agent: "swarm",
   template: "Goal: $ARGUMENTS\n\nRun this goal as a swarm, as your instructions say: plan the beads, spawn them in one step, await, review, merge, check, report.",
 };

@@ -22,6 +22,7 @@ type Query = { query?: { directory?: string } };
 
 export function fakeClient(): FakeClient {
   let n = 0;
+  let warmed = 0;
   const c: FakeClient = {
     created: [],
     prompts: [],
@@ -44,6 +45,9 @@ export function fakeClient(): FakeClient {
   c.session = {
     async create(opts: { body: { parentID?: string; title?: string } } & Query) {
       const directory = opts.query?.directory;
+      // A pool member's warm-up session is numbered apart, so workers' ids do not depend on
+      // how many members were warmed before them.
+      if (opts.body.title === "apiary: warm-up") return reply({ id: `ses_warm${++warmed}` });
       c.created.push(directory === undefined ? opts.body : { ...opts.body, directory });
       n += 1;
       return reply({ id: `ses_fake${n}` });

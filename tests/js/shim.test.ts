@@ -281,8 +281,10 @@ test("an idle coordinator is told once, by a message, that its worker finished",
   await run(hooks, "swarm_complete", { bead_id: "bd-1", summary: "ok", files_touched: [] }, ctx("ses_fake1", repo));
   await fire("session.idle", { sessionID: "ses_fake1" });
   const told = () => client.prompts.filter((p) => p.id === "ses_coord");
+  // Held a moment for other workers finishing close by, then sent.
+  await until("the message", () => told()[0]);
   assert.equal(told().length, 1);
-  assert.match(told()[0]!.text, /^\[apiary\] 1 worker\(s\) finished: bd-1 success \(epic ep\)/);
+  assert.match(told()[0]!.text, /^\[apiary\] workers finished:\nepic ep: bd-1 success\. Details: swarm_poll_workers \{"epic_id":"ep"\}$/);
   await fire("session.idle", { sessionID: "ses_coord" });
   assert.equal(told().length, 1, "exactly once");
 });
