@@ -161,8 +161,12 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
       description:
         "Merge a finished worker's branch (its worktree's changes) into your branch; the " +
         "worktree and branch are then removed. A worker on another server's branch is fetched " +
-        "from origin. On a conflict nothing is merged and the files in conflict are listed.",
-      args: { bead_id: beadId },
+        "from origin. Refused for a worker that did not succeed unless force is true. On a " +
+        "conflict nothing is merged and the files in conflict are listed.",
+      args: {
+        bead_id: beadId,
+        force: z.boolean().optional().describe("Merge even though the worker failed, was blocked, needs review or was cancelled"),
+      },
       execute: async (args) => result(await core.worktreeMerge(args)),
     }),
     swarm_worktree_cleanup: tool({

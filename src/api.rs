@@ -218,6 +218,9 @@ impl Options {
 #[cfg_attr(target_arch = "wasm32", derive(Tsify))]
 pub struct MergeArgs {
     pub bead_id: String,
+    /// Merge a worker that did not succeed (failed, blocked, needs_review, ...) all the same.
+    #[serde(default)]
+    pub force: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

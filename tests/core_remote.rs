@@ -172,8 +172,22 @@ impl Team {
     }
 
     fn merge(&self, bead: &str) -> Result<apiary::api::MergeReply, apiary::ToolError> {
+        self.merge_with(bead, None)
+    }
+
+    /// The merge of a worker that did not succeed (one that needs review, here).
+    fn force_merge(&self, bead: &str) -> Result<apiary::api::MergeReply, apiary::ToolError> {
+        self.merge_with(bead, Some(true))
+    }
+
+    fn merge_with(
+        &self,
+        bead: &str,
+        force: Option<bool>,
+    ) -> Result<apiary::api::MergeReply, apiary::ToolError> {
         block_on(self.coordinator.worktree_merge(&MergeArgs {
             bead_id: bead.into(),
+            force,
         }))
     }
 
@@ -464,7 +478,7 @@ fn a_worker_that_ended_without_pushing_is_pushed_by_its_server_at_merge() {
     .unwrap();
     assert_eq!(team.worker("bd-1").state.name(), "needs_review");
     assert_eq!(team.events("worktree_pushed"), 0);
-    let merged = team.merge("bd-1").unwrap();
+    let merged = team.force_merge("bd-1").unwrap();
     assert!(merged.merged, "{}", merged.output);
     assert!(team.coordinator_dir().join("half.txt").exists());
 }
@@ -480,7 +494,7 @@ fn an_unpushed_worker_whose_server_is_lost_is_refused_by_name_and_nothing_is_mer
     .unwrap();
     let head = git_in(&team.coordinator_dir(), &["rev-parse", "HEAD"]);
     team.b_answers(false);
-    let refused = team.merge("bd-1").unwrap_err().to_string();
+    let refused = team.force_merge("bd-1").unwrap_err().to_string();
     assert!(
         refused.contains("bd-1 never pushed apiary/bd-1, and its server could not push it now")
             && refused.contains(B)

@@ -10,11 +10,12 @@ use sha2::{Digest, Sha256};
 use super::Apiary;
 use crate::api::{CleanupArgs, MergeArgs, MergeReply, Reply};
 use crate::error::{HostError, ToolError};
+use crate::event::CompletionStatus;
 use crate::event::{BranchMark, EventBody, WorktreeRemoved};
 use crate::host::{GitOutput, Host};
 use crate::ids::check_id;
-use crate::projection::Worker;
-use crate::text::hex;
+use crate::projection::{Worker, WorkerState};
+use crate::text::{excerpt, hex};
 
 pub(super) mod pool;
 pub(super) mod script;
@@ -230,6 +231,25 @@ impl<H: Host> Apiary<H> {
                 w.bead_id
             )));
         }
+        // A worker that did not succeed may have left half a change: merged only on purpose.
+        let succeeded = w.state == WorkerState::Completed(CompletionStatus::Success);
+        let forced = !succeeded && args.force == Some(true);
+        if !succeeded && !forced {
+            let why = w.error.as_deref().or(w.summary.as_deref()).unwrap_or("");
+            return Err(ToolError::Refused(format!(
+                "not merged: the worker of {} did not succeed ({}{}{}). Nothing was changed. \
+                 Merge with force: true to take it anyway.",
+                w.bead_id,
+                w.state.name(),
+                if why.is_empty() { "" } else { ": " },
+                excerpt(why, 160)
+            )));
+        }
+        let outcome = format!(
+            "worker {}{}",
+            w.state.name(),
+            if forced { ", forced" } else { "" }
+        );
         // Merges of one instance take turns: a coordinator may ask for several in one step,
         // and git allows one at a time in a repository.
         let _turn = self.git_gate.enter().await;
@@ -246,7 +266,7 @@ impl<H: Host> Apiary<H> {
         merge.extend(["merge", "--no-ff", "--no-edit", "-m", &message, &target]);
         let out = self.git(&root, &merge).await?;
         if out.code != 0 {
-            return self.undo_failed_merge(&w, &root, out).await;
+            return self.undo_failed_merge(&w, &root, out, &outcome).await;
         }
         let commit = ok(
             self.git(&root, &["rev-parse", "HEAD"]).await?,
@@ -286,17 +306,23 @@ impl<H: Host> Apiary<H> {
             }
         }
         let output = if files.is_empty() {
-            format!("nothing to merge: {branch} has no changes; your branch is at {short}")
+            format!(
+                "nothing to merge: {branch} ({outcome}) has no changes; your branch is at {short}"
+            )
         } else {
             format!(
-                "merged {branch} into your branch at {short}: {} file{} changed: {}",
+                "merged {branch} ({outcome}) into your branch at {short}: {} file{} changed: {}",
                 files.len(),
                 if files.len() == 1 { "" } else { "s" },
                 list(&files)
             )
         } + &removed;
         Ok(MergeReply {
-            title: format!("merged {}", w.bead_id),
+            title: if forced {
+                format!("merged {} ({})", w.bead_id, w.state.name())
+            } else {
+                format!("merged {}", w.bead_id)
+            },
             output,
             merged: true,
             conflicts: Vec::new(),
@@ -332,6 +358,7 @@ impl<H: Host> Apiary<H> {
         w: &Worker,
         root: &str,
         out: GitOutput,
+        outcome: &str,
     ) -> Result<MergeReply, ToolError> {
         let conflicts = self
             .git(root, &["diff", "--name-only", "--diff-filter=U"])
@@ -384,8 +411,8 @@ impl<H: Host> Apiary<H> {
         Ok(MergeReply {
             title: format!("{} not merged: {} conflicts", w.bead_id, conflicts.len()),
             output: format!(
-                "not merged: {} conflicts with your branch in {} file{}: {}. Your tree is as it \
-                 was. {resolve}",
+                "not merged: {} ({outcome}) conflicts with your branch in {} file{}: {}. Your \
+                 tree is as it was. {resolve}",
                 w.bead_id,
                 conflicts.len(),
                 if conflicts.len() == 1 { "" } else { "s" },
