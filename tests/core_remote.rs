@@ -12,7 +12,7 @@ mod scratch;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use apiary::api::{CallContext, CleanupArgs, MergeArgs, Options, ServerOption};
+use apiary::api::{CallContext, CleanupArgs, MergeArgs, Options, ReviewArgs, ServerOption};
 use apiary::host::ServerEvent;
 use apiary::projection::QueueState;
 use apiary::testing::{block_on, FakeHost, MemoryStore};
@@ -464,6 +464,38 @@ fn completing_pushes_the_branch_and_the_coordinators_merge_fetches_it() {
     assert!(!has_branch(&team.origin(), "apiary/bd-1"));
     assert!(!has_branch(&team.b(), "apiary/bd-1"));
     assert_eq!(team.events("worktree_removed"), 1);
+}
+
+#[test]
+fn a_review_of_a_worker_on_another_server_reads_its_pushed_branch_and_writes_no_ref() {
+    let team = Team::new();
+    team.spawn_writing("bd-1", "feature.txt", "from machine b\n");
+    let review = |bead: &str| {
+        block_on(team.coordinator.worktree_review(&ReviewArgs {
+            bead_id: bead.into(),
+        }))
+        .unwrap()
+    };
+    // Not pushed yet: its work is on b only, and the review says so.
+    let early = review("bd-1");
+    assert_eq!(early.title, "bd-1: not on origin");
+    assert!(
+        early
+            .output
+            .ends_with("apiary/bd-1 is not on origin yet (the merge has its server push it)"),
+        "{}",
+        early.output
+    );
+    team.complete("bd-1");
+    let coordinator = team.coordinator_dir();
+    let refs = git_in(&coordinator, &["for-each-ref"]);
+    let r = review("bd-1");
+    assert_eq!(r.title, "bd-1: clean, 1 file, 1 outside");
+    assert_eq!(r.files, ["feature.txt"]);
+    assert_eq!(git_in(&coordinator, &["for-each-ref"]), refs);
+    assert!(!coordinator.join(".git/FETCH_HEAD").exists());
+    assert!(!coordinator.join("feature.txt").exists());
+    assert!(team.merge("bd-1").unwrap().merged);
 }
 
 #[test]

@@ -23,6 +23,7 @@ mod remote;
 mod report;
 mod resume;
 mod retention;
+mod review;
 mod servers;
 mod spawn;
 mod starter;

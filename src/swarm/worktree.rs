@@ -2,7 +2,8 @@
 //! `<repository>/.apiary/worktrees/<bead>` (a folder git is told to ignore), so that parallel
 //! workers never write into each other's files or into the coordinator's tree.
 //! `swarm_worktree_merge` brings a finished worker's branch back; `swarm_worktree_cleanup`
-//! removes what was merged.
+//! removes what was merged. `swarm_worktree_review` (`review`) tells what a merge would bring,
+//! beforehand.
 use std::future::Future;
 
 use sha2::{Digest, Sha256};
@@ -17,6 +18,8 @@ use crate::ids::check_id;
 use crate::projection::{Worker, WorkerState};
 use crate::text::{excerpt, hex};
 
+pub(super) mod inspect;
+use inspect::Look;
 pub(super) mod pool;
 pub(super) mod script;
 
@@ -89,7 +92,7 @@ pub(super) fn root_of(worktree: &str) -> &str {
 }
 
 impl<H: Host> Apiary<H> {
-    async fn git(&self, cwd: &str, args: &[&str]) -> Result<GitOutput, ToolError> {
+    pub(super) async fn git(&self, cwd: &str, args: &[&str]) -> Result<GitOutput, ToolError> {
         Ok(self.host.git(cwd, args).await?)
     }
 
@@ -201,34 +204,38 @@ impl<H: Host> Apiary<H> {
         })
     }
 
-    pub async fn worktree_merge(&self, args: &MergeArgs) -> Result<MergeReply, ToolError> {
-        check_id("bead_id", &args.bead_id)?;
+    /// The latest worker of `bead`, with its worktree and branch; refused when it never had
+    /// one or it was removed.
+    pub(super) async fn worker_with_worktree(
+        &self,
+        bead: &str,
+    ) -> Result<(Worker, String, String), ToolError> {
+        check_id("bead_id", bead)?;
         self.refresh().await?;
-        let w: Worker = self
-            .log
-            .swarm()
-            .bead(&args.bead_id)
-            .cloned()
-            .ok_or_else(|| {
-                ToolError::Refused(format!("no worker was spawned for bead {}", args.bead_id))
+        let w: Worker =
+            self.log.swarm().bead(bead).cloned().ok_or_else(|| {
+                ToolError::Refused(format!("no worker was spawned for bead {bead}"))
             })?;
         let (Some(path), Some(branch)) = (w.worktree.clone(), w.branch.clone()) else {
             return Err(ToolError::Refused(format!(
-                "{} has no worktree (it worked in the coordinator's directory): nothing to merge",
-                w.bead_id
+                "{bead} has no worktree (it worked in the coordinator's directory): nothing to merge"
             )));
         };
+        if w.worktree_removed {
+            return Err(ToolError::Refused(format!(
+                "the worktree of {bead} was removed"
+            )));
+        }
+        Ok((w, path, branch))
+    }
+
+    pub async fn worktree_merge(&self, args: &MergeArgs) -> Result<MergeReply, ToolError> {
+        let (w, path, branch) = self.worker_with_worktree(&args.bead_id).await?;
         if w.state.is_active() {
             return Err(ToolError::Refused(format!(
                 "{} is still {}; wait for it (swarm_await_workers) before merging",
                 w.bead_id,
                 w.state.name()
-            )));
-        }
-        if w.worktree_removed {
-            return Err(ToolError::Refused(format!(
-                "the worktree of {} was removed",
-                w.bead_id
             )));
         }
         // A worker that did not succeed may have left half a change: merged only on purpose.
@@ -238,7 +245,8 @@ impl<H: Host> Apiary<H> {
             let why = w.error.as_deref().or(w.summary.as_deref()).unwrap_or("");
             return Err(ToolError::Refused(format!(
                 "not merged: the worker of {} did not succeed ({}{}{}). Nothing was changed. \
-                 Merge with force: true to take it anyway.",
+                 See its work with swarm_worktree_review; merge with force: true to take it \
+                 anyway.",
                 w.bead_id,
                 w.state.name(),
                 if why.is_empty() { "" } else { ": " },
@@ -260,6 +268,23 @@ impl<H: Host> Apiary<H> {
             self.commit_worker_changes(&w, &path).await?;
             (root_of(&path).to_string(), branch.clone())
         };
+        // Git refuses to overwrite uncommitted files only for some of them, and mid-way: the
+        // files both the branch and the coordinator's uncommitted changes hold stop it before.
+        let blocked = match self.inspect(&w, Some(&target), Look::Files).await? {
+            Ok(work) => work.blocked,
+            Err(why) => return Err(ToolError::Refused(why)),
+        };
+        if !blocked.is_empty() {
+            let names: Vec<&str> = blocked.iter().map(String::as_str).collect();
+            return Err(ToolError::Refused(format!(
+                "not merged: {} ({outcome}) changes {} file{} your tree has uncommitted changes \
+                 to: {}. Your tree was not changed. Commit or stash them, then merge again.",
+                w.bead_id,
+                blocked.len(),
+                if blocked.len() == 1 { "" } else { "s" },
+                list(&names)
+            )));
+        }
 
         let message = format!("Merge {branch}: {}", w.title);
         let mut merge = self.identity(&root).await?;
@@ -552,15 +577,21 @@ impl<H: Host> Apiary<H> {
 
 /// Up to ten names, then how many more.
 fn list(names: &[&str]) -> String {
+    list_of(names, 10)
+}
+
+/// Up to `cap` names, then how many more.
+pub(super) fn list_of(names: &[&str], cap: usize) -> String {
     let shown = names
         .iter()
-        .take(10)
+        .take(cap)
         .copied()
         .collect::<Vec<_>>()
         .join(", ");
-    match names.len() {
-        0..=10 => shown,
-        n => format!("{shown} and {} more", n - 10),
+    if names.len() <= cap {
+        shown
+    } else {
+        format!("{shown} and {} more", names.len() - cap)
     }
 }
 
