@@ -180,8 +180,9 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
     }),
     swarm_worktree_cleanup: tool({
       description:
-        "Remove the worktrees (and branches) of merged workers; include_unmerged also removes " +
-        "those of workers whose work was never merged.",
+        "Remove the worktrees (and branches) of merged workers and of finished workers that " +
+        "changed nothing; include_unmerged also removes those of workers whose work was never " +
+        "merged.",
       args: {
         epic_id: z.string().optional().describe("Only this epic's workers"),
         include_unmerged: z.boolean().optional().describe("Also discard unmerged worktrees"),

@@ -1,6 +1,7 @@
 //! What a worker's branch holds, read with real git in scratch repositories: the review tells
-//! beforehand what a merge would bring (and changes nothing), and the merge never overwrites
-//! the coordinator's uncommitted changes.
+//! beforehand what a merge would bring (and changes nothing), the merge never overwrites the
+//! coordinator's uncommitted changes, and cleanup removes finished workers with nothing to
+//! merge.
 #![cfg(not(target_arch = "wasm32"))]
 #[path = "core/given.rs"]
 mod given;
@@ -11,7 +12,7 @@ mod scratch;
 
 use std::path::{Path, PathBuf};
 
-use apiary::api::{MergeArgs, MergeReply, ReviewArgs, ReviewReply};
+use apiary::api::{CleanupArgs, MergeArgs, MergeReply, ReviewArgs, ReviewReply};
 use apiary::event::CompletionStatus;
 use apiary::testing::{block_on, FakeHost};
 use apiary::{Apiary, ToolError};
@@ -275,4 +276,72 @@ fn merge_refuses_when_your_uncommitted_changes_hold_files_it_brings_naming_them(
     assert!(merge(&a, "bd-1", false).unwrap().merged);
     assert_eq!(read("shared.txt"), "the worker's\n");
     assert_eq!(read("scratch.txt"), "unrelated\n");
+}
+
+#[test]
+fn cleanup_removes_finished_workers_with_no_change_and_keeps_those_with_work() {
+    let repo = Repo::new(true);
+    let a = no_pool();
+    let idle = spawn_owning(&a, &repo, "bd-1", &["a.txt"]);
+    let busy = spawn_owning(&a, &repo, "bd-2", &["b.txt"]);
+    let committed = spawn_owning(&a, &repo, "bd-3", &["c.txt"]);
+    spawn_owning(&a, &repo, "bd-4", &["d.txt"]);
+    write(&worktree(&repo, "bd-2"), "b.txt", "uncommitted\n");
+    write(&worktree(&repo, "bd-3"), "c.txt", "committed\n");
+    git_in(&worktree(&repo, "bd-3"), &["add", "c.txt"]);
+    git_in(&worktree(&repo, "bd-3"), &["commit", "-q", "-m", "c"]);
+    complete_as(&a, &idle, "bd-1", CompletionStatus::Success);
+    complete_as(&a, &busy, "bd-2", CompletionStatus::Success);
+    complete_as(&a, &committed, "bd-3", CompletionStatus::Failed);
+
+    let cleaned = block_on(a.worktree_cleanup(&CleanupArgs::default())).unwrap();
+    assert_eq!(
+        cleaned.output,
+        "removed 1 worktree(s): bd-1 (no change); kept 3 (running or not merged): bd-2, bd-3, \
+         bd-4 (include_unmerged: true also removes the unmerged)"
+    );
+    assert!(!worktree(&repo, "bd-1").exists());
+    assert_eq!(repo.git(&["branch", "--list", "apiary/bd-1"]), "");
+    assert!(worktree(&repo, "bd-2").join("b.txt").exists());
+    assert!(worktree(&repo, "bd-3").exists() && worktree(&repo, "bd-4").exists());
+    assert_eq!(count_lines(&a, "worktree_removed"), 1);
+}
+
+#[test]
+fn cleanup_gives_the_pooled_checkout_of_a_worker_with_no_change_back_to_the_pool() {
+    let repo = Repo::new(true);
+    let a = apiary_with(|o| {
+        o.worktree_pool = 1;
+        o.max_running = 4;
+    });
+    a.set_home(repo.path());
+    let session = spawn_owning(&a, &repo, "bd-1", &["a.txt"]);
+    let checkout = a
+        .log()
+        .swarm()
+        .bead("bd-1")
+        .unwrap()
+        .worktree
+        .clone()
+        .unwrap();
+    assert!(checkout.contains("/.apiary/worktrees/pool-"), "{checkout}");
+    complete_as(&a, &session, "bd-1", CompletionStatus::Success);
+    // Another worker still runs, so the pool is not emptied behind the cleanup.
+    spawn_owning(&a, &repo, "bd-2", &["b.txt"]);
+
+    let cleaned = block_on(a.worktree_cleanup(&CleanupArgs::default())).unwrap();
+    assert!(
+        cleaned
+            .output
+            .starts_with("removed 1 worktree(s): bd-1 (no change)"),
+        "{}",
+        cleaned.output
+    );
+    let listed = repo.git(&["worktree", "list", "--porcelain"]);
+    let entry = listed
+        .split("\n\n")
+        .find(|e| e.starts_with(&format!("worktree {checkout}\n")))
+        .expect("the checkout is still a worktree");
+    assert!(entry.contains("\ndetached"), "{entry}");
+    assert_eq!(repo.git(&["branch", "--list", "apiary/bd-1"]), "");
 }

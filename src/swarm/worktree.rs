@@ -2,8 +2,8 @@
 //! `<repository>/.apiary/worktrees/<bead>` (a folder git is told to ignore), so that parallel
 //! workers never write into each other's files or into the coordinator's tree.
 //! `swarm_worktree_merge` brings a finished worker's branch back; `swarm_worktree_cleanup`
-//! removes what was merged. `swarm_worktree_review` (`review`) tells what a merge would bring,
-//! beforehand.
+//! removes what was merged, and what has nothing to merge. `swarm_worktree_review` (`review`)
+//! tells what a merge would bring, beforehand.
 use std::future::Future;
 
 use sha2::{Digest, Sha256};
@@ -498,6 +498,13 @@ impl<H: Host> Apiary<H> {
         })))
     }
 
+    /// Whether a finished worker's branch and worktree hold nothing beyond what the
+    /// coordinator's HEAD has: no commit, no uncommitted change. Anything it cannot tell (a
+    /// branch never pushed, a git that fails) counts as work, which is kept.
+    async fn has_nothing_to_merge(&self, w: &Worker) -> bool {
+        matches!(self.inspect(w, None, Look::MergedIn).await, Ok(Ok(work)) if work.merged_in)
+    }
+
     pub async fn worktree_cleanup(&self, args: &CleanupArgs) -> Result<Reply, ToolError> {
         if let Some(epic) = &args.epic_id {
             check_id("epic_id", epic)?;
@@ -522,13 +529,21 @@ impl<H: Host> Apiary<H> {
         let turn = self.git_gate.enter().await;
         for w in &candidates {
             let merged = w.merged_commit.is_some();
-            if w.state.is_active() || !(merged || include_unmerged) {
-                kept.push(w.bead_id.as_str());
+            let unchanged = !merged
+                && !include_unmerged
+                && w.state.is_final()
+                && self.has_nothing_to_merge(w).await;
+            if w.state.is_active() || !(merged || include_unmerged || unchanged) {
+                kept.push(w.bead_id.clone());
                 continue;
             }
             match self.remove_worktree(w, merged).await? {
                 Ok(event) => {
-                    removed.push(w.bead_id.as_str());
+                    removed.push(if unchanged {
+                        format!("{} (no change)", w.bead_id)
+                    } else {
+                        w.bead_id.clone()
+                    });
                     events.push(event);
                 }
                 Err(e) => failed.push(format!("{} ({e})", w.bead_id)),
@@ -549,14 +564,15 @@ impl<H: Host> Apiary<H> {
             0
         };
         let mut output = format!("removed {} worktree(s)", removed.len());
+        let names = |v: &[String]| list(&v.iter().map(String::as_str).collect::<Vec<_>>());
         if !removed.is_empty() {
-            output.push_str(&format!(": {}", list(&removed)));
+            output.push_str(&format!(": {}", names(&removed)));
         }
         if !kept.is_empty() {
             output.push_str(&format!(
                 "; kept {} (running or not merged): {}",
                 kept.len(),
-                list(&kept)
+                names(&kept)
             ));
             if !include_unmerged {
                 output.push_str(" (include_unmerged: true also removes the unmerged)");

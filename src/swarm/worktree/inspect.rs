@@ -33,11 +33,15 @@ pub(in crate::swarm) struct Work {
     pub blocked: Vec<String>,
     /// The files a merge into the coordinator's HEAD would conflict on.
     pub conflicts: Vec<String>,
+    /// Everything of the work is in the coordinator's HEAD already.
+    pub merged_in: bool,
 }
 
-/// What to look at.
+/// What to look at beyond `merged_in`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(in crate::swarm) enum Look {
+    /// Whether the work is merged in, only.
+    MergedIn,
     /// Its files, and the coordinator's uncommitted ones.
     Files,
     /// Its files, and a dry run of the merge.
@@ -48,8 +52,9 @@ pub(in crate::swarm) enum Look {
 /// nothing is uncommitted there, or a commit of its whole state (what `git add -A` would stage,
 /// the pathspecs `$@` left out) on top of HEAD, the real index copied so that unchanged files
 /// are not hashed again and the author fixed since no ref ever holds it; else `$branch` on
-/// `origin`, fetched (`apiary-absent` when it is not there). Then prints, as `$look` asks,
-/// `apiary-change`, `apiary-local` and `apiary-conflict` lines: git's `-z` records with NUL and newline swapped, so that a name
+/// `origin`, fetched (`apiary-absent` when it is not there). Then prints `apiary-in` when the
+/// work is in HEAD, and, as `$look` asks, `apiary-change`, `apiary-local` and
+/// `apiary-conflict` lines: git's `-z` records with NUL and newline swapped, so that a name
 /// with a newline stays one line.
 const INSPECT: &str = r#"tmp=$(mktemp -d) || fail "mktemp"
 trap 'rm -rf "$tmp"' EXIT
@@ -72,6 +77,8 @@ elif [ -z "$tip" ]; then
   if [ -z "$tip" ]; then say absent; say ok; exit 0; fi
   run git fetch -q --no-write-fetch-head origin "$tip"
 fi
+git merge-base --is-ancestor "$tip" HEAD && say in
+[ "$look" = merged-in ] && { say ok; exit 0; }
 git diff --numstat -z --no-renames "HEAD...$tip" > "$tmp/diff" || fail "git diff"
 lines change < "$tmp/diff"
 git status --porcelain -z --untracked-files=all > "$tmp/status" || fail "git status"
@@ -108,6 +115,7 @@ impl<H: Host> Apiary<H> {
             .map(|l| format!(" {}", quote(l)))
             .collect();
         let look = match look {
+            Look::MergedIn => "merged-in",
             Look::Files => "files",
             Look::All => "all",
         };
@@ -130,6 +138,7 @@ impl<H: Host> Apiary<H> {
             let (kind, record) = line.split_once(' ').unwrap_or((line, ""));
             let record = record.replace('\0', "\n");
             match kind {
+                "in" => work.merged_in = true,
                 "change" => {
                     let mut parts = record.splitn(3, '\t');
                     if let (Some(added), Some(deleted), Some(path)) =
