@@ -50,7 +50,7 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
         "runs in parallel with you, in its own git worktree and branch. Past the limit of " +
         "running workers, or until its dependencies complete, it is queued and starts by " +
         "itself (the reply gives its place and why). Follow with swarm_await_workers, then " +
-        "swarm_worktree_merge. Refused, with nothing queued, for an invalid id, a dependency " +
+        "swarm_review and swarm_worktree_merge. Refused, with nothing queued, for an invalid id, a dependency " +
         "cycle, a failed dependency or a full queue. A second spawn of a running or queued bead " +
         "returns it.",
       args: {
@@ -157,18 +157,32 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
       },
       execute: async (args) => result(await core.history(args)),
     }),
+    swarm_review: tool({
+      description:
+        "Before merging a worker: its outcome and summary, its diffstat against its base, the " +
+        "files it changed outside its reserved files, and whether it merges cleanly into your " +
+        "HEAD (else the files in conflict). Changes nothing.",
+      args: { bead_id: beadId },
+      execute: async (args) => result(await core.worktreeReview(args)),
+    }),
     swarm_worktree_merge: tool({
       description:
         "Merge a finished worker's branch (its worktree's changes) into your branch; the " +
         "worktree and branch are then removed. A worker on another server's branch is fetched " +
-        "from origin. On a conflict nothing is merged and the files in conflict are listed.",
-      args: { bead_id: beadId },
+        "from origin. Refused for a worker that did not succeed unless force is true, and when " +
+        "your uncommitted changes hold files it brings. On a conflict nothing is merged and the " +
+        "files in conflict are listed.",
+      args: {
+        bead_id: beadId,
+        force: z.boolean().optional().describe("Merge even though the worker failed, was blocked, needs review or was cancelled"),
+      },
       execute: async (args) => result(await core.worktreeMerge(args)),
     }),
     swarm_worktree_cleanup: tool({
       description:
-        "Remove the worktrees (and branches) of merged workers; include_unmerged also removes " +
-        "those of workers whose work was never merged.",
+        "Remove the worktrees (and branches) of merged workers and of finished workers that " +
+        "changed nothing; include_unmerged also removes those of workers whose work was never " +
+        "merged.",
       args: {
         epic_id: z.string().optional().describe("Only this epic's workers"),
         include_unmerged: z.boolean().optional().describe("Also discard unmerged worktrees"),

@@ -218,6 +218,31 @@ impl Options {
 #[cfg_attr(target_arch = "wasm32", derive(Tsify))]
 pub struct MergeArgs {
     pub bead_id: String,
+    /// Merge a worker that did not succeed (failed, blocked, needs_review, ...) all the same.
+    #[serde(default)]
+    pub force: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+pub struct ReviewArgs {
+    pub bead_id: String,
+}
+
+/// The reply of the review tool: the report, and what it found, whole, for the shim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(Tsify))]
+pub struct ReviewReply {
+    pub title: String,
+    pub output: String,
+    /// Files the worker changed against its base.
+    pub files: Vec<String>,
+    /// Those of them outside the worker's reserved `files`.
+    pub outside: Vec<String>,
+    /// Files a merge into the coordinator's HEAD would conflict on.
+    pub conflicts: Vec<String>,
+    /// Files the merge would bring that the coordinator's tree has uncommitted changes to.
+    pub blocked: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -59,6 +59,7 @@ pub const WORKER_TOOLS_OFF: &[&str] = &[
     "swarm_await_workers",
     "swarm_cancel",
     "swarm_worktree_merge",
+    "swarm_review",
     "swarm_worktree_cleanup",
     "question",
 ];

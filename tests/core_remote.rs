@@ -12,7 +12,7 @@ mod scratch;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use apiary::api::{CallContext, CleanupArgs, MergeArgs, Options, ServerOption};
+use apiary::api::{CallContext, CleanupArgs, MergeArgs, Options, ReviewArgs, ServerOption};
 use apiary::host::ServerEvent;
 use apiary::projection::QueueState;
 use apiary::testing::{block_on, FakeHost, MemoryStore};
@@ -172,8 +172,22 @@ impl Team {
     }
 
     fn merge(&self, bead: &str) -> Result<apiary::api::MergeReply, apiary::ToolError> {
+        self.merge_with(bead, None)
+    }
+
+    /// The merge of a worker that did not succeed (one that needs review, here).
+    fn force_merge(&self, bead: &str) -> Result<apiary::api::MergeReply, apiary::ToolError> {
+        self.merge_with(bead, Some(true))
+    }
+
+    fn merge_with(
+        &self,
+        bead: &str,
+        force: Option<bool>,
+    ) -> Result<apiary::api::MergeReply, apiary::ToolError> {
         block_on(self.coordinator.worktree_merge(&MergeArgs {
             bead_id: bead.into(),
+            force,
         }))
     }
 
@@ -453,6 +467,38 @@ fn completing_pushes_the_branch_and_the_coordinators_merge_fetches_it() {
 }
 
 #[test]
+fn a_review_of_a_worker_on_another_server_reads_its_pushed_branch_and_writes_no_ref() {
+    let team = Team::new();
+    team.spawn_writing("bd-1", "feature.txt", "from machine b\n");
+    let review = |bead: &str| {
+        block_on(team.coordinator.worktree_review(&ReviewArgs {
+            bead_id: bead.into(),
+        }))
+        .unwrap()
+    };
+    // Not pushed yet: its work is on b only, and the review says so.
+    let early = review("bd-1");
+    assert_eq!(early.title, "bd-1: not on origin");
+    assert!(
+        early
+            .output
+            .ends_with("apiary/bd-1 is not on origin yet (the merge has its server push it)"),
+        "{}",
+        early.output
+    );
+    team.complete("bd-1");
+    let coordinator = team.coordinator_dir();
+    let refs = git_in(&coordinator, &["for-each-ref"]);
+    let r = review("bd-1");
+    assert_eq!(r.title, "bd-1: clean, 1 file, 1 outside");
+    assert_eq!(r.files, ["feature.txt"]);
+    assert_eq!(git_in(&coordinator, &["for-each-ref"]), refs);
+    assert!(!coordinator.join(".git/FETCH_HEAD").exists());
+    assert!(!coordinator.join("feature.txt").exists());
+    assert!(team.merge("bd-1").unwrap().merged);
+}
+
+#[test]
 fn a_worker_that_ended_without_pushing_is_pushed_by_its_server_at_merge() {
     let team = Team::new();
     team.spawn_writing("bd-1", "half.txt", "unreported\n");
@@ -464,7 +510,7 @@ fn a_worker_that_ended_without_pushing_is_pushed_by_its_server_at_merge() {
     .unwrap();
     assert_eq!(team.worker("bd-1").state.name(), "needs_review");
     assert_eq!(team.events("worktree_pushed"), 0);
-    let merged = team.merge("bd-1").unwrap();
+    let merged = team.force_merge("bd-1").unwrap();
     assert!(merged.merged, "{}", merged.output);
     assert!(team.coordinator_dir().join("half.txt").exists());
 }
@@ -480,7 +526,7 @@ fn an_unpushed_worker_whose_server_is_lost_is_refused_by_name_and_nothing_is_mer
     .unwrap();
     let head = git_in(&team.coordinator_dir(), &["rev-parse", "HEAD"]);
     team.b_answers(false);
-    let refused = team.merge("bd-1").unwrap_err().to_string();
+    let refused = team.force_merge("bd-1").unwrap_err().to_string();
     assert!(
         refused.contains("bd-1 never pushed apiary/bd-1, and its server could not push it now")
             && refused.contains(B)

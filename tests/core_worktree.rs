@@ -1,54 +1,23 @@
 //! Worktrees with real git in scratch repositories: each worker gets its own checkout and
-//! branch, merges come back whole or not at all, and cleanup removes what was merged.
+//! branch, merges come back whole or not at all (and only of workers that succeeded, unless
+//! forced), and cleanup removes what was merged.
 #![cfg(not(target_arch = "wasm32"))]
 #[path = "core/given.rs"]
 mod given;
+#[path = "core/repo.rs"]
+mod repo;
 #[path = "core/scratch.rs"]
 mod scratch;
 
 use std::path::PathBuf;
 
 use apiary::api::{CleanupArgs, MergeArgs, SpawnArgs};
+use apiary::host::ServerEvent;
 use apiary::testing::{block_on, FakeHost};
 use apiary::{Apiary, ToolError};
 use given::*;
-use scratch::{git_in, Scratch};
-
-struct Repo(Scratch);
-
-impl Repo {
-    fn new(with_commit: bool) -> Self {
-        let repo = Repo(Scratch::new("apiary-wt"));
-        repo.git(&["init", "-q", "-b", "main"]);
-        repo.git(&["config", "user.email", "t@example.com"]);
-        repo.git(&["config", "user.name", "T"]);
-        if with_commit {
-            repo.write("shared.txt", "base\n");
-            repo.git(&["add", "-A"]);
-            repo.git(&["commit", "-q", "-m", "base"]);
-        }
-        repo
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-
-    fn git(&self, args: &[&str]) -> String {
-        git_in(&self.0, args)
-    }
-
-    fn write(&self, file: &str, text: &str) {
-        std::fs::write(self.0.join(file), text).unwrap();
-    }
-}
-
-fn in_repo(repo: &Repo) -> apiary::api::CallContext {
-    apiary::api::CallContext {
-        session_id: "ses_coord".into(),
-        directory: repo.path().into(),
-    }
-}
+use repo::{in_repo, Repo};
+use scratch::git_in;
 
 fn spawn(a: &Apiary<FakeHost>, repo: &Repo, bead: &str) -> String {
     block_on(started_session(a, &in_repo(repo), &spawn_args(bead))).unwrap()
@@ -105,6 +74,15 @@ fn links_of(a: &Apiary<FakeHost>, bead: &str) -> Vec<String> {
 fn merge(a: &Apiary<FakeHost>, bead: &str) -> Result<apiary::api::MergeReply, ToolError> {
     block_on(a.worktree_merge(&MergeArgs {
         bead_id: bead.into(),
+        force: None,
+    }))
+}
+
+/// The merge of a worker that did not succeed.
+fn force_merge(a: &Apiary<FakeHost>, bead: &str) -> Result<apiary::api::MergeReply, ToolError> {
+    block_on(a.worktree_merge(&MergeArgs {
+        bead_id: bead.into(),
+        force: Some(true),
     }))
 }
 
@@ -148,7 +126,7 @@ fn a_workers_edit_lands_in_its_worktree_and_reaches_the_main_tree_only_by_merge(
     assert!(
         merged
             .output
-            .starts_with("merged apiary/bd-1 into your branch at ")
+            .starts_with("merged apiary/bd-1 (worker success) into your branch at ")
             && merged
                 .output
                 .ends_with("1 file changed: new.txt; its worktree and branch were removed"),
@@ -188,7 +166,8 @@ fn a_conflicting_merge_is_reported_by_file_and_leaves_the_main_tree_as_it_was() 
     assert_eq!(second.conflicts, vec!["shared.txt".to_string()]);
     assert!(
         second.output.starts_with(
-            "not merged: bd-2 conflicts with your branch in 1 file: shared.txt. Your tree is as it was."
+            "not merged: bd-2 (worker success) conflicts with your branch in 1 file: shared.txt. \
+             Your tree is as it was."
         ),
         "{}",
         second.output
@@ -202,6 +181,55 @@ fn a_conflicting_merge_is_reported_by_file_and_leaves_the_main_tree_as_it_was() 
         "one\n"
     );
     assert_eq!(count_lines(&a, "worktree_merged"), 1);
+}
+
+#[test]
+fn merge_refuses_a_worker_that_did_not_succeed_by_its_outcome_and_merges_it_with_force() {
+    let repo = Repo::new(true);
+    let a = no_pool();
+    let s1 = spawn(&a, &repo, "bd-1");
+    let s2 = spawn(&a, &repo, "bd-2");
+    std::fs::write(worktree(&repo, "bd-1").join("half.txt"), "half done\n").unwrap();
+    std::fs::write(worktree(&repo, "bd-2").join("quiet.txt"), "unreported\n").unwrap();
+    let mut args = complete_args("bd-1");
+    args.summary = "the tests still fail".into();
+    args.status = Some(apiary::event::CompletionStatus::Failed);
+    block_on(a.complete(&worker(&s1), &args)).unwrap();
+    // bd-2's turn ends without swarm_complete: it needs review.
+    block_on(a.observe(&ServerEvent::Idle { session_id: s2 })).unwrap();
+    let head = repo.git(&["rev-parse", "HEAD"]);
+
+    let refused = merge(&a, "bd-1").unwrap_err().to_string();
+    assert!(
+        refused.contains(
+            "not merged: the worker of bd-1 did not succeed (failed: the tests still fail). \
+             Nothing was changed."
+        ) && refused.contains("force: true"),
+        "{refused}"
+    );
+    let unreviewed = merge(&a, "bd-2").unwrap_err().to_string();
+    assert!(
+        unreviewed.contains("the worker of bd-2 did not succeed (needs_review)"),
+        "{unreviewed}"
+    );
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]), head);
+    assert!(!repo.0.join("half.txt").exists());
+    assert_eq!(count_lines(&a, "worktree_merged"), 0);
+
+    let forced = force_merge(&a, "bd-1").unwrap();
+    assert!(forced.merged);
+    assert_eq!(forced.title, "merged bd-1 (failed)");
+    assert!(
+        forced
+            .output
+            .starts_with("merged apiary/bd-1 (worker failed, forced) into your branch at "),
+        "{}",
+        forced.output
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.0.join("half.txt")).unwrap(),
+        "half done\n"
+    );
 }
 
 #[test]
@@ -255,6 +283,7 @@ fn cleanup_removes_merged_worktrees_and_keeps_unmerged_ones_unless_asked() {
     let s1 = spawn(&a, &repo, "bd-1");
     let s2 = spawn(&a, &repo, "bd-2");
     std::fs::write(worktree(&repo, "bd-1").join("a.txt"), "a\n").unwrap();
+    std::fs::write(worktree(&repo, "bd-2").join("b.txt"), "b\n").unwrap();
     block_on(a.complete(&worker(&s1), &complete_args("bd-1"))).unwrap();
     block_on(a.complete(&worker(&s2), &complete_args("bd-2"))).unwrap();
     merge(&a, "bd-1").unwrap();

@@ -24,6 +24,7 @@ mod remote;
 mod report;
 mod resume;
 mod retention;
+mod review;
 mod servers;
 mod spawn;
 mod starter;

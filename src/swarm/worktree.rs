@@ -2,7 +2,8 @@
 //! `<repository>/.apiary/worktrees/<bead>` (a folder git is told to ignore), so that parallel
 //! workers never write into each other's files or into the coordinator's tree.
 //! `swarm_worktree_merge` brings a finished worker's branch back; `swarm_worktree_cleanup`
-//! removes what was merged.
+//! removes what was merged, and what has nothing to merge. `swarm_review` (`review`)
+//! tells what a merge would bring, beforehand.
 use std::future::Future;
 
 use sha2::{Digest, Sha256};
@@ -10,12 +11,15 @@ use sha2::{Digest, Sha256};
 use super::Apiary;
 use crate::api::{CleanupArgs, MergeArgs, MergeReply, Reply};
 use crate::error::{HostError, ToolError};
+use crate::event::CompletionStatus;
 use crate::event::{BranchMark, EventBody, WorktreeRemoved};
 use crate::host::{GitOutput, Host};
 use crate::ids::check_id;
-use crate::projection::Worker;
-use crate::text::hex;
+use crate::projection::{Worker, WorkerState};
+use crate::text::{excerpt, hex};
 
+pub(super) mod inspect;
+use inspect::Look;
 pub(super) mod pool;
 pub(super) mod script;
 
@@ -88,7 +92,7 @@ pub(super) fn root_of(worktree: &str) -> &str {
 }
 
 impl<H: Host> Apiary<H> {
-    async fn git(&self, cwd: &str, args: &[&str]) -> Result<GitOutput, ToolError> {
+    pub(super) async fn git(&self, cwd: &str, args: &[&str]) -> Result<GitOutput, ToolError> {
         Ok(self.host.git(cwd, args).await?)
     }
 
@@ -200,23 +204,33 @@ impl<H: Host> Apiary<H> {
         })
     }
 
-    pub async fn worktree_merge(&self, args: &MergeArgs) -> Result<MergeReply, ToolError> {
-        check_id("bead_id", &args.bead_id)?;
+    /// The latest worker of `bead`, with its worktree and branch; refused when it never had
+    /// one or it was removed.
+    pub(super) async fn worker_with_worktree(
+        &self,
+        bead: &str,
+    ) -> Result<(Worker, String, String), ToolError> {
+        check_id("bead_id", bead)?;
         self.refresh().await?;
-        let w: Worker = self
-            .log
-            .swarm()
-            .bead(&args.bead_id)
-            .cloned()
-            .ok_or_else(|| {
-                ToolError::Refused(format!("no worker was spawned for bead {}", args.bead_id))
+        let w: Worker =
+            self.log.swarm().bead(bead).cloned().ok_or_else(|| {
+                ToolError::Refused(format!("no worker was spawned for bead {bead}"))
             })?;
         let (Some(path), Some(branch)) = (w.worktree.clone(), w.branch.clone()) else {
             return Err(ToolError::Refused(format!(
-                "{} has no worktree (it worked in the coordinator's directory): nothing to merge",
-                w.bead_id
+                "{bead} has no worktree (it worked in the coordinator's directory): nothing to merge"
             )));
         };
+        if w.worktree_removed {
+            return Err(ToolError::Refused(format!(
+                "the worktree of {bead} was removed"
+            )));
+        }
+        Ok((w, path, branch))
+    }
+
+    pub async fn worktree_merge(&self, args: &MergeArgs) -> Result<MergeReply, ToolError> {
+        let (w, path, branch) = self.worker_with_worktree(&args.bead_id).await?;
         if w.state.is_active() {
             return Err(ToolError::Refused(format!(
                 "{} is still {}; wait for it (swarm_await_workers) before merging",
@@ -224,12 +238,26 @@ impl<H: Host> Apiary<H> {
                 w.state.name()
             )));
         }
-        if w.worktree_removed {
+        // A worker that did not succeed may have left half a change: merged only on purpose.
+        let succeeded = w.state == WorkerState::Completed(CompletionStatus::Success);
+        let forced = !succeeded && args.force == Some(true);
+        if !succeeded && !forced {
+            let why = w.error.as_deref().or(w.summary.as_deref()).unwrap_or("");
             return Err(ToolError::Refused(format!(
-                "the worktree of {} was removed",
-                w.bead_id
+                "not merged: the worker of {} did not succeed ({}{}{}). Nothing was changed. \
+                 See its work with swarm_review; merge with force: true to take it \
+                 anyway.",
+                w.bead_id,
+                w.state.name(),
+                if why.is_empty() { "" } else { ": " },
+                excerpt(why, 160)
             )));
         }
+        let outcome = format!(
+            "worker {}{}",
+            w.state.name(),
+            if forced { ", forced" } else { "" }
+        );
         // Merges of one instance take turns: a coordinator may ask for several in one step,
         // and git allows one at a time in a repository.
         let _turn = self.git_gate.enter().await;
@@ -240,13 +268,30 @@ impl<H: Host> Apiary<H> {
             self.commit_worker_changes(&w, &path).await?;
             (root_of(&path).to_string(), branch.clone())
         };
+        // Git refuses to overwrite uncommitted files only for some of them, and mid-way: the
+        // files both the branch and the coordinator's uncommitted changes hold stop it before.
+        let blocked = match self.inspect(&w, Some(&target), Look::Files).await? {
+            Ok(work) => work.blocked,
+            Err(why) => return Err(ToolError::Refused(why)),
+        };
+        if !blocked.is_empty() {
+            let names: Vec<&str> = blocked.iter().map(String::as_str).collect();
+            return Err(ToolError::Refused(format!(
+                "not merged: {} ({outcome}) changes {} file{} your tree has uncommitted changes \
+                 to: {}. Your tree was not changed. Commit or stash them, then merge again.",
+                w.bead_id,
+                blocked.len(),
+                if blocked.len() == 1 { "" } else { "s" },
+                list(&names)
+            )));
+        }
 
         let message = format!("Merge {branch}: {}", w.title);
         let mut merge = self.identity(&root).await?;
         merge.extend(["merge", "--no-ff", "--no-edit", "-m", &message, &target]);
         let out = self.git(&root, &merge).await?;
         if out.code != 0 {
-            return self.undo_failed_merge(&w, &root, out).await;
+            return self.undo_failed_merge(&w, &root, out, &outcome).await;
         }
         let commit = ok(
             self.git(&root, &["rev-parse", "HEAD"]).await?,
@@ -286,17 +331,23 @@ impl<H: Host> Apiary<H> {
             }
         }
         let output = if files.is_empty() {
-            format!("nothing to merge: {branch} has no changes; your branch is at {short}")
+            format!(
+                "nothing to merge: {branch} ({outcome}) has no changes; your branch is at {short}"
+            )
         } else {
             format!(
-                "merged {branch} into your branch at {short}: {} file{} changed: {}",
+                "merged {branch} ({outcome}) into your branch at {short}: {} file{} changed: {}",
                 files.len(),
                 if files.len() == 1 { "" } else { "s" },
                 list(&files)
             )
         } + &removed;
         Ok(MergeReply {
-            title: format!("merged {}", w.bead_id),
+            title: if forced {
+                format!("merged {} ({})", w.bead_id, w.state.name())
+            } else {
+                format!("merged {}", w.bead_id)
+            },
             output,
             merged: true,
             conflicts: Vec::new(),
@@ -332,6 +383,7 @@ impl<H: Host> Apiary<H> {
         w: &Worker,
         root: &str,
         out: GitOutput,
+        outcome: &str,
     ) -> Result<MergeReply, ToolError> {
         let conflicts = self
             .git(root, &["diff", "--name-only", "--diff-filter=U"])
@@ -384,8 +436,8 @@ impl<H: Host> Apiary<H> {
         Ok(MergeReply {
             title: format!("{} not merged: {} conflicts", w.bead_id, conflicts.len()),
             output: format!(
-                "not merged: {} conflicts with your branch in {} file{}: {}. Your tree is as it \
-                 was. {resolve}",
+                "not merged: {} ({outcome}) conflicts with your branch in {} file{}: {}. Your \
+                 tree is as it was. {resolve}",
                 w.bead_id,
                 conflicts.len(),
                 if conflicts.len() == 1 { "" } else { "s" },
@@ -446,6 +498,13 @@ impl<H: Host> Apiary<H> {
         })))
     }
 
+    /// Whether a finished worker's branch and worktree hold nothing beyond what the
+    /// coordinator's HEAD has: no commit, no uncommitted change. Anything it cannot tell (a
+    /// branch never pushed, a git that fails) counts as work, which is kept.
+    async fn has_nothing_to_merge(&self, w: &Worker) -> bool {
+        matches!(self.inspect(w, None, Look::MergedIn).await, Ok(Ok(work)) if work.merged_in)
+    }
+
     pub async fn worktree_cleanup(&self, args: &CleanupArgs) -> Result<Reply, ToolError> {
         if let Some(epic) = &args.epic_id {
             check_id("epic_id", epic)?;
@@ -470,13 +529,21 @@ impl<H: Host> Apiary<H> {
         let turn = self.git_gate.enter().await;
         for w in &candidates {
             let merged = w.merged_commit.is_some();
-            if w.state.is_active() || !(merged || include_unmerged) {
-                kept.push(w.bead_id.as_str());
+            let unchanged = !merged
+                && !include_unmerged
+                && w.state.is_final()
+                && self.has_nothing_to_merge(w).await;
+            if w.state.is_active() || !(merged || include_unmerged || unchanged) {
+                kept.push(w.bead_id.clone());
                 continue;
             }
             match self.remove_worktree(w, merged).await? {
                 Ok(event) => {
-                    removed.push(w.bead_id.as_str());
+                    removed.push(if unchanged {
+                        format!("{} (no change)", w.bead_id)
+                    } else {
+                        w.bead_id.clone()
+                    });
                     events.push(event);
                 }
                 Err(e) => failed.push(format!("{} ({e})", w.bead_id)),
@@ -497,14 +564,15 @@ impl<H: Host> Apiary<H> {
             0
         };
         let mut output = format!("removed {} worktree(s)", removed.len());
+        let names = |v: &[String]| list(&v.iter().map(String::as_str).collect::<Vec<_>>());
         if !removed.is_empty() {
-            output.push_str(&format!(": {}", list(&removed)));
+            output.push_str(&format!(": {}", names(&removed)));
         }
         if !kept.is_empty() {
             output.push_str(&format!(
                 "; kept {} (running or not merged): {}",
                 kept.len(),
-                list(&kept)
+                names(&kept)
             ));
             if !include_unmerged {
                 output.push_str(" (include_unmerged: true also removes the unmerged)");
@@ -525,15 +593,21 @@ impl<H: Host> Apiary<H> {
 
 /// Up to ten names, then how many more.
 fn list(names: &[&str]) -> String {
+    list_of(names, 10)
+}
+
+/// Up to `cap` names, then how many more.
+pub(super) fn list_of(names: &[&str], cap: usize) -> String {
     let shown = names
         .iter()
-        .take(10)
+        .take(cap)
         .copied()
         .collect::<Vec<_>>()
         .join(", ");
-    match names.len() {
-        0..=10 => shown,
-        n => format!("{shown} and {} more", n - 10),
+    if names.len() <= cap {
+        shown
+    } else {
+        format!("{shown} and {} more", names.len() - cap)
     }
 }
 

@@ -9,8 +9,8 @@ use super::host::JsHost;
 use super::json;
 use crate::api::{
     AckArgs, AwaitArgs, CallContext, CancelArgs, CleanupArgs, CompleteArgs, InboxArgs, LogArgs,
-    MergeArgs, MergeReply, Options, PollArgs, PollReport, ProgressArgs, Reply, SendArgs, SpawnArgs,
-    SpawnReply, StatusArgs,
+    MergeArgs, MergeReply, Options, PollArgs, PollReport, ProgressArgs, Reply, ReviewArgs,
+    ReviewReply, SendArgs, SpawnArgs, SpawnReply, StatusArgs,
 };
 use crate::host::ServerEvent;
 use crate::swarm::Apiary;
@@ -125,6 +125,13 @@ impl ApiaryCore {
         let input = args(input)?;
         let inner = self.inner.clone();
         reply(&inner.worktree_merge(&input).await.map_err(fail)?)
+    }
+
+    #[wasm_bindgen(js_name = worktreeReview)]
+    pub async fn worktree_review(&self, input: Ts<ReviewArgs>) -> Result<Ts<ReviewReply>, JsError> {
+        let input = args(input)?;
+        let inner = self.inner.clone();
+        reply(&inner.worktree_review(&input).await.map_err(fail)?)
     }
 
     #[wasm_bindgen(js_name = worktreeCleanup)]

@@ -143,7 +143,7 @@ test("nine workers spread over three servers, never more than three on one, all 
   // Each worker pushed its branch when it completed; the coordinator merged every one, from
   // whichever machine, into its own tree; merged worktrees and branches are gone everywhere.
   assert.equal(rows.filter((r) => r.type === "worktree_pushed" && beads.includes(r.bead_id!)).length, WORKERS);
-  for (const [i, m] of merges.entries()) assert.match(m, /^completed: merged apiary\/s\d into your branch at \w+: 1 file changed: s\d\.txt; its worktree and branch were removed$/, `merge ${i + 1}`);
+  for (const [i, m] of merges.entries()) assert.match(m, /^completed: merged apiary\/s\d \(worker success\) into your branch at \w+: 1 file changed: s\d\.txt; its worktree and branch were removed$/, `merge ${i + 1}`);
   const coordinatorRepo = servers[0]!.repo;
   for (const b of beads) assert.equal(readFileSync(path.join(coordinatorRepo, `${b}.txt`), "utf8"), `${b}\n`, `${b}.txt merged`);
   assert.equal(git(coordinatorRepo, "status", "--porcelain"), "", "the coordinator's tree is clean");
@@ -211,7 +211,8 @@ test("workers on three servers that end without swarm_complete are pushed by the
     script(`coordinator-${epic}`, [
       { tool_calls: beads.map(silent) },
       { tool_calls: [{ name: "swarm_await_workers", args: { epic_id: epic, timeout_ms: 120_000 } }] },
-      { tool_calls: beads.map((b) => ({ name: "swarm_worktree_merge", args: { bead_id: b } })) },
+      // Forced: a worker that never reported did not succeed, and its merge is refused without.
+      { tool_calls: beads.map((b) => ({ name: "swarm_worktree_merge", args: { bead_id: b, force: true } })) },
       { text: "merged" },
     ]),
   );
@@ -224,7 +225,7 @@ test("workers on three servers that end without swarm_complete are pushed by the
   assert.deepEqual(spawned.map((r) => r.server).sort(), [...urls].sort(), "one on each server");
   assert.equal(rows.filter((r) => r.type === "worktree_pushed" && beads.includes(r.bead_id!)).length, 0, "none pushed by itself");
   // Merged, and kept where they are: a worker that never reported may still be asked to go on.
-  for (const m of merges) assert.match(m.state.output ?? JSON.stringify(m.state), /^merged apiary\/q\d into your branch at \w+: 1 file changed: q\d\.txt$/);
+  for (const m of merges) assert.match(m.state.output ?? JSON.stringify(m.state), /^merged apiary\/q\d \(worker needs_review, forced\) into your branch at \w+: 1 file changed: q\d\.txt$/);
   for (const b of beads) assert.equal(readFileSync(path.join(servers[0]!.repo, `${b}.txt`), "utf8"), `${b}\n`);
 });
 

@@ -75,10 +75,10 @@ test("a worker's edits stay in its worktree until merged; a conflicting merge ch
     { name: "swarm_worktree_merge", args: { bead_id: "left" } },
     { name: "swarm_worktree_merge", args: { bead_id: "right" } },
   ]);
-  assert.match(mergeWriter!.state.output!, /^merged apiary\/writer into your branch at [0-9a-f]{10}: 1 file changed: note\.txt; its worktree and branch were removed$/);
+  assert.match(mergeWriter!.state.output!, /^merged apiary\/writer \(worker success\) into your branch at [0-9a-f]{10}: 1 file changed: note\.txt; its worktree and branch were removed$/);
   assert.equal(readFileSync(path.join(fx.repo, "note.txt"), "utf8"), "from-writer\n");
   assert.match(mergeLeft!.state.output!, /^merged apiary\/left .*; its worktree and branch were removed$/);
-  assert.match(mergeRight!.state.output!, /^not merged: right conflicts with your branch in 1 file: shared\.txt/);
+  assert.match(mergeRight!.state.output!, /^not merged: right \(worker success\) conflicts with your branch in 1 file: shared\.txt/);
   // Nothing half-merged: a clean tree, no merge in progress, the first merge's content kept.
   const mainHead = git(fx.repo, "rev-parse", "HEAD").trim();
   assert.equal(git(fx.repo, "status", "--porcelain"), "");

@@ -98,6 +98,7 @@ test("the plugin registers the swarm tools with the seed design's argument names
     "swarm_status",
     "swarm_worktree_cleanup",
     "swarm_worktree_merge",
+    "swarm_review",
   ]);
   assert.deepEqual(Object.keys(hooks.tool!.swarm_spawn_async!.args).sort(), [
     "agent",
