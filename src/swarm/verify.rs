@@ -1,8 +1,9 @@
 //! The verify gate: a worker's `swarm_complete` with success first runs the epic's verify
 //! command (`npm test`) in the worker's directory. The command runs inside a POSIX `sh` script
 //! written here, so that the host only runs text: the script bounds the time (GNU `timeout`
-//! kills the command's process group; else a background watchdog) and what comes back (the
-//! last lines, each cut short), however much the command prints.
+//! kills the command's process group; else a background watchdog kills the command's process
+//! tree, found with `pgrep -P`: a shell without a terminal has no job control to make a group)
+//! and what comes back (the last lines, each cut short), however much the command prints.
 use super::worktree::script::quote;
 use super::Apiary;
 use crate::error::HostError;
@@ -79,11 +80,10 @@ if command -v timeout >/dev/null 2>&1; then
   code=$?
   case $code in 124|137) [ $(( $(date +%s) - t0 )) -ge {secs} ] && late=1 ;; esac
 else
-  set -m
+  tree() {{ kill -STOP "$2"; for k in $(pgrep -P "$2"); do tree "$1" "$k"; done; kill -"$1" "$2"; kill -CONT "$2"; }}
   sh -c "$cmd" </dev/null >"$out" 2>&1 &
   pid=$!
-  set +m
-  (sleep {secs}; : >"$out.late"; kill -TERM -$pid || kill -TERM $pid; sleep 5; kill -KILL -$pid || kill -KILL $pid) >/dev/null 2>&1 &
+  (sleep {secs}; : >"$out.late"; tree TERM $pid; sleep 5; tree KILL $pid) >/dev/null 2>&1 &
   dog=$!
   wait $pid
   code=$?
@@ -153,5 +153,69 @@ impl<H: Host> Apiary<H> {
             tail,
             duration_ms: self.host.now_ms().saturating_sub(started),
         }
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    /// Runs the script with only the tools it needs on PATH, `timeout` left out.
+    fn run_without_timeout(command: &str) -> String {
+        // One folder per call: the tests run in parallel.
+        let tag = command.bytes().map(u64::from).sum::<u64>();
+        let bin =
+            std::env::temp_dir().join(format!("apiary-verify-bin-{}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&bin).unwrap();
+        for tool in [
+            "sh", "mktemp", "sleep", "tail", "cut", "rm", "pgrep", "echo",
+        ] {
+            let found = std::process::Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .unwrap();
+            let path = String::from_utf8(found.stdout).unwrap();
+            let _ = std::os::unix::fs::symlink(path.trim(), bin.join(tool));
+        }
+        let out = std::process::Command::new("sh")
+            .args(["-c", &script(command, 1)])
+            .env("PATH", &bin)
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&bin);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    #[test]
+    fn without_gnu_timeout_the_watchdog_kills_the_command_and_its_children_and_says_so() {
+        let output = run_without_timeout(
+            "echo begun; sh -c 'sleep 30; : apiary-verify-sleeper'; echo never",
+        );
+        let (code, timed_out, tail) = parse(&output);
+        assert!(timed_out, "{output}");
+        assert_ne!(code, Some(0));
+        assert_eq!(tail, vec!["begun".to_string()]);
+        let left = std::process::Command::new("pgrep")
+            .args(["-f", "apiary-verify-sleeper"])
+            .output()
+            .unwrap();
+        assert!(
+            left.stdout.is_empty(),
+            "the command's child was left running"
+        );
+    }
+
+    #[test]
+    fn without_gnu_timeout_a_quick_command_keeps_its_exit_status() {
+        let (code, timed_out, tail) = parse(&run_without_timeout("echo out; exit 4"));
+        assert_eq!((code, timed_out), (Some(4), false));
+        assert_eq!(tail, vec!["out".to_string()]);
+    }
+
+    #[test]
+    fn output_without_the_marker_is_a_round_that_did_not_finish() {
+        let (code, timed_out, tail) = parse("sh: cannot fork\n");
+        assert_eq!((code, timed_out), (None, false));
+        assert_eq!(tail, vec!["sh: cannot fork".to_string()]);
     }
 }
