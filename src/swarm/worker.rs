@@ -11,6 +11,9 @@ use crate::ids::{check_count, check_file_pattern, check_id, check_text};
 use crate::projection::Worker;
 use crate::text::duration;
 
+/// What a worker's report records, decided under the log's lock from its worker as logged.
+type Report = Box<dyn FnOnce(&Worker) -> Vec<EventBody>>;
+
 impl<H: Host> Apiary<H> {
     pub async fn progress(
         &self,
@@ -158,29 +161,34 @@ impl<H: Host> Apiary<H> {
             (round.exit_code(), round.timed_out, round.duration_ms);
         let reason = what.clone();
         let recorded = self
-            .append_report_events(ctx, bead_id, self.host.now_ms(), move |w| {
-                let attempt = w.verify_failures() + 1;
-                let mut bodies = vec![EventBody::WorkerVerified(WorkerVerified {
-                    session_id: w.session_id.clone(),
-                    bead_id: w.bead_id.clone(),
-                    ok: false,
-                    exit_code,
-                    timed_out,
-                    duration_ms,
-                    attempt,
-                })];
-                if attempt >= of {
-                    bodies.push(EventBody::WorkerFailed(WorkerFailed {
+            .append_report_events(
+                ctx,
+                bead_id,
+                self.host.now_ms(),
+                Box::new(move |w| {
+                    let attempt = w.verify_failures() + 1;
+                    let mut bodies = vec![EventBody::WorkerVerified(WorkerVerified {
                         session_id: w.session_id.clone(),
                         bead_id: w.bead_id.clone(),
-                        epic_id: w.epic_id.clone(),
-                        error: format!("verify failed {attempt}/{of}: {reason}"),
-                        stack: None,
-                        retryable: false,
-                    }));
-                }
-                bodies
-            })
+                        ok: false,
+                        exit_code,
+                        timed_out,
+                        duration_ms,
+                        attempt,
+                    })];
+                    if attempt >= of {
+                        bodies.push(EventBody::WorkerFailed(WorkerFailed {
+                            session_id: w.session_id.clone(),
+                            bead_id: w.bead_id.clone(),
+                            epic_id: w.epic_id.clone(),
+                            error: format!("verify failed {attempt}/{of}: {reason}"),
+                            stack: None,
+                            retryable: false,
+                        }));
+                    }
+                    bodies
+                }),
+            )
             .await?;
         let attempt = recorded.iter().find_map(|e| match &e.payload {
             Payload::Known(EventBody::WorkerVerified(v)) => Some(v.attempt),
@@ -230,18 +238,19 @@ impl<H: Host> Apiary<H> {
         now: u64,
         bodies: impl FnOnce(&Worker) -> Vec<EventBody> + 'static,
     ) -> Result<(), ToolError> {
-        self.append_report_events(ctx, bead_id, now, bodies)
+        self.append_report_events(ctx, bead_id, now, Box::new(bodies))
             .await
             .map(drop)
     }
 
-    /// `append_report`, returning the events recorded.
+    /// `append_report`, returning the events recorded. The reports are boxed so that the
+    /// log's append is built once for them all, not once per report (the `.wasm`'s size).
     async fn append_report_events(
         &self,
         ctx: &CallContext,
         bead_id: &str,
         now: u64,
-        bodies: impl FnOnce(&Worker) -> Vec<EventBody> + 'static,
+        bodies: Report,
     ) -> Result<Vec<Event>, ToolError> {
         let (bead, session) = (bead_id.to_string(), ctx.session_id.clone());
         let recorded = self
