@@ -52,7 +52,8 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
         "itself (the reply gives its place and why). Follow with swarm_await_workers, then " +
         "swarm_review and swarm_worktree_merge. Refused, with nothing queued, for an invalid id, a dependency " +
         "cycle, a failed dependency or a full queue. A second spawn of a running or queued bead " +
-        "returns it.",
+        "returns it. With verify (a shell command such as npm test), the worker's success must " +
+        "pass it in its directory before it is recorded.",
       args: {
         bead_id: beadId,
         epic_id: z.string().describe("Id of the epic this subtask belongs to"),
@@ -69,6 +70,10 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
         agent: z.string().optional().describe("OpenCode agent for the worker, e.g. build or one in .opencode/agent/"),
         model: z.string().optional().describe("provider/model for the worker"),
         priority: oneOf<Priority>("swarm_spawn_async", "priority").optional().describe("Queue rank (default normal)"),
+        verify: z
+          .string()
+          .optional()
+          .describe("Shell command the worker's success must pass, e.g. npm test; kept for the epic's later spawns (default: the epic's last, else the verify option)"),
       },
       execute: async (args, ctx) => result(await core.spawnAsync(caller(ctx), args)),
     }),
@@ -202,7 +207,9 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
     swarm_complete: tool({
       description:
         "Worker only: report that your bead is finished (status success, the default), failed, " +
-        "or blocked (say what you need in summary). Call it once, then end your turn.",
+        "or blocked (say what you need in summary). Call it once, then end your turn. When the " +
+        "epic has a verify command, a success first runs it: if it fails, the reply shows its " +
+        "output and nothing is recorded; fix the cause and call swarm_complete again.",
       args: {
         bead_id: beadId,
         summary: z.string().describe("What you did, or what blocks you"),

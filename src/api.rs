@@ -41,6 +41,10 @@ pub struct SpawnArgs {
     /// Rank in the queue when the worker cannot start at once; `normal` by default.
     #[serde(default)]
     pub priority: Option<Priority>,
+    /// A shell command the worker's success must pass (`npm test`), for this bead and the
+    /// epic's later spawns; the epic's last one, else the `verify` option, otherwise.
+    #[serde(default)]
+    pub verify: Option<String>,
 }
 
 /// The plugin's options: `.opencode/apiary.json`, overridden key by key by the plugin's entry
@@ -104,6 +108,13 @@ pub struct Options {
     pub servers: Vec<ServerOption>,
     /// A toast in the TUI when a worker completes, fails or is blocked.
     pub toasts: bool,
+    /// A shell command run in the worker's directory when it reports success (`npm test`);
+    /// a failure refuses the completion. None by default.
+    pub verify: Option<String>,
+    /// The verify command is killed after this long.
+    pub verify_timeout_ms: u64,
+    /// Failed verify rounds after which the worker is recorded failed.
+    pub verify_attempts: u32,
 }
 
 /// An OpenCode server workers may be placed on.
@@ -165,9 +176,15 @@ impl Default for Options {
             enforce_files: true,
             toasts: true,
             servers: Vec::new(),
+            verify: None,
+            verify_timeout_ms: 600_000,
+            verify_attempts: 3,
         }
     }
 }
+
+/// The bounds of `verify_timeout_ms`: a second to a day.
+pub const VERIFY_TIMEOUT_MS: (u64, u64) = (1_000, 86_400_000);
 
 impl Options {
     /// Refuses settings that would stall the swarm or make no sense, naming the key.
@@ -180,6 +197,13 @@ impl Options {
         }
         if self.max_attempts == 0 {
             return Err("max_attempts must be at least 1 (1 means no retries)".into());
+        }
+        if self.verify_attempts == 0 {
+            return Err("verify_attempts must be at least 1".into());
+        }
+        let (min, max) = VERIFY_TIMEOUT_MS;
+        if !(min..=max).contains(&self.verify_timeout_ms) {
+            return Err(format!("verify_timeout_ms must be from {min} to {max}"));
         }
         if self.max_load_percent == Some(0) {
             return Err("max_load_percent must be at least 1 (null turns it off)".into());
@@ -399,6 +423,9 @@ pub struct WorkerView {
     pub files_touched: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_message: Option<String>,
+    /// The verify gate's word: `verified`, or `verify failed 2/3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -43,6 +43,8 @@ pub struct WorkerSpawned {
     pub server: Option<String>,
     /// Why the worker shares a directory rather than having its own worktree (worktrees on).
     pub note: Option<String>,
+    /// The command its success must pass (`verify`), when the spawn or its epic named one.
+    pub verify: Option<String>,
 }
 
 /// How soon a queued worker starts: higher first; waiting raises a worker's rank (aging).
@@ -173,6 +175,8 @@ pub struct WorkerQueued {
     pub model: Option<String>,
     pub parent_session_id: Option<String>,
     pub parent_directory: Option<String>,
+    /// The command its success must pass, when the spawn or its epic named one.
+    pub verify: Option<String>,
 }
 
 /// A failed worker's bead goes back to the queue for a new attempt, in a new session, not
@@ -186,6 +190,20 @@ pub struct WorkerRetried {
     pub previous_session_id: String,
     pub reason: String,
     pub not_before: u64,
+}
+
+/// A round of the verify command a worker's `swarm_complete` with success runs: passed
+/// (`ok`), or failed with its exit status (124 and `timed_out` when it was killed at the
+/// timeout). `attempt` counts the rounds of this worker, from 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerVerified {
+    pub session_id: String,
+    pub bead_id: String,
+    pub ok: bool,
+    pub exit_code: u32,
+    pub timed_out: bool,
+    pub duration_ms: u64,
+    pub attempt: u32,
 }
 
 /// A message between agents (`coordinator` or bead ids).
@@ -318,6 +336,7 @@ json_fields!(WorkerSpawned {
     opt priority,
     opt server,
     opt note,
+    opt verify,
 });
 json_fields!(WorkerObserved {
     req session_id,
@@ -367,6 +386,16 @@ json_fields!(WorkerQueued {
     opt model,
     opt parent_session_id,
     opt parent_directory,
+    opt verify,
+});
+json_fields!(WorkerVerified {
+    req session_id,
+    req bead_id,
+    req ok,
+    req exit_code,
+    opt timed_out,
+    req duration_ms,
+    req attempt,
 });
 json_fields!(WorkerRetried {
     req bead_id,
@@ -507,6 +536,7 @@ event_types! {
     MessageRead(MessageMark) = "message_read",
     ServerLost(ServerNote) = "server_lost",
     ServerBack(ServerNote) = "server_back",
+    WorkerVerified(WorkerVerified) = "worker_verified",
 }
 
 /// An event's payload as read back: a known event, or one this build does not know (written

@@ -112,6 +112,10 @@ pub struct Worker {
     pub server: Option<String>,
     /// Why it shares a directory rather than having its own worktree.
     pub place_note: Option<String>,
+    /// The command its success must pass, as its spawn or its epic named it.
+    pub verify: Option<String>,
+    /// Each verify round's outcome (passed: true), in order.
+    pub verify_rounds: Vec<bool>,
 }
 
 /// A message and what became of it, per recipient.
@@ -190,6 +194,18 @@ pub struct Swarm {
     last_seq: u64,
 }
 
+impl Worker {
+    /// Its last verify round passed (`Some(true)`) or failed; `None` before any.
+    pub fn verified(&self) -> Option<bool> {
+        self.verify_rounds.last().copied()
+    }
+
+    /// Verify rounds it failed.
+    pub fn verify_failures(&self) -> u32 {
+        self.verify_rounds.iter().filter(|ok| !**ok).count() as u32
+    }
+}
+
 impl Swarm {
     pub fn apply(&mut self, event: &Event) {
         self.last_seq = event.seq;
@@ -246,6 +262,8 @@ impl Swarm {
                     asks: None,
                     server: e.server.clone(),
                     place_note: e.note.clone(),
+                    verify: e.verify.clone(),
+                    verify_rounds: Vec::new(),
                 });
                 let queued = self.queue.remove(&e.bead_id).is_some();
                 if self.by_bead.insert(e.bead_id.clone(), index).is_none() && !queued {
@@ -395,6 +413,9 @@ impl Swarm {
                     w.ended_at = (!e.resumed).then_some(at);
                 }
             }),
+            EventBody::WorkerVerified(e) => self.update(&e.session_id, at, |w| {
+                w.verify_rounds.push(e.ok);
+            }),
             EventBody::WorktreeMerged(e) => self.update(&e.session_id, at, |w| {
                 w.merged_commit = Some(e.commit.clone());
             }),
@@ -542,6 +563,15 @@ impl Swarm {
         self.servers_down.iter().any(|u| u == url)
     }
 
+    /// The verify command last recorded for a bead of `epic_id` (its latest bead first), which
+    /// a spawn that names none takes on.
+    pub fn epic_verify(&self, epic_id: &str) -> Option<&str> {
+        self.epic_beads(epic_id).iter().rev().find_map(|b| {
+            let queued = self.queue.get(b).and_then(|q| q.request.verify.as_deref());
+            queued.or_else(|| self.bead(b).and_then(|w| w.verify.as_deref()))
+        })
+    }
+
     /// The beads waiting to start.
     pub fn waiting(&self) -> impl Iterator<Item = &Queued> {
         self.queue
@@ -566,6 +596,7 @@ fn request_of(w: &Worker, reason: &str) -> WorkerQueued {
         model: w.model.clone(),
         parent_session_id: w.parent_session_id.clone(),
         parent_directory: w.parent_directory.clone(),
+        verify: w.verify.clone(),
     }
 }
 

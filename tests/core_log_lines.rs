@@ -7,7 +7,7 @@ use apiary::event::{
     self, BranchMark, CompletionStatus, CoordinatorNotified, EventBody, FilesChanged, Importance,
     MessageMark, MessageSent, Payload, Priority, ServerNote, WorkerCompleted, WorkerFailed,
     WorkerInterrupted, WorkerNote, WorkerObserved, WorkerProgress, WorkerQueued, WorkerRetried,
-    WorkerSpawned, WorktreeRemoved,
+    WorkerSpawned, WorkerVerified, WorktreeRemoved,
 };
 
 const GOLDEN: &str = "tests/golden/events.jsonl";
@@ -93,6 +93,7 @@ fn samples() -> Vec<EventBody> {
             priority: Some(Priority::High),
             server: some("http://10.0.0.2:4096"),
             note: some("worktrees off"),
+            verify: None,
         }),
         EventBody::WorkerSpawned(WorkerSpawned::default()),
         EventBody::WorkerStarted(observed.clone()),
@@ -161,6 +162,7 @@ fn samples() -> Vec<EventBody> {
             model: some("openai/gpt"),
             parent_session_id: some("ses_0"),
             parent_directory: some("/repo"),
+            verify: None,
         }),
         EventBody::WorkerQueued(WorkerQueued::default()),
         EventBody::WorkerRetried(WorkerRetried {
@@ -231,6 +233,40 @@ fn samples() -> Vec<EventBody> {
         EventBody::ServerBack(ServerNote {
             reason: String::new(),
             ..server
+        }),
+        EventBody::WorkerVerified(WorkerVerified {
+            session_id: s("ses_1"),
+            bead_id: s("bd-1"),
+            ok: false,
+            exit_code: 124,
+            timed_out: true,
+            duration_ms: 600_000,
+            attempt: 2,
+        }),
+        EventBody::WorkerVerified(WorkerVerified {
+            session_id: s("ses_1"),
+            bead_id: s("bd-1"),
+            ok: true,
+            exit_code: 0,
+            timed_out: false,
+            duration_ms: 0,
+            attempt: 1,
+        }),
+        EventBody::WorkerQueued(WorkerQueued {
+            bead_id: s("bd-2"),
+            epic_id: s("ep"),
+            title: s("t"),
+            verify: some(ODD),
+            ..WorkerQueued::default()
+        }),
+        EventBody::WorkerSpawned(WorkerSpawned {
+            session_id: s("ses_2"),
+            bead_id: s("bd-2"),
+            epic_id: s("ep"),
+            title: s("t"),
+            prompt_hash: s("00"),
+            verify: some("npm test"),
+            ..WorkerSpawned::default()
         }),
     ]
 }

@@ -103,6 +103,7 @@ fn spawn_args(bead: &str) -> Ts<SpawnArgs> {
         agent: None,
         model: None,
         priority: None,
+        verify: None,
     })
     .unwrap()
 }

@@ -46,6 +46,8 @@ json_fields!(Worker {
     def turn_over,
     def server,
     def place_note,
+    opt verify,
+    opt verify_rounds,
 });
 json_fields!(Mail {
     req sent,

@@ -39,7 +39,7 @@ pub fn vet(
         .and_then(|()| check_files_free(swarm, options, args, now));
     match checked {
         Err(e) => Intake::Refuse(e),
-        Ok(()) => Intake::Accept(request(ctx, args)),
+        Ok(()) => Intake::Accept(request(swarm, ctx, args)),
     }
 }
 
@@ -165,7 +165,9 @@ pub fn queued_reply(q: &Queued, plan: &Plan, now: u64) -> SpawnReply {
 }
 
 /// The queue entry a spawn asks for.
-fn request(ctx: &CallContext, args: &SpawnArgs) -> WorkerQueued {
+/// Its verify command is the spawn's, else the one its epic last recorded (the convention: one
+/// command per epic, named once), so every instance and a retry read it from the log.
+fn request(swarm: &Swarm, ctx: &CallContext, args: &SpawnArgs) -> WorkerQueued {
     WorkerQueued {
         bead_id: args.bead_id.clone(),
         epic_id: args.epic_id.clone(),
@@ -180,6 +182,10 @@ fn request(ctx: &CallContext, args: &SpawnArgs) -> WorkerQueued {
         model: args.model.clone(),
         parent_session_id: Some(ctx.session_id.clone()).filter(|s| !s.is_empty()),
         parent_directory: Some(ctx.directory.clone()).filter(|d| !d.is_empty()),
+        verify: (args.verify.as_deref().map(str::trim))
+            .filter(|v| !v.is_empty())
+            .or_else(|| swarm.epic_verify(&args.epic_id))
+            .map(str::to_string),
     }
 }
 

@@ -30,6 +30,7 @@ mod spawn;
 mod starter;
 mod status;
 mod toast;
+mod verify;
 mod wait;
 mod worker;
 mod worktree;
@@ -45,6 +46,8 @@ pub(crate) mod limits {
     pub const DEPENDENCIES: usize = 100;
     pub const AGENT: usize = 64;
     pub const MODEL: usize = 128;
+    /// `swarm_spawn_async`'s verify command.
+    pub const VERIFY: usize = 4096;
     /// `swarm_await_workers`: its longest wait (24 h), and its safety net's bounds.
     pub const AWAIT_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
     pub const POLL_INTERVAL_MS: (u64, u64) = (50, 10 * 60 * 1000);

@@ -221,7 +221,7 @@ impl<H: Host> Apiary<H> {
             let Some(w) = swarm.bead(bead) else {
                 continue;
             };
-            let mut v = report::view(w, now);
+            let mut v = report::view(w, now, self.options.verify_attempts);
             if let Some(Seen::Retrying(why)) = seen.get(&w.session_id) {
                 v.state = "retrying".into();
                 v.note = Some(why.clone());

@@ -329,6 +329,7 @@ impl Prepared {
             priority: Some(r.priority),
             server: self.server.clone(),
             note: place.note.clone(),
+            verify: r.verify.clone(),
         }
     }
 }

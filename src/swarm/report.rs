@@ -31,7 +31,15 @@ pub(crate) fn group(state: WorkerState) -> Group {
     }
 }
 
-pub(crate) fn view(w: &Worker, now: u64) -> WorkerView {
+/// The verify gate's word on a worker: `verified`, or `verify failed N/M` (M: rounds allowed).
+fn verify_word(w: &Worker, rounds: u32) -> Option<String> {
+    match w.verified()? {
+        true => Some("verified".into()),
+        false => Some(format!("verify failed {}/{rounds}", w.verify_failures())),
+    }
+}
+
+pub(crate) fn view(w: &Worker, now: u64, verify_rounds: u32) -> WorkerView {
     let note = match w.state {
         // Explained once in a footer rather than on every line.
         WorkerState::Idle => None,
@@ -56,6 +64,7 @@ pub(crate) fn view(w: &Worker, now: u64) -> WorkerView {
         note,
         files_touched: w.files_touched.clone(),
         last_message: None,
+        verify: verify_word(w, verify_rounds),
     }
 }
 
@@ -115,6 +124,7 @@ fn queued_row(
         note,
         files_touched: Vec::new(),
         last_message: None,
+        verify: None,
     };
     (view, group)
 }
@@ -226,6 +236,9 @@ fn line(out: &mut String, w: &WorkerView) {
     let _ = write!(out, " {}", duration(w.elapsed_ms));
     if w.attempt > 1 {
         let _ = write!(out, " attempt {}", w.attempt);
+    }
+    if let Some(v) = &w.verify {
+        let _ = write!(out, " ({v})");
     }
     if let Some(n) = &w.note {
         let _ = write!(out, ": {}", excerpt(n, NOTE_CHARS));

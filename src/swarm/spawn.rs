@@ -186,6 +186,9 @@ fn validate(args: &SpawnArgs) -> Result<(), ToolError> {
         check_text("model", m, limits::MODEL, true)?;
         parse_model(m)?;
     }
+    if let Some(v) = &args.verify {
+        check_text("verify", v, limits::VERIFY, false)?;
+    }
     if args.files.len() > limits::FILES {
         return Err(ToolError::invalid(
             "files",

@@ -1,12 +1,18 @@
 //! The worker-side tools: `swarm_progress` and `swarm_complete`, called from a worker session.
-use super::{limits, Apiary};
+use super::{limits, verify, Apiary};
 use crate::api::{CallContext, CompleteArgs, ProgressArgs, Reply};
 use crate::error::ToolError;
-use crate::event::{BranchMark, CompletionStatus, EventBody, WorkerCompleted, WorkerProgress};
+use crate::event::{
+    BranchMark, CompletionStatus, Event, EventBody, Payload, WorkerCompleted, WorkerFailed,
+    WorkerProgress, WorkerVerified,
+};
 use crate::host::Host;
 use crate::ids::{check_count, check_file_pattern, check_id, check_text};
 use crate::projection::Worker;
 use crate::text::duration;
+
+/// What a worker's report records, decided under the log's lock from its worker as logged.
+type Report = Box<dyn FnOnce(&Worker) -> Vec<EventBody>>;
 
 impl<H: Host> Apiary<H> {
     pub async fn progress(
@@ -38,7 +44,7 @@ impl<H: Host> Apiary<H> {
             message: args.message.clone().filter(|m| !m.trim().is_empty()),
             files_touched: files,
         });
-        self.append_report(ctx, &args.bead_id, self.host.now_ms(), vec![body])
+        self.append_report(ctx, &args.bead_id, self.host.now_ms(), move |_| vec![body])
             .await?;
         Ok(Reply {
             title: format!("{} {}%", args.bead_id, args.progress_percent),
@@ -59,12 +65,24 @@ impl<H: Host> Apiary<H> {
         check_files(&args.files_touched)?;
         let worker = self.reporting_worker(ctx, &args.bead_id).await?;
         let status = args.status.unwrap_or(CompletionStatus::Success);
+        let mut verified = None;
+        if let (CompletionStatus::Success, Some(command)) = (status, self.verify_command(&worker)) {
+            let dir = worker.directory.as_deref().unwrap_or(&ctx.directory);
+            let round = self.run_verify(dir, &command).await;
+            if !round.passed() {
+                return self.refuse_completion(ctx, &args.bead_id, round).await;
+            }
+            verified = Some(round);
+        }
         let now = self.host.now_ms();
         let duration_ms = now.saturating_sub(worker.spawned_at);
         // A worker on another machine hands its work over through `origin` before it is
         // recorded as done, so the coordinator can merge as soon as it hears.
         let mut bodies = Vec::new();
         let mut pushed = String::new();
+        let passed = verified
+            .as_ref()
+            .map_or(String::new(), |r| format!(" `{}` passed.", r.command));
         if let (Some(_), Some(branch)) = (&worker.server, &worker.branch) {
             match self.publish(&worker).await {
                 Ok(commit) => {
@@ -96,15 +114,102 @@ impl<H: Host> Apiary<H> {
             files_touched: args.files_touched.clone(),
             duration_ms,
         }));
-        self.append_report(ctx, &args.bead_id, now, bodies).await?;
+        self.append_report(ctx, &args.bead_id, now, move |w| {
+            // The round is numbered under the lock, from the rounds the log holds.
+            let round = verified.map(|r| {
+                EventBody::WorkerVerified(WorkerVerified {
+                    session_id: w.session_id.clone(),
+                    bead_id: w.bead_id.clone(),
+                    ok: true,
+                    exit_code: 0,
+                    timed_out: false,
+                    duration_ms: r.duration_ms,
+                    attempt: w.verify_failures() + 1,
+                })
+            });
+            round.into_iter().chain(bodies).collect()
+        })
+        .await?;
         Ok(Reply {
             title: format!("{} {}", args.bead_id, status.as_str()),
             output: format!(
-                "recorded: {} {} after {}.{pushed} The coordinator has been told; end your turn \
-                 now.",
+                "recorded: {} {} after {}.{passed}{pushed} The coordinator has been told; end \
+                 your turn now.",
                 args.bead_id,
                 status.as_str(),
                 duration(duration_ms)
+            ),
+        })
+    }
+
+    /// A success whose verify round failed: the round is recorded, not the completion, and
+    /// the worker is told why and to try again; after `verify_attempts` failed rounds the
+    /// worker is recorded failed. As `worker_failed`, not retryable, rather than a completion
+    /// with status failed: the worker did not judge its own work failed, the gate did, and
+    /// `error` is where poll, the views and the dependents' blocking read a failure's reason;
+    /// not retryable because a new session would run the same gate `verify_attempts` times
+    /// more for every attempt.
+    async fn refuse_completion(
+        &self,
+        ctx: &CallContext,
+        bead_id: &str,
+        round: verify::Round,
+    ) -> Result<Reply, ToolError> {
+        let of = self.options.verify_attempts;
+        let what = round.what();
+        let (exit_code, timed_out, duration_ms) =
+            (round.exit_code(), round.timed_out, round.duration_ms);
+        let reason = what.clone();
+        let recorded = self
+            .append_report_events(
+                ctx,
+                bead_id,
+                self.host.now_ms(),
+                Box::new(move |w| {
+                    let attempt = w.verify_failures() + 1;
+                    let mut bodies = vec![EventBody::WorkerVerified(WorkerVerified {
+                        session_id: w.session_id.clone(),
+                        bead_id: w.bead_id.clone(),
+                        ok: false,
+                        exit_code,
+                        timed_out,
+                        duration_ms,
+                        attempt,
+                    })];
+                    if attempt >= of {
+                        bodies.push(EventBody::WorkerFailed(WorkerFailed {
+                            session_id: w.session_id.clone(),
+                            bead_id: w.bead_id.clone(),
+                            epic_id: w.epic_id.clone(),
+                            error: format!("verify failed {attempt}/{of}: {reason}"),
+                            stack: None,
+                            retryable: false,
+                        }));
+                    }
+                    bodies
+                }),
+            )
+            .await?;
+        let attempt = recorded.iter().find_map(|e| match &e.payload {
+            Payload::Known(EventBody::WorkerVerified(v)) => Some(v.attempt),
+            _ => None,
+        });
+        let attempt = attempt.unwrap_or(1);
+        let tail = round.tail_block();
+        if attempt >= of {
+            return Ok(Reply {
+                title: format!("{bead_id} verify failed {attempt}/{of}"),
+                output: format!(
+                    "verify failed (attempt {attempt} of {of}): {what}. {tail}\n{bead_id} is \
+                     recorded failed; the coordinator has been told. End your turn now."
+                ),
+            });
+        }
+        Ok(Reply {
+            title: format!("{bead_id} verify failed {attempt}/{of}"),
+            output: format!(
+                "completion refused: verify failed (attempt {attempt} of {of}): {what}. \
+                 {tail}\nFix the cause, then call swarm_complete again."
             ),
         })
     }
@@ -131,13 +236,27 @@ impl<H: Host> Apiary<H> {
         ctx: &CallContext,
         bead_id: &str,
         now: u64,
-        bodies: Vec<EventBody>,
+        bodies: impl FnOnce(&Worker) -> Vec<EventBody> + 'static,
     ) -> Result<(), ToolError> {
+        self.append_report_events(ctx, bead_id, now, Box::new(bodies))
+            .await
+            .map(drop)
+    }
+
+    /// `append_report`, returning the events recorded. The reports are boxed so that the
+    /// log's append is built once for them all, not once per report (the `.wasm`'s size).
+    async fn append_report_events(
+        &self,
+        ctx: &CallContext,
+        bead_id: &str,
+        now: u64,
+        bodies: Report,
+    ) -> Result<Vec<Event>, ToolError> {
         let (bead, session) = (bead_id.to_string(), ctx.session_id.clone());
         let recorded = self
             .log
             .append_with(&self.host, now, move |swarm| match swarm.bead(&bead) {
-                Some(w) if w.session_id == session && !w.state.is_final() => bodies,
+                Some(w) if w.session_id == session && !w.state.is_final() => bodies(w),
                 _ => Vec::new(),
             })
             .await?;
@@ -147,7 +266,7 @@ impl<H: Host> Apiary<H> {
                 "bead {bead_id} changed while reporting; nothing was recorded"
             )));
         }
-        Ok(())
+        Ok(recorded)
     }
 
     /// The bead's worker, which must be the calling session and must not have reported yet.

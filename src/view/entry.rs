@@ -6,6 +6,7 @@ use tsify::Tsify;
 
 use crate::event::EventBody;
 use crate::projection::Swarm;
+use crate::text::duration;
 
 /// One event, described in a few words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,6 +172,20 @@ pub fn describe(body: &EventBody) -> (Option<&str>, Option<&str>, String) {
             Some(&e.bead_id),
             Some(e.session_id.as_str()).filter(|s| !s.is_empty()),
             e.reason.clone(),
+        ),
+        E::WorkerVerified(e) => (
+            Some(&e.bead_id),
+            Some(&e.session_id),
+            format!(
+                "round {}: {} in {}",
+                e.attempt,
+                match (e.ok, e.timed_out) {
+                    (true, _) => "passed".to_string(),
+                    (false, true) => "timed out".to_string(),
+                    (false, false) => format!("failed, exit {}", e.exit_code),
+                },
+                duration(e.duration_ms)
+            ),
         ),
         E::WorkerRetried(e) => (
             Some(&e.bead_id),

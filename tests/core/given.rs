@@ -122,6 +122,7 @@ pub fn spawn_args(bead: &str) -> SpawnArgs {
         agent: None,
         model: None,
         priority: None,
+        verify: None,
     }
 }
 
