@@ -20,7 +20,13 @@ wasm-pack --quiet build --release --target web --no-pack --out-dir build/wasm --
 rm -f build/wasm/.gitignore
 
 log "wasm-opt -Oz"
-node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+# --converge runs the passes until the module stops shrinking. --zero-filled-memory: the module
+# defines its own memory, which starts zeroed, so zero bytes need no data segment.
+# --low-memory-unused: Rust places its 1 MB stack first, growing down towards address 0, so the
+# first kilobyte is reached only by a stack overflow (which traps below 0); wasm-opt may then
+# fold constant offsets into loads and stores (about 2.5 KB gzipped).
+node_modules/.bin/wasm-opt -Oz --converge --zero-filled-memory --low-memory-unused \
+  --strip-producers --strip-target-features --enable-bulk-memory --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
   build/wasm/apiary_core_bg.wasm -o build/wasm/apiary_core_bg.opt.wasm
 mv build/wasm/apiary_core_bg.opt.wasm build/wasm/apiary_core_bg.wasm
