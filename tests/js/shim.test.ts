@@ -93,12 +93,12 @@ test("the plugin registers the swarm tools with the seed design's argument names
     "swarm_log",
     "swarm_poll_workers",
     "swarm_progress",
+    "swarm_review",
     "swarm_send",
     "swarm_spawn_async",
     "swarm_status",
     "swarm_worktree_cleanup",
     "swarm_worktree_merge",
-    "swarm_review",
   ]);
   assert.deepEqual(Object.keys(hooks.tool!.swarm_spawn_async!.args).sort(), [
     "agent",
@@ -111,6 +111,7 @@ test("the plugin registers the swarm tools with the seed design's argument names
     "priority",
     "shared_context",
     "title",
+    "verify",
   ]);
   assert.deepEqual(Object.keys(hooks.tool!.swarm_await_workers!.args).sort(), [
     "epic_id",
