@@ -5,7 +5,7 @@
 mod given;
 
 use apiary::api::{Options, SpawnArgs};
-use apiary::host::SessionStatus;
+use apiary::host::{Clock, SessionStatus};
 use apiary::testing::{block_on, FakeHost};
 use apiary::Apiary;
 use given::*;
@@ -206,4 +206,19 @@ fn the_same_cut_off_reply_seen_again_before_the_resumed_turn_replies_is_not_a_ne
     block_on(a.poll(&poll_args())).unwrap();
     assert_eq!(count_lines(&a, "worker_interrupted"), 2);
     assert_eq!(prompts_to(&a, &session).len(), 3);
+}
+
+#[test]
+fn an_unfinished_reply_begun_moments_ago_in_a_session_not_shown_busy_is_looked_at_again_later() {
+    let a = apiary();
+    let session = running(&a, "bd-1");
+    // The status map can lag a turn that has just begun: its reply is new, not cut off.
+    let now = a.host().now_ms();
+    a.host().sessions.cut_turn_begun_at(&session, now - 1_000);
+    block_on(a.poll(&poll_args())).unwrap();
+    assert_eq!(count_lines(&a, "worker_interrupted"), 0);
+    // Still unfinished and not busy seconds later: a restart cut it off.
+    a.host().clock.advance(5_000);
+    block_on(a.poll(&poll_args())).unwrap();
+    assert_eq!(count_lines(&a, "worker_interrupted"), 1);
 }

@@ -122,7 +122,7 @@ impl<H: Host> Apiary<H> {
             .host
             .messages(session, server.as_deref(), directory.as_deref(), 4);
         match messages.await {
-            Ok(messages) => from_messages(&messages, state),
+            Ok(messages) => from_messages(&messages, state, self.host.now_ms()),
             Err(e) if e.message.contains("NotFound") || e.message.contains("not found") => {
                 Seen::Failed(format!("session {session} no longer exists on the server"))
             }
@@ -291,7 +291,12 @@ fn wanted(seen: &BTreeMap<String, Seen>, swarm: &Swarm, resume: bool) -> Vec<Eve
 }
 
 /// What the session's own messages say about a worker that is not busy.
-fn from_messages(messages: &[Message], state: WorkerState) -> Seen {
+/// A reply begun this recently, unfinished, in a session the status map does not show busy, may
+/// be a turn just starting (the map can lag a new turn); it is looked at again later. A reply a
+/// restart cut off is older by the time the restarted server is asked.
+const FRESH_REPLY_MS: u64 = 5_000;
+
+fn from_messages(messages: &[Message], state: WorkerState, now: u64) -> Seen {
     let ran = matches!(state, WorkerState::Running | WorkerState::Idle);
     let Some(last) = messages.iter().rev().find(|m| m.is_assistant()) else {
         return if ran {
@@ -307,6 +312,15 @@ fn from_messages(messages: &[Message], state: WorkerState) -> Seen {
         (Some(_), _) => Seen::TurnEnded,
         // Seen busy, now not busy, and the reply was never finished: the server stopped
         // mid-turn (a restart aborts turns without marking them).
+        (None, true)
+            if last
+                .info
+                .time
+                .created
+                .is_some_and(|c| now < c + FRESH_REPLY_MS) =>
+        {
+            Seen::NotYetStarted
+        }
         (None, true) => Seen::Interrupted(last.info.id.clone()),
         // Never seen busy: the reply may be starting right now.
         (None, false) => Seen::NotYetStarted,
