@@ -47,7 +47,8 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
       description:
         "Start a worker agent on a subtask in a background session and return at once (its " +
         "worktree and session are made behind the reply; spawn many in one step); the worker " +
-        "runs in parallel with you, in its own git worktree and branch. Past the limit of " +
+        "runs in parallel with you, in its own git worktree and branch, made at its start from " +
+        "your working tree as it is then (your uncommitted and untracked files included). Past the limit of " +
         "running workers, or until its dependencies complete, it is queued and starts by " +
         "itself (the reply gives its place and why). Follow with swarm_await_workers, then " +
         "swarm_review and swarm_worktree_merge. Refused, with nothing queued, for an invalid id, a dependency " +
@@ -172,7 +173,8 @@ export function swarmTools(core: ApiaryCore): Record<string, ToolDefinition> {
     }),
     swarm_worktree_merge: tool({
       description:
-        "Merge a finished worker's branch (its worktree's changes) into your branch; the " +
+        "Merge a finished worker's branch (its worktree's changes, without your uncommitted " +
+        "files it started from) into your branch; the " +
         "worktree and branch are then removed. A worker on another server's branch is fetched " +
         "from origin. Refused for a worker that did not succeed unless force is true, and when " +
         "your uncommitted changes hold files it brings. On a conflict nothing is merged and the " +

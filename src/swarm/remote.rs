@@ -21,19 +21,21 @@ const SHELL_AGENT: &str = "build";
 /// adding worktrees to one clone at once make git fail on the other's half-made entry).
 const ADD_ATTEMPTS: u64 = 3;
 
-/// The ref on `origin` a worker's worktree starts from: the coordinator's HEAD at spawn.
+/// The ref on `origin` a worker's worktree starts from: what the coordinator sees at its start
+/// (`script::SNAPSHOT`).
 fn base_ref(name: &str) -> String {
     format!("refs/apiary/base/{name}")
 }
 
-/// The `sh` that sets `$base` in the clone a script runs in: the coordinator's HEAD, pushed to
-/// `origin` as the base of the worktree `name`, fetched, and no longer needed there.
+/// The `sh` that defines `set_base` in the clone a script runs in: it sets `$base` to the
+/// coordinator's base, pushed to `origin` as the base of the worktree `name`, fetched, and no
+/// longer needed there.
 fn fetch_base(name: &str) -> String {
     let base = base_ref(name);
     let spec = quote(&format!("+{base}:{base}"));
     let base = quote(&base);
     format!(
-        "run git fetch -q origin {spec}\nbase=$(git rev-parse {base})\ngit update-ref -d {base}"
+        "set_base() {{\nrun git fetch -q origin {spec}\nbase=$(git rev-parse {base})\ngit update-ref -d {base}\n}}\n"
     )
 }
 
@@ -162,11 +164,23 @@ impl<H: Host> Apiary<H> {
         let name = worktree_name(bead);
         let branch = format!("apiary/{name}");
         let base = base_ref(&name);
+        let snapshot = format!(
+            "{PRELUDE}name={}\nbranch={}\n{}set_base\nsay \"base $base\"\nsay ok\n",
+            quote(&name),
+            quote(&branch),
+            script::SNAPSHOT
+        );
+        let said = outcome(&self.host.shell(&top, &snapshot).await?)
+            .map_err(|why| HostError::new("snapshot of your working tree", why))?;
+        let from = said
+            .iter()
+            .find_map(|l| l.strip_prefix("base "))
+            .unwrap_or("HEAD");
         let push = self
             .host
-            .git(&top, &["push", "-q", "origin", &format!("+HEAD:{base}")])
+            .git(&top, &["push", "-q", "origin", &format!("+{from}:{base}")])
             .await?;
-        ok(push, "git push of your HEAD to origin")?;
+        ok(push, "git push of your base to origin")?;
         // The clone takes a member of its pool, or the checkout an earlier attempt left, or
         // makes one, by the same script a start here runs.
         let fetch = fetch_base(&name);

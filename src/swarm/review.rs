@@ -106,6 +106,12 @@ impl<H: Host> Apiary<H> {
         let (conflicts, blocked) = (work.conflicts, work.blocked);
 
         output += &format!("\n{}", diffstat(changes));
+        if let Some(n) = &work.snapshot {
+            output += &format!(
+                "\nbase: your HEAD + {} (not counted above, not merged)",
+                plural(n.parse().unwrap_or(0), "uncommitted file")
+            );
+        }
         let owned = if w.files.is_empty() {
             "it owns none".to_string()
         } else {

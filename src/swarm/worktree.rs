@@ -270,10 +270,14 @@ impl<H: Host> Apiary<H> {
         };
         // Git refuses to overwrite uncommitted files only for some of them, and mid-way: the
         // files both the branch and the coordinator's uncommitted changes hold stop it before.
-        let blocked = match self.inspect(&w, Some(&target), Look::Files).await? {
-            Ok(work) => work.blocked,
+        let work = match self.inspect(&w, Some(&target), Look::Files).await? {
+            Ok(work) => work,
             Err(why) => return Err(ToolError::Refused(why)),
         };
+        let blocked = work.blocked;
+        // A worker that started from the coordinator's uncommitted files: only its own
+        // changes are merged (those files stay the coordinator's, uncommitted).
+        let target = work.tip.unwrap_or(target);
         if !blocked.is_empty() {
             let names: Vec<&str> = blocked.iter().map(String::as_str).collect();
             return Err(ToolError::Refused(format!(
@@ -320,7 +324,7 @@ impl<H: Host> Apiary<H> {
         // `remove_merged_worktrees`), unless the worker may still run again.
         let mut removed = String::new();
         if self.options.remove_merged_worktrees && w.state.is_final() {
-            match self.remove_worktree(&w, true).await? {
+            match self.remove_worktree(&w).await? {
                 Ok(event) => {
                     self.log
                         .append(&self.host, self.host.now_ms(), &[event])
@@ -449,14 +453,10 @@ impl<H: Host> Apiary<H> {
         })
     }
 
-    /// Removes a worker's worktree, and its branch (`-D` when unmerged), or gives a pooled one
+    /// Removes a worker's worktree, its branch and its snapshot ref, or gives a pooled one
     /// back to the pool. The inner error is git's refusal, which the caller reports without
     /// stopping. Called under the git gate.
-    async fn remove_worktree(
-        &self,
-        w: &Worker,
-        merged: bool,
-    ) -> Result<Result<EventBody, String>, ToolError> {
+    async fn remove_worktree(&self, w: &Worker) -> Result<Result<EventBody, String>, ToolError> {
         let path = w.worktree.as_deref().unwrap_or_default();
         let (server, root) = (w.server.as_deref(), root_of(path));
         match (&w.branch, self.pool_size(server)) {
@@ -485,12 +485,19 @@ impl<H: Host> Apiary<H> {
                 }
                 // Its OpenCode instance would hold memory for a directory that is gone.
                 let _ = self.host.dispose_instance(None, path).await;
+                // `-D` even when merged: a merge of only the worker's own changes (see
+                // `inspect`) merges a commit made from the branch, not the branch.
                 if let Some(branch) = &w.branch {
-                    let flag = if merged { "-d" } else { "-D" };
-                    let _ = self.git(root, &["branch", flag, branch]).await?;
+                    let _ = self.git(root, &["branch", "-D", branch]).await?;
                 }
             }
         }
+        let top = match server {
+            Some(_) => self.coordinator_root(w).await?,
+            None => root.to_string(),
+        };
+        let snapshot = format!("refs/apiary/snapshot/{}", worktree_name(&w.bead_id));
+        let _ = self.git(&top, &["update-ref", "-d", &snapshot]).await?;
         Ok(Ok(EventBody::WorktreeRemoved(WorktreeRemoved {
             session_id: w.session_id.clone(),
             bead_id: w.bead_id.clone(),
@@ -537,7 +544,7 @@ impl<H: Host> Apiary<H> {
                 kept.push(w.bead_id.clone());
                 continue;
             }
-            match self.remove_worktree(w, merged).await? {
+            match self.remove_worktree(w).await? {
                 Ok(event) => {
                     removed.push(if unchanged {
                         format!("{} (no change)", w.bead_id)

@@ -94,3 +94,31 @@ test("a worker's edits stay in its worktree until merged; a conflicting merge ch
   assert.equal(git(fx.repo, "branch", "--list", "apiary/writer").trim(), "");
   assert.deepEqual([...fx.offLoopback], [], "the server made no connection off loopback");
 });
+
+test("a worker starts from the coordinator's uncommitted files, and its merge brings only its own change", async () => {
+  // The coordinator mid-edit: a file it has not committed, not even added.
+  writeFileSync(path.join(fx.repo, "draft.txt"), "draft\n");
+  const coordinator = (await fx.client.session.create({ body: { title: "coordinator, mid-edit" } })).data!;
+  const [spawned] = await coordinatorRuns(coordinator.id, "spawn-draft", [
+    {
+      name: "swarm_spawn_async",
+      args: { bead_id: "reader", epic_id: "draft-epic", title: "copy the draft", description: shellWorker("reader", "cat draft.txt > seen.txt"), files: [] },
+    },
+  ]);
+  assert.equal(spawned!.state.status, "completed");
+  await until("the reader's completion", 90_000, async () =>
+    loggedEvents(fx).some((e) => e.type === "worker_completed" && e.bead_id === "reader") ? true : undefined,
+  );
+
+  const [review, merge] = await coordinatorRuns(coordinator.id, "merge-draft", [
+    { name: "swarm_review", args: { bead_id: "reader" } },
+    { name: "swarm_worktree_merge", args: { bead_id: "reader" } },
+  ]);
+  assert.match(review!.state.output!, /\nbase: your HEAD \+ 1 uncommitted file \(not counted above, not merged\)/);
+  assert.match(merge!.state.output!, /^merged apiary\/reader \(worker success\) into your branch at [0-9a-f]{10}: 1 file changed: seen\.txt;/);
+  // The worker saw the draft; the merge committed its file, and the draft is still the
+  // coordinator's own, uncommitted.
+  assert.equal(readFileSync(path.join(fx.repo, "seen.txt"), "utf8"), "draft\n");
+  assert.equal(git(fx.repo, "status", "--porcelain", "--untracked-files=all"), "?? draft.txt\n");
+  assert.equal(git(fx.repo, "ls-tree", "--name-only", "HEAD", "draft.txt"), "");
+});

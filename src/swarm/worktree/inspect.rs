@@ -35,6 +35,11 @@ pub(in crate::swarm) struct Work {
     pub conflicts: Vec<String>,
     /// Everything of the work is in the coordinator's HEAD already.
     pub merged_in: bool,
+    /// The uncommitted files of the coordinator's the worker started from (`SNAPSHOT`).
+    pub snapshot: Option<String>,
+    /// The worker's own changes as one commit on the coordinator's HEAD it started from,
+    /// when it started from uncommitted files too: what a merge takes, leaving those out.
+    pub tip: Option<String>,
 }
 
 /// What to look at beyond `merged_in`.
@@ -76,6 +81,24 @@ elif [ -z "$tip" ]; then
   tip=$(git ls-remote origin "refs/heads/$branch" | cut -f1)
   if [ -z "$tip" ]; then say absent; say ok; exit 0; fi
   run git fetch -q --no-write-fetch-head origin "$tip"
+fi
+snap=$(git rev-parse -q --verify "refs/apiary/snapshot/${branch#apiary/}")
+if [ -n "$snap" ] && git merge-base --is-ancestor "$snap" "$tip"; then
+  say "snapshot $(git diff --name-only "$snap^" "$snap" | wc -l)"
+  if own=$(git merge-tree --write-tree --merge-base="$snap" "$snap^" "$tip" 2>/dev/null); then
+    if [ "$own" = "$(git rev-parse "$snap^^{tree}")" ]; then
+      tip=$(git rev-parse "$snap^")
+    else
+      # The worker's commit, as its author made it: the same work gives the same commit.
+      tip=$(log() { git log -1 --date=raw --format="$1" "$tip"; }
+        export GIT_AUTHOR_NAME="$(log %an)" GIT_AUTHOR_EMAIL="$(log %ae)" \
+          GIT_AUTHOR_DATE="$(log %ad)" GIT_COMMITTER_NAME="$(log %an)" \
+          GIT_COMMITTER_EMAIL="$(log %ae)" GIT_COMMITTER_DATE="$(log %ad)"
+        git commit-tree --no-gpg-sign -p "$snap^" -m "$(log %s)" "$own") ||
+        fail "git commit-tree"
+    fi
+    say "tip $tip"
+  fi
 fi
 git merge-base --is-ancestor "$tip" HEAD && say in
 [ "$look" = merged-in ] && { say ok; exit 0; }
@@ -139,6 +162,8 @@ impl<H: Host> Apiary<H> {
             let record = record.replace('\0', "\n");
             match kind {
                 "in" => work.merged_in = true,
+                "snapshot" => work.snapshot = Some(record.trim().to_string()),
+                "tip" => work.tip = Some(record),
                 "change" => {
                     let mut parts = record.splitn(3, '\t');
                     if let (Some(added), Some(deleted), Some(path)) =

@@ -47,7 +47,7 @@ free() {
 
 /// Gives `$branch` its checkout: the worktree already on it (an earlier attempt's, or a member
 /// a start took and gave up: prints `apiary-kept`), else a free member moved onto it (at the
-/// commit `$base` when the branch is new), else a new worktree: named as a member when there
+/// commit `$base` that `set_base` sets, when the branch is new), else a new worktree: named as a member when there
 /// is a pool (so that it can join it when its worker is done), else `.apiary/worktrees/$name`.
 /// Prints `apiary-at PATH`. A member is claimed by locking it (the reason names the branch), so
 /// that another process taking one at once passes it by; a new worktree made while another
@@ -55,13 +55,19 @@ free() {
 /// short wait.
 const TAKE: &str = r#"path=$(git worktree list --porcelain | awk -v b="branch refs/heads/$branch" '
   /^worktree / { p = substr($0, 10) } $0 == b { print p; exit }')
+old=
 if [ -n "$path" ]; then
   say kept
-elif [ "$size" -gt 0 ]; then
+elif git rev-parse --verify -q "refs/heads/$branch" >/dev/null; then
+  old=1
+else
+  set_base
+fi
+if [ -z "$path" ] && [ "$size" -gt 0 ]; then
   while IFS= read -r m; do
     [ -n "$m" ] || continue
     q git worktree lock --reason "$branch" "$m" || continue
-    if git rev-parse --verify -q "refs/heads/$branch" >/dev/null; then
+    if [ -n "$old" ]; then
       q git -C "$m" checkout -q "$branch"
     else
       q git -C "$m" checkout -q -b "$branch" "$base"
@@ -77,7 +83,7 @@ fi
 if [ -z "$path" ]; then
   path="$top/.apiary/worktrees/$name"
   [ "$size" -eq 0 ] || path="$top/.apiary/worktrees/pool-$(date +%s)-$$-new"
-  if git rev-parse --verify -q "refs/heads/$branch" >/dev/null; then
+  if [ -n "$old" ]; then
     set -- "$path" "$branch"
   else
     set -- -b "$branch" "$path" "$base"
@@ -216,8 +222,8 @@ impl<H: Host> Apiary<H> {
     }
 
     /// Gives `branch` its checkout (folder `name` when new) in the repository at `root` on
-    /// `server`, readied (see `TAKE`); `base` is the `sh` that sets `$base`, the commit a new
-    /// branch starts at. What the script said: `at PATH`, its links, `kept`.
+    /// `server`, readied (see `TAKE`); `base` is the `sh` that defines `set_base`, which sets
+    /// `$base`, the commit a new branch starts at. What the script said: `at PATH`, its links, `kept`.
     pub(in crate::swarm) async fn take_checkout(
         &self,
         server: Option<&str>,
@@ -233,8 +239,9 @@ impl<H: Host> Apiary<H> {
         self.pool_script(server, root, &body).await
     }
 
-    /// The checkout of `branch` (folder `name` when new) in the repository at `root`, at its
-    /// HEAD when new, readied: its path and links. Called under the git gate.
+    /// The checkout of `branch` (folder `name` when new) in the repository at `root`, readied:
+    /// its path and links. A new branch starts from the coordinator's working tree (see
+    /// `SNAPSHOT`). Called under the git gate.
     pub(super) async fn checkout_for(
         &self,
         root: &str,
@@ -242,7 +249,7 @@ impl<H: Host> Apiary<H> {
         branch: &str,
     ) -> Result<(String, Vec<String>), ToolError> {
         let said = self
-            .take_checkout(None, root, (name, branch), "base=$(git rev-parse HEAD)")
+            .take_checkout(None, root, (name, branch), script::SNAPSHOT)
             .await?;
         let path = said_after(&said, "at ").next().map_or_else(
             || format!("{root}/{}/{name}", super::WORKTREES),

@@ -19,26 +19,26 @@ pub(in crate::swarm) fn quote(s: &str) -> String {
 
 /// What every script starts with: `say` prints a marker line, `fail` prints the error and
 /// stops, and `run` runs a command, failing with its first words and its output. The script
-/// then runs at the top level of the repository it was started in (`$top`).
+/// then runs at the top level of the repository it was started in (`$top`), whose worktrees'
+/// folder git is told to ignore (in `info/exclude`, so that no tracked file changes).
 pub(in crate::swarm) const PRELUDE: &str = r#"say() { printf 'apiary-%s\n' "$*"; }
 fail() { say "error: $*"; exit 1; }
 run() { out=$("$@" 2>&1) || fail "$1 $2: $(printf '%s' "$out" | tr '\n' ' ')"; }
 top=$(git rev-parse --show-toplevel 2>&1) || fail "not a git repository: $top"
 cd "$top" || fail "cannot enter $top"
-"#;
-
-/// Readies the worktree at `$path` of the repository at `$top`: the worktrees' folder is
-/// ignored, and `$top/.opencode` is linked into it, the whole folder when the checkout has
-/// none, else entry by entry (never into `node_modules`, which is one install). Prints
-/// `apiary-link <path relative to the worktree>` for each link, a link an earlier attempt made
-/// included, so that a retried worker's commit leaves it out too.
-pub(in crate::swarm) const READY: &str = r#"exclude=$(git rev-parse --git-path info/exclude)
+exclude=$(git rev-parse --git-path info/exclude)
 mkdir -p "$(dirname "$exclude")"
 if ! grep -qxF /.apiary/ "$exclude" 2>/dev/null; then
   if [ -s "$exclude" ] && [ -n "$(tail -c 1 "$exclude")" ]; then echo >> "$exclude"; fi
   echo /.apiary/ >> "$exclude"
 fi
-exists() { [ -e "$1" ] || [ -L "$1" ]; }
+"#;
+
+/// Readies the worktree at `$path` of the repository at `$top`: `$top/.opencode` is linked into it, the whole folder when the checkout has
+/// none, else entry by entry (never into `node_modules`, which is one install). Prints
+/// `apiary-link <path relative to the worktree>` for each link, a link an earlier attempt made
+/// included, so that a retried worker's commit leaves it out too.
+pub(in crate::swarm) const READY: &str = r#"exists() { [ -e "$1" ] || [ -L "$1" ]; }
 ours() { [ -L "$2" ] && [ "$(readlink "$2")" = "$1" ]; }
 link() (
   from=$1 to=$2 rel=$3
@@ -56,6 +56,33 @@ link() (
   done
 )
 link "$top/.opencode" "$path/.opencode" .opencode
+"#;
+
+/// Defines `set_base`, which sets `$base` to what the coordinator at `$top` sees: its HEAD,
+/// plus its uncommitted and untracked (not ignored) files as a commit on top when it has any.
+/// That commit is made with a copy of the real index (unchanged files are not hashed again),
+/// so the coordinator's index, tree, stash and branch stay as they were; the ref
+/// `refs/apiary/snapshot/$name` keeps it, so that a merge can leave those changes out of the
+/// worker's (`inspect`). `.opencode` stays as committed: it is linked into every worktree.
+pub(in crate::swarm) const SNAPSHOT: &str = r#"set_base() {
+  # One git for three lines; split on newlines only (the path may hold spaces).
+  IFS='
+'
+  set -- $(git rev-parse HEAD "HEAD^{tree}" --git-path index)
+  unset IFS
+  [ $# -eq 3 ] || fail "no commit in $top"
+  base=$1 snap=refs/apiary/snapshot/$name ix=$3.apiary-$$
+  cp "$3" "$ix" 2>/dev/null
+  tree=$(export GIT_INDEX_FILE="$ix"; git add -A 2>&1 &&
+    git reset -q --no-refresh HEAD -- .opencode 2>&1 && git write-tree 2>&1)
+  ok=$?
+  rm -f "$ix"
+  [ $ok -eq 0 ] || fail "git add of your working tree: $(printf '%s' "$tree" | tr '\n' ' ')"
+  if [ "$tree" = "$2" ]; then git update-ref -d "$snap" 2>/dev/null; return; fi
+  base=$(git -c user.name=Apiary -c user.email=apiary@localhost commit-tree --no-gpg-sign \
+    -p "$base" -m "uncommitted changes $branch starts from" "$tree") || fail "git commit-tree"
+  git update-ref "$snap" "$base" || fail "git update-ref $snap"
+}
 "#;
 
 /// The links a script reported making.
