@@ -9,6 +9,8 @@
 #                of three (bench/cluster.ts), all sharing a private PostgreSQL log.
 #   --views      instead: the command line's and the dashboard's views on logs of 10,000 and
 #                100,000 events (bench/views.ts).
+#   --base       instead: what taking the coordinator's uncommitted files costs a worker's start,
+#                in a small repository and in one of 20,000 files (bench/base.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -23,8 +25,8 @@ if [ "${1:-}" = "--postgres" ] || [ "${1:-}" = "--cluster" ]; then
   node_modules/@oven/bun-linux-x64/bin/bun "bench/${1#--}.ts" "$url"
   exit 0
 fi
-if [ "${1:-}" = "--views" ]; then
-  exec node_modules/@oven/bun-linux-x64/bin/bun bench/views.ts
+if [ "${1:-}" = "--views" ] || [ "${1:-}" = "--base" ]; then
+  exec node_modules/@oven/bun-linux-x64/bin/bun "bench/${1#--}.ts"
 fi
 if [ ! -d bench/node_modules/swarm-mail ]; then
   (cd bench && npm install --ignore-scripts --no-audit --no-fund --loglevel=error)
