@@ -7,11 +7,17 @@ type Store = Parameters<typeof import("../dist/npm/host.js").makeHost>[1];
 const { makeHost } = await import("../dist/npm/host.js");
 
 let sessions = 0;
+/** The session each bead's start made (its title starts with the bead's id). */
+const sessionOf = new Map<string, string>();
 const ok = <T>(data: T) => ({ data });
 // A stand-in for the OpenCode client that answers at once.
 const client = {
   session: {
-    create: async () => ok({ id: `ses_${process.pid}_${++sessions}` }),
+    create: async (req: { body?: { title?: string } }) => {
+      const id = `ses_${process.pid}_${++sessions}`;
+      sessionOf.set(String(req.body?.title ?? "").split(":")[0]!, id);
+      return ok({ id });
+    },
     promptAsync: async () => ok(undefined),
     delete: async () => ok(true),
     status: async () => ok({}),
@@ -32,9 +38,14 @@ export function openCore(store: Store): Core {
 
 export const ctx = (s: string) => ({ session_id: s, directory: "/bench" });
 
+/** Spawns `bead` and waits for its start (made behind the spawn's reply): its session. */
 export async function spawn(core: Core, epic: string, bead: string): Promise<string> {
   const r = await core.spawnAsync(ctx("ses_coord"), { bead_id: bead, epic_id: epic, title: "bench task", files: ["src/lib.rs"] });
-  return r.session_id;
+  if (r.session_id) return r.session_id;
+  await core.drain();
+  const session = sessionOf.get(bead);
+  if (!session) throw new Error(`${bead} did not start: ${r.output}`);
+  return session;
 }
 
 /** `lanes` workers, each making `perLane` progress reports in sequence; all lanes at once.

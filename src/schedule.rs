@@ -402,7 +402,9 @@ pub fn plan(swarm: &Swarm, options: &Options, machine: Option<&Machine>, now: u6
             Some(Wait::Machine(why.clone()))
         } else if let Some((other, paths)) =
             file_conflict(swarm, options, bead, &q.request.files, now).or_else(|| {
-                starting.iter().find_map(|(b, files)| {
+                // Beads this round starts hold their files as running ones do.
+                let held = options.on_file_conflict != crate::api::FileConflict::Allow;
+                starting.iter().filter(|_| held).find_map(|(b, files)| {
                     let paths = crate::glob::overlaps(&q.request.files, files);
                     (!paths.is_empty()).then(|| (b.clone(), paths))
                 })

@@ -286,6 +286,29 @@ fn a_spawn_on_files_a_running_worker_holds_waits_is_refused_or_runs_as_on_file_c
 }
 
 #[test]
+fn queued_beads_sharing_files_start_in_one_round_when_conflicts_are_allowed_and_one_at_a_time_else()
+{
+    let sharing = |bead: &str| {
+        EventBody::WorkerQueued(WorkerQueued {
+            files: vec!["src/shared.rs".into()],
+            ..queued_request(bead)
+        })
+    };
+    let swarm = given([sharing("bd-1"), sharing("bd-2")]);
+    for (policy, starts) in [
+        (FileConflict::Allow, vec!["bd-1", "bd-2"]),
+        (FileConflict::Queue, vec!["bd-1"]),
+    ] {
+        let options = Options {
+            on_file_conflict: policy,
+            ..Options::default()
+        };
+        let plan = schedule::plan(&swarm, &options, Some(&IDLE), NOW);
+        assert_eq!(plan.start, starts, "{policy:?}");
+    }
+}
+
+#[test]
 fn a_limit_per_model_queues_only_the_spawns_of_that_provider() {
     let options = Options {
         max_running_per_model: BTreeMap::from([("openai".to_string(), 1)]),
