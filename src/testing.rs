@@ -94,9 +94,10 @@ impl Storage for MemoryStore {
         self.locked.set(false);
         Ok(())
     }
-    async fn read_from(&self, offset: u64) -> Result<Vec<u8>, HostError> {
+    async fn read_from(&self, offset: u64, max: u64) -> Result<Vec<u8>, HostError> {
         let bytes = self.bytes.borrow();
-        Ok(bytes.get(offset as usize..).unwrap_or_default().to_vec())
+        let rest = bytes.get(offset as usize..).unwrap_or_default();
+        Ok(rest[..rest.len().min(max as usize)].to_vec())
     }
     async fn write(&self, bytes: &[u8]) -> Result<(), HostError> {
         self.push_raw(bytes);
@@ -477,8 +478,8 @@ impl<S: Storage> Storage for Rc<S> {
     async fn unlock(&self) -> Result<(), HostError> {
         (**self).unlock().await
     }
-    async fn read_from(&self, offset: u64) -> Result<Vec<u8>, HostError> {
-        (**self).read_from(offset).await
+    async fn read_from(&self, offset: u64, max: u64) -> Result<Vec<u8>, HostError> {
+        (**self).read_from(offset, max).await
     }
     async fn write(&self, bytes: &[u8]) -> Result<(), HostError> {
         (**self).write(bytes).await
@@ -506,6 +507,8 @@ pub struct FakeHost<S = MemoryStore> {
     pub clock: FakeClock,
     /// What `machine` reports: an idle machine unless a test says otherwise.
     pub machine: Cell<Machine>,
+    /// How many times `machine` yields before it answers (a host reading /proc).
+    pub machine_yields: Cell<u32>,
     /// What the core warned about, in order.
     pub warnings: RefCell<Vec<String>>,
 }
@@ -529,6 +532,7 @@ impl<S> FakeHost<S> {
             store,
             clock: FakeClock::default(),
             machine: Cell::new(IDLE_MACHINE),
+            machine_yields: Cell::new(0),
             warnings: RefCell::default(),
         }
     }
@@ -653,6 +657,9 @@ impl<S> Workspace for FakeHost<S> {
             .unwrap_or_else(|| vec![build]))
     }
     async fn machine(&self) -> Result<Machine, HostError> {
+        for _ in 0..self.machine_yields.get() {
+            yield_now().await;
+        }
         Ok(self.machine.get())
     }
 }
@@ -700,8 +707,8 @@ impl<S: Storage> Storage for FakeHost<S> {
     async fn unlock(&self) -> Result<(), HostError> {
         self.store.unlock().await
     }
-    async fn read_from(&self, offset: u64) -> Result<Vec<u8>, HostError> {
-        self.store.read_from(offset).await
+    async fn read_from(&self, offset: u64, max: u64) -> Result<Vec<u8>, HostError> {
+        self.store.read_from(offset, max).await
     }
     async fn write(&self, bytes: &[u8]) -> Result<(), HostError> {
         self.store.write(bytes).await

@@ -59,6 +59,31 @@ fn thirty_spawns_in_one_step_are_thirty_appends_and_a_round_prepares_them_four_a
 }
 
 #[test]
+fn a_spawn_whose_bead_another_round_started_meanwhile_is_answered_with_its_worker() {
+    // A spawn looks at the machine after queueing its bead (a host reading /proc yields);
+    // the round of an earlier spawn, run meanwhile, starts that bead first.
+    for delay in 1..8 {
+        let a = wide(4);
+        a.host().machine_yields.set(3);
+        let earlier = async {
+            a.spawn(&coordinator(), &spawn_args("bd-1")).await.unwrap();
+            a.drain().await.unwrap();
+        };
+        let later = async {
+            for _ in 0..delay {
+                apiary::testing::yield_now().await;
+            }
+            a.spawn(&coordinator(), &spawn_args("bd-2")).await
+        };
+        let ((), reply) = block_on(join(earlier, later));
+        let reply = reply.unwrap_or_else(|e| panic!("after {delay} yields: {e}"));
+        assert_eq!(reply.bead_id, "bd-2");
+        block_on(a.drain()).unwrap();
+        assert_eq!(count_lines(&a, "worker_spawned"), 2);
+    }
+}
+
+#[test]
 fn a_round_decided_while_starts_are_prepared_leaves_them_to_those_starts() {
     let a = wide(3);
     a.host().sessions.create_yields.set(50);

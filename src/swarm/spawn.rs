@@ -65,9 +65,11 @@ impl<H: Host> Apiary<H> {
         let (q, plan) = {
             let swarm = self.log.swarm();
             let plan = schedule::plan(&swarm, &self.options, machine.as_ref(), self.host.now_ms());
-            let q = swarm
-                .queued(&args.bead_id)
-                .ok_or_else(|| ToolError::Refused(format!("{} left the queue", args.bead_id)))?;
+            // Another call's round may have started it meanwhile: its worker is the answer.
+            let Some(q) = swarm.queued(&args.bead_id) else {
+                drop(swarm);
+                return self.after_race(args);
+            };
             if !plan.start.contains(&args.bead_id) {
                 return Ok(intake::queued_reply(q, &plan, self.host.now_ms()));
             }
