@@ -80,7 +80,7 @@ export function makeHost(own: OpencodeClient, store: LogStore, servers: Readonly
     remoteAgents: (server, directory) => remoteAgents(on(server), directory),
     lock: () => store.lock(),
     unlock: () => store.unlock(),
-    readFrom: (offset) => store.readFrom(offset),
+    readFrom: (offset, max) => store.readFrom(offset, max),
     write: (bytes) => store.write(bytes),
     sync: () => store.sync(),
     truncate: (length) => store.truncate(length),

@@ -175,13 +175,16 @@ export async function openPostgresStore(connectionString: string, log: string): 
         h.release();
       }
     },
-    async readFrom(offset: number) {
+    async readFrom(offset: number, max?: number) {
+      // Whole lines from the one holding `offset`, up to the first that reaches `offset + max`.
+      const end = max === undefined || !Number.isFinite(offset + max) ? null : offset + max;
       const { rows } = await pool.query<{ byte_offset: string; line: Buffer }>(
         `SELECT byte_offset, line FROM apiary_events
           WHERE log = $1 AND byte_offset >= coalesce(
             (SELECT max(byte_offset) FROM apiary_events WHERE log = $1 AND byte_offset <= $2), 0)
+            AND ($3::bigint IS NULL OR byte_offset < $3)
           ORDER BY seq`,
-        [log, offset],
+        [log, offset, end],
       );
       if (rows.length === 0) return new Uint8Array();
       const all = Buffer.concat(rows.map((r) => r.line));

@@ -432,16 +432,17 @@ export class Flusher {
  * Everything from `offset` to the end, read synchronously (page-cache reads of what is new are
  * microseconds) until a read comes back short.
  */
-function readAll(fd: number, offset: number): Uint8Array {
+function readAll(fd: number, offset: number, max = Infinity): Uint8Array {
   const chunks: Uint8Array[] = [];
   let total = 0;
   // Most catch-ups find nothing or a few lines: start small, grow for long reads.
-  for (let size = 4096; ; size = Math.min(size * 4, 16 * 1024 * 1024)) {
-    const chunk = new Uint8Array(size);
-    const read = readSync(fd, chunk, 0, size, offset + total);
+  for (let size = 4096; total < max; size = Math.min(size * 4, 16 * 1024 * 1024)) {
+    const want = Math.min(size, max - total);
+    const chunk = new Uint8Array(want);
+    const read = readSync(fd, chunk, 0, want, offset + total);
     if (read > 0) chunks.push(chunk.subarray(0, read));
     total += read;
-    if (read < size) break;
+    if (read < want) break;
   }
   if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(total);
@@ -533,7 +534,7 @@ export function openFileStore(file: string): LogStore {
         }
       }
     },
-    async readFrom(offset) {
+    async readFrom(offset, max) {
       if (readFd === undefined) {
         try {
           readFd = openSync(file, "r");
@@ -542,7 +543,7 @@ export function openFileStore(file: string): LogStore {
           throw e;
         }
       }
-      return readAll(readFd, offset);
+      return readAll(readFd, offset, max);
     },
     async write(bytes) {
       const fd = appendTo();
@@ -591,8 +592,9 @@ export function memoryStore(initial: Uint8Array = new Uint8Array(0)): LogStore &
     async unlock() {
       mutex.unlock();
     },
-    async readFrom(offset) {
-      return data.slice(Math.min(offset, data.length));
+    async readFrom(offset, max = Infinity) {
+      const from = Math.min(offset, data.length);
+      return data.slice(from, Math.min(data.length, from + max));
     },
     async write(bytes) {
       const next = new Uint8Array(data.length + bytes.length);

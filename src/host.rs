@@ -415,8 +415,10 @@ pub trait Storage {
     /// process).
     async fn lock(&self) -> Result<(), HostError>;
     async fn unlock(&self) -> Result<(), HostError>;
-    /// Bytes from `offset` to the current end.
-    async fn read_from(&self, offset: u64) -> Result<Vec<u8>, HostError>;
+    /// Bytes from `offset`: at least `max` of them unless the log ends sooner (a store may
+    /// give more, up to the end). Readers go through a long log in such pieces, so that it is
+    /// never held whole in memory.
+    async fn read_from(&self, offset: u64, max: u64) -> Result<Vec<u8>, HostError>;
     /// Appends bytes, with the lock held. Not yet durable: see `sync`.
     async fn write(&self, bytes: &[u8]) -> Result<(), HostError>;
     /// Returns once everything written before the call is durable. Called after the lock is

@@ -33,8 +33,12 @@ pub use reader::{check_line, Damage, LineReader};
 pub const SNAPSHOT_EVERY: u64 = 2_000;
 /// A complete line longer than this is damage, not an event.
 pub const MAX_LINE: usize = 1 << 20;
-/// How much of the log before a snapshot's offset is read to check that it still matches.
-const SNAPSHOT_CHECK_BYTES: u64 = 4 * MAX_LINE as u64;
+/// The piece of the log a catch-up reads at a time: a long log is folded piece by piece, never
+/// held whole in memory (a line longer than a piece is read with a larger one).
+const READ_PIECE: u64 = 256 * 1024;
+/// How much of the log before a snapshot's offset is read first to find the line that ends
+/// there (more when that line is longer).
+const SNAPSHOT_CHECK_BYTES: u64 = 4096;
 const SNAPSHOT_FORMAT: u32 = 1;
 
 /// The projection as of a byte offset of the log, with the chain value there: a cache that
@@ -236,20 +240,40 @@ impl EventLog {
         if self.state.borrow().reader.damage().is_some() {
             return Ok(());
         }
-        let start = self.state.borrow().reader.offset();
-        let bytes = store.read_from(start).await?;
-        self.ingest(start, &bytes);
+        self.catch_up(store).await?;
         self.save_snapshot_if_due(store).await;
         Ok(())
+    }
+
+    /// Reads and folds the log from where reading stands to its end, a piece at a time;
+    /// returns what follows its last complete line (a line being written, or torn).
+    async fn catch_up(&self, store: &impl Storage) -> Result<Vec<u8>, LogError> {
+        let mut want = READ_PIECE;
+        loop {
+            let start = self.state.borrow().reader.offset();
+            let bytes = store.read_from(start, want).await?;
+            let rest = self.ingest(start, &bytes) as usize;
+            if self.state.borrow().reader.damage().is_some() {
+                return Ok(Vec::new());
+            }
+            if (bytes.len() as u64) < want {
+                return Ok(bytes[bytes.len() - rest..].to_vec());
+            }
+            // A piece with no complete line holds the start of a longer one.
+            want = if rest == bytes.len() {
+                want * 2
+            } else {
+                READ_PIECE
+            };
+        }
     }
 
     /// First catch-up: from a snapshot that still matches the log, or from the start; then a
     /// torn last line, if any, is cut off under the lock.
     async fn open(&self, store: &impl Storage) -> Result<(), LogError> {
-        let start = self.restore_snapshot(store).await;
-        let bytes = store.read_from(start).await?;
-        let torn = self.ingest(start, &bytes);
-        if torn > 0 && self.state.borrow().reader.damage().is_none() {
+        self.restore_snapshot(store).await;
+        let torn = self.catch_up(store).await?;
+        if !torn.is_empty() && self.state.borrow().reader.damage().is_none() {
             store.lock().await?;
             let recovered = self.recover_torn_tail(store).await;
             let unlocked = store.unlock().await;
@@ -264,14 +288,12 @@ impl EventLog {
     /// With the lock held: catches up and cuts off an incomplete last line, which can only be
     /// what a crashed writer left, since no writer is mid-line while we hold the lock.
     async fn recover_torn_tail(&self, store: &impl Storage) -> Result<(), LogError> {
-        let start = self.state.borrow().reader.offset();
-        let bytes = store.read_from(start).await?;
-        let torn = self.ingest(start, &bytes);
+        let tail = self.catch_up(store).await?;
+        let torn = tail.len() as u64;
         if torn == 0 || self.state.borrow().reader.damage().is_some() {
             return Ok(());
         }
-        let tail = &bytes[bytes.len() - torn as usize..];
-        if !looks_torn(tail) {
+        if !looks_torn(&tail) {
             // Not what a writer of this log leaves: keep it, and say where it is.
             self.state.borrow_mut().reader.stop(format!(
                 "the last {torn} bytes are not a complete line and do not look like a torn \
@@ -285,28 +307,26 @@ impl EventLog {
         Ok(())
     }
 
-    /// Loads the snapshot if it matches the log and nothing was read yet; returns the offset
-    /// to read from.
-    async fn restore_snapshot(&self, store: &impl Storage) -> u64 {
+    /// Loads the snapshot if it matches the log and nothing was read yet.
+    async fn restore_snapshot(&self, store: &impl Storage) {
         let Ok(Some(bytes)) = store.load_snapshot().await else {
-            return self.state.borrow().reader.offset();
+            return;
         };
         let Some(snap) = Snapshot::decode(&bytes) else {
-            return self.state.borrow().reader.offset();
+            return;
         };
         if !self.matches_log(store, &snap).await {
-            return self.state.borrow().reader.offset();
+            return;
         }
         let mut s = self.state.borrow_mut();
         if s.reader.offset() != 0 || s.reader.next_seq() != 1 {
             // A concurrent first call of this instance got further meanwhile: never go back.
-            return s.reader.offset();
+            return;
         }
         s.reader = LineReader::resume(snap.offset, snap.lines, snap.next_seq, snap.chain);
         s.snapshot_seq = snap.next_seq;
         s.swarm = snap.swarm;
         s.from_snapshot = true;
-        snap.offset
     }
 
     /// A snapshot matches when the line that ends at its offset carries its chain value.
@@ -314,21 +334,30 @@ impl EventLog {
         if snap.offset == 0 {
             return snap.next_seq == 1;
         }
-        let from = snap.offset.saturating_sub(SNAPSHOT_CHECK_BYTES);
-        let Ok(bytes) = store.read_from(from).await else {
-            return false;
-        };
-        let Some(head) = bytes.get(..(snap.offset - from) as usize) else {
-            return false;
-        };
-        let Some(body) = head.strip_suffix(b"\n") else {
-            return false;
-        };
-        let last = body.rsplit(|&b| b == b'\n').next().unwrap_or_default();
-        std::str::from_utf8(last)
-            .ok()
-            .and_then(chain::stored)
-            .is_some_and(|h| h == snap.chain)
+        // Back from the offset until a line's start is in sight.
+        let mut back = SNAPSHOT_CHECK_BYTES;
+        loop {
+            let from = snap.offset.saturating_sub(back);
+            let Ok(bytes) = store.read_from(from, snap.offset - from).await else {
+                return false;
+            };
+            let Some(head) = bytes.get(..(snap.offset - from) as usize) else {
+                return false;
+            };
+            let Some(body) = head.strip_suffix(b"\n") else {
+                return false;
+            };
+            let whole = from == 0 || body.contains(&b'\n');
+            if !whole && back <= MAX_LINE as u64 {
+                back *= 4;
+                continue;
+            }
+            let last = body.rsplit(|&b| b == b'\n').next().unwrap_or_default();
+            return std::str::from_utf8(last)
+                .ok()
+                .and_then(chain::stored)
+                .is_some_and(|h| h == snap.chain);
+        }
     }
 
     async fn save_snapshot_if_due(&self, store: &impl Storage) {

@@ -311,8 +311,8 @@ impl Storage for CountingStore {
     async fn unlock(&self) -> Result<(), HostError> {
         self.inner.unlock().await
     }
-    async fn read_from(&self, offset: u64) -> Result<Vec<u8>, HostError> {
-        let bytes = self.inner.read_from(offset).await?;
+    async fn read_from(&self, offset: u64, max: u64) -> Result<Vec<u8>, HostError> {
+        let bytes = self.inner.read_from(offset, max).await?;
         self.reads.borrow_mut().push((offset, bytes.len()));
         Ok(bytes)
     }
@@ -554,4 +554,53 @@ fn swarm_log_on_a_damaged_log_answers_as_one_reading_of_the_whole_log_would() {
             assert_eq!(got, want, "{why}: {args:?}");
         }
     }
+}
+
+#[test]
+fn opening_a_long_log_reads_it_in_pieces_and_a_line_longer_than_a_piece_whole() {
+    let a = counted();
+    let queued = |n: usize, text: String| {
+        EventBody::WorkerQueued(WorkerQueued {
+            bead_id: format!("bd-{n}"),
+            epic_id: "ep".into(),
+            title: "t".into(),
+            description: Some(text),
+            ..WorkerQueued::default()
+        })
+    };
+    let mut n = 0;
+    for _ in 0..40 {
+        let batch: Vec<EventBody> = (0..30)
+            .map(|_| {
+                n += 1;
+                queued(n, "x".repeat(1000))
+            })
+            .collect();
+        append(&a, &batch);
+    }
+    append(&a, &[queued(n + 1, "y".repeat(600 * 1024))]);
+    append(&a, &[queued(n + 2, "z".into())]);
+    let store = &a.host().store;
+    let total = store.inner.text().len();
+    store.take_reads();
+
+    let fresh = EventLog::new();
+    block_on(fresh.refresh(store)).unwrap();
+    assert_eq!(fresh.swarm().clone(), a.log().swarm().clone());
+    assert_eq!(fresh.swarm().last_seq(), 1202);
+    let reads = store.take_reads();
+    let longest = reads.iter().map(|r| r.1).max().unwrap();
+    assert!(reads.len() > 4, "{reads:?}");
+    // One piece had to grow to hold the long line; never the whole log at once.
+    assert!(
+        longest > 600 * 1024 && longest < total / 2,
+        "{reads:?} of {total}"
+    );
+    // Each piece starts where the one before stopped (at its last complete line), and the
+    // last one reaches the end.
+    for pair in reads.windows(2) {
+        assert!(pair[1].0 <= pair[0].0 + pair[0].1 as u64, "{reads:?}");
+    }
+    let (at, len) = *reads.last().unwrap();
+    assert_eq!(at as usize + len, total, "{reads:?}");
 }

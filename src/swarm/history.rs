@@ -61,7 +61,7 @@ impl<H: Host> Apiary<H> {
         // Damage stops reading for good, as it stops the log's own reading.
         if self.journal.borrow().damage().is_none() {
             let start = self.journal.borrow().offset();
-            let bytes = self.host.read_from(start).await?;
+            let bytes = self.host.read_from(start, u64::MAX).await?;
             self.journal.borrow_mut().read(start, &bytes);
         }
         let journal = self.journal.borrow();

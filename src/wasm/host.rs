@@ -79,8 +79,9 @@ export interface ApiaryHost {
   /** Exclusive write lock on the log, shared by every writer of the same log. */
   lock(): Promise<void>;
   unlock(): Promise<void>;
-  /** The log's bytes from `offset` to its end (empty when there is no log yet). */
-  readFrom(offset: number): Promise<Uint8Array>;
+  /** The log's bytes from `offset` (empty when there is no log yet): at least `max` of them
+   * unless the log ends sooner; all of the rest when `max` is not given. */
+  readFrom(offset: number, max?: number): Promise<Uint8Array>;
   /** Appends to the log, with the lock held; not yet durable. */
   write(bytes: Uint8Array): Promise<void>;
   /** Resolves once everything written before the call is durable (fdatasync); concurrent
@@ -210,7 +211,7 @@ extern "C" {
     #[wasm_bindgen(method, catch)]
     fn unlock(this: &JsHost) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = readFrom)]
-    fn read_from(this: &JsHost, offset: f64) -> Result<Promise, JsValue>;
+    fn read_from(this: &JsHost, offset: f64, max: f64) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn write(this: &JsHost, bytes: &[u8]) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch)]
@@ -470,8 +471,8 @@ impl Storage for JsHost {
         call("log unlock", self.unlock()).await.map(drop)
     }
 
-    async fn read_from(&self, offset: u64) -> Result<Vec<u8>, HostError> {
-        let bytes = call("log read", self.read_from(offset as f64)).await?;
+    async fn read_from(&self, offset: u64, max: u64) -> Result<Vec<u8>, HostError> {
+        let bytes = call("log read", self.read_from(offset as f64, max as f64)).await?;
         Ok(Uint8Array::new(&bytes).to_vec())
     }
 

@@ -127,6 +127,14 @@ test("what is not the next line of the log is refused, and nothing is stored", a
   assert.equal(new TextDecoder().decode(bytes), before.map((r) => r.line).join(""));
   // A read from the middle of a line starts there, as the file log's does.
   assert.equal(new TextDecoder().decode(await store.readFrom(5)), before.map((r) => r.line).join("").slice(5));
+  // A piece at a time: whole lines up to the first that reaches `offset + max`, at least `max`
+  // bytes unless the log ends sooner.
+  const all = before.map((r) => r.line).join("");
+  const piece = new TextDecoder().decode(await store.readFrom(5, 1));
+  assert.equal(piece, before[0]!.line.slice(5));
+  const two = new TextDecoder().decode(await store.readFrom(0, before[0]!.line.length + 1));
+  assert.equal(two, before[0]!.line + before[1]!.line);
+  assert.equal(new TextDecoder().decode(await store.readFrom(0, 1e9)), all);
 });
 
 test("the projection's snapshot is kept beside the log and read back", async () => {

@@ -46,6 +46,9 @@ for (const [name, make] of [
     assert.equal(text(await store.readFrom(0)), "one\ntwo\n");
     assert.equal(text(await store.readFrom(4)), "two\n");
     assert.equal((await store.readFrom(100)).length, 0);
+    // A piece at a time: `max` bytes unless the log ends sooner.
+    assert.equal(text(await store.readFrom(2, 3)), "e\nt");
+    assert.equal(text(await store.readFrom(6, 10)), "o\n");
     await store.truncate(4);
     assert.equal(text(await store.readFrom(0)), "one\n");
   });
