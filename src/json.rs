@@ -570,6 +570,12 @@ impl<T: FromJson> FromJson for Option<T> {
     }
 }
 
+impl<T: ToJson> ToJson for Box<T> {
+    fn write(&self, out: &mut String) {
+        (**self).write(out)
+    }
+}
+
 impl<T: ToJson> ToJson for Vec<T> {
     fn write(&self, out: &mut String) {
         out.push('[');

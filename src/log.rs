@@ -44,7 +44,6 @@ const SNAPSHOT_FORMAT: u32 = 1;
 /// The projection as of a byte offset of the log, with the chain value there: a cache that
 /// makes opening a long log cost only the events after it.
 struct Snapshot {
-    format: u32,
     offset: u64,
     lines: u64,
     next_seq: u64,
@@ -53,15 +52,18 @@ struct Snapshot {
 }
 
 impl Snapshot {
-    fn encode(&self) -> Vec<u8> {
-        let mut out = String::new();
+    /// The snapshot of `swarm` as `reader` stands, written straight from the projection (a
+    /// copy of it would double the memory of a large one) into room for `size` bytes, the
+    /// last snapshot's size, so that the text does not grow by doubling either.
+    fn encode(reader: &LineReader, swarm: &Swarm, size: usize) -> Vec<u8> {
+        let mut out = String::with_capacity(size + size / 8);
         let mut o = ObjWriter::new(&mut out);
-        o.field("format", &self.format);
-        o.field("offset", &self.offset);
-        o.field("lines", &self.lines);
-        o.field("next_seq", &self.next_seq);
-        o.field("chain", &self.chain);
-        o.field("swarm", &self.swarm);
+        o.field("format", &SNAPSHOT_FORMAT);
+        o.field("offset", &reader.offset());
+        o.field("lines", &reader.lines());
+        o.field("next_seq", &reader.next_seq());
+        o.field("chain", &reader.chain());
+        o.field("swarm", swarm);
         o.end();
         out.into_bytes()
     }
@@ -73,7 +75,7 @@ impl Snapshot {
         let (mut chain, mut swarm) = (None, None);
         p.fields(&mut |p, name| {
             match &*name {
-                "format" => format = Some(p.read()?),
+                "format" => format = Some(p.read::<u32>()?),
                 "offset" => offset = Some(p.read()?),
                 "lines" => lines = Some(p.read()?),
                 "next_seq" => next_seq = Some(p.read()?),
@@ -87,8 +89,8 @@ impl Snapshot {
         })
         .ok()?;
         p.end().ok()?;
+        format.filter(|&f| f == SNAPSHOT_FORMAT)?;
         Some(Self {
-            format: format.filter(|&f| f == SNAPSHOT_FORMAT)?,
             offset: offset?,
             lines: lines?,
             next_seq: next_seq?,
@@ -110,6 +112,8 @@ struct LogState {
     /// `next_seq` when the last snapshot was saved or loaded.
     snapshot_seq: u64,
     from_snapshot: bool,
+    /// The size of the last snapshot saved or loaded, in bytes.
+    snapshot_len: usize,
 }
 
 /// What a caller may want to tell a user about the log.
@@ -327,6 +331,7 @@ impl EventLog {
         s.snapshot_seq = snap.next_seq;
         s.swarm = snap.swarm;
         s.from_snapshot = true;
+        s.snapshot_len = bytes.len();
     }
 
     /// A snapshot matches when the line that ends at its offset carries its chain value.
@@ -367,16 +372,14 @@ impl EventLog {
             if r.damage().is_some() || r.next_seq() - s.snapshot_seq < SNAPSHOT_EVERY {
                 return;
             }
-            let snap = Snapshot {
-                format: SNAPSHOT_FORMAT,
-                offset: r.offset(),
-                lines: r.lines(),
-                next_seq: r.next_seq(),
-                chain: r.chain().to_string(),
-                swarm: s.swarm.clone(),
+            // Before any snapshot, about what one takes per worker.
+            let size = match s.snapshot_len {
+                0 => s.swarm.workers().count() * 1024,
+                n => n,
             };
-            snap.encode()
+            Snapshot::encode(r, &s.swarm, size)
         };
+        self.state.borrow_mut().snapshot_len = bytes.len();
         // Marked taken before the save, so that calls meanwhile do not each clone and save a
         // snapshot of their own (a thousand at once ran the wasm out of memory under load).
         let next_seq = self.state.borrow().reader.next_seq();

@@ -179,7 +179,9 @@ pub struct Queued {
 /// Serializable, so a snapshot of it can be kept beside the log for fast opening.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Swarm {
-    workers: Vec<Worker>,
+    /// Boxed, so that growing the list moves pointers, not whole workers: with thousands of
+    /// them, a list of workers inline held the old and the new copy at once when it grew.
+    workers: Vec<Box<Worker>>,
     /// The latest worker of each bead.
     by_bead: BTreeMap<String, usize>,
     by_session: BTreeMap<String, usize>,
@@ -221,7 +223,7 @@ impl Swarm {
                     None => self.bead(&e.bead_id).map_or(1, |w| w.attempt + 1),
                 };
                 let index = self.workers.len();
-                self.workers.push(Worker {
+                self.workers.push(Box::new(Worker {
                     bead_id: e.bead_id.clone(),
                     epic_id: e.epic_id.clone(),
                     session_id: e.session_id.clone(),
@@ -264,7 +266,7 @@ impl Swarm {
                     place_note: e.note.clone(),
                     verify: e.verify.clone(),
                     verify_rounds: Vec::new(),
-                });
+                }));
                 let queued = self.queue.remove(&e.bead_id).is_some();
                 if self.by_bead.insert(e.bead_id.clone(), index).is_none() && !queued {
                     self.add_to_epic(&e.epic_id, &e.bead_id);
@@ -512,11 +514,11 @@ impl Swarm {
 
     /// The latest worker of a bead.
     pub fn bead(&self, bead_id: &str) -> Option<&Worker> {
-        self.by_bead.get(bead_id).map(|&i| &self.workers[i])
+        self.by_bead.get(bead_id).map(|&i| &*self.workers[i])
     }
 
     pub fn session(&self, session_id: &str) -> Option<&Worker> {
-        self.by_session.get(session_id).map(|&i| &self.workers[i])
+        self.by_session.get(session_id).map(|&i| &*self.workers[i])
     }
 
     /// The latest worker of each bead of an epic, in spawn order.
@@ -531,7 +533,7 @@ impl Swarm {
 
     /// Every worker ever spawned (a bead's earlier attempts too), in spawn order.
     pub fn workers(&self) -> impl Iterator<Item = &Worker> {
-        self.workers.iter()
+        self.workers.iter().map(|w| &**w)
     }
 
     pub fn epic_ids(&self) -> impl Iterator<Item = &str> {

@@ -202,7 +202,7 @@ impl Swarm {
         p.fields(&mut |p, name| {
             match &*name {
                 "workers" => p.items(&mut |p| {
-                    swarm.workers.push(p.read()?);
+                    swarm.workers.push(Box::new(p.read()?));
                     Ok(())
                 })?,
                 "queue" => p.fields(&mut |p, bead| {
