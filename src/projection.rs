@@ -181,6 +181,7 @@ pub struct Queued {
 pub struct Swarm {
     /// Boxed, so that growing the list moves pointers, not whole workers: with thousands of
     /// them, a list of workers inline held the old and the new copy at once when it grew.
+    #[allow(clippy::vec_box)]
     workers: Vec<Box<Worker>>,
     /// The latest worker of each bead.
     by_bead: BTreeMap<String, usize>,
