@@ -1,12 +1,12 @@
 // Apiary's side of the benchmark, in a fresh process: prints one JSON object of figures.
 // Appends go through the public tools (swarm_spawn_async, swarm_progress), each acknowledged
 // only once durable (fdatasync), exactly as a plugin instance makes them.
-import { mkdtempSync, rmSync, statSync, unlinkSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 
 const t0 = performance.now();
-const { wasmMemoryBytes } = await import("../dist/npm/core.js");
 const { openFileStore } = await import("../dist/npm/store.js");
 const { openCore, progressRun, median, fill } = await import("./harness.js");
 type Core = import("./harness.js").Core;
@@ -35,7 +35,14 @@ try {
     samples.push(performance.now() - s);
   }
   const bytesPerEvent = statSync(file10k).size / 10_000;
-  const wasmBytesAt10k = wasmMemoryBytes();
+  // An instance opening the log in a process of its own: from the snapshot the writers keep,
+  // then by replaying every line.
+  const opened = (file: string) =>
+    Number(execFileSync(process.execPath, [path.join(import.meta.dirname, "open-memory.ts"), file], { encoding: "utf8" }).trim());
+  const wasmBytesAt10k = opened(file10k);
+  const replay10k = path.join(dir, "replay.jsonl");
+  copyFileSync(file10k, replay10k);
+  const wasmBytesAt10kReplay = opened(replay10k);
 
   // 100,000 events: opening, from the snapshot the writers keep, and from nothing.
   const file100k = path.join(dir, "100k.jsonl");
@@ -59,6 +66,7 @@ try {
       epic_status_ms_median_at_10k: median(samples),
       bytes_per_event: bytesPerEvent,
       wasm_memory_bytes_at_10k: wasmBytesAt10k,
+      wasm_memory_bytes_at_10k_replay: wasmBytesAt10kReplay,
       rss_bytes_after_10k: process.memoryUsage().rss,
       open_100k_with_snapshot_ms: open100kSnapshotMs,
       open_100k_full_replay_ms: open100kReplayMs,
