@@ -1,8 +1,13 @@
 //! The tools' arguments and replies: the types the TypeScript shim passes in and gets back.
 //!
-//! On wasm they also derive `Tsify`, which writes their TypeScript declarations; natively they
-//! are plain serde types, so the core does not depend on tsify.
+//! They are read and written with the core's own JSON codec (`json_fields!` below): serde's
+//! derived decoders, a state machine per type, were the largest part of the `.wasm`. The serde
+//! derives stay for `Tsify`, which writes their TypeScript declarations from the serde
+//! attributes on wasm, and for tests; the `.wasm` never calls them, so it does not contain
+//! them. `codec`'s tests check that both read and write alike, so the declarations stay true.
 use serde::{Deserialize, Serialize};
+
+mod codec;
 
 #[cfg(target_arch = "wasm32")]
 use tsify::Tsify;
@@ -141,12 +146,35 @@ pub enum FileConflict {
     Allow,
 }
 
+impl FileConflict {
+    pub const ALL: [Self; 3] = [Self::Queue, Self::Refuse, Self::Allow];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queue => "queue",
+            Self::Refuse => "refuse",
+            Self::Allow => "allow",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum StallPolicy {
     Retry,
     Fail,
+}
+
+impl StallPolicy {
+    pub const ALL: [Self; 2] = [Self::Retry, Self::Fail];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Retry => "retry",
+            Self::Fail => "fail",
+        }
+    }
 }
 
 impl Default for Options {

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use tsify::Tsify;
 
 use crate::event::EventBody;
+use crate::json::json_fields;
 use crate::projection::Swarm;
 use crate::text::duration;
 
@@ -57,6 +58,15 @@ pub struct EventFilter {
     /// Only the last this many of the matching events.
     pub limit: Option<u32>,
 }
+
+json_fields!(strict EventFilter {
+    opt epic_id,
+    opt bead_id,
+    opt session_id,
+    opt types,
+    opt after_seq,
+    opt limit,
+});
 
 impl EventFilter {
     /// Names an unknown event type, with the known ones.

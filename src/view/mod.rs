@@ -16,6 +16,7 @@ use tsify::Tsify;
 
 use crate::api::Options;
 use crate::event::{Event, Payload};
+use crate::json::json_fields;
 use crate::log::LineReader;
 use crate::projection::Swarm;
 
@@ -35,6 +36,11 @@ pub struct Until {
     #[serde(default)]
     pub time: Option<u64>,
 }
+
+json_fields!(Until {
+    opt seq,
+    opt time,
+});
 
 impl Until {
     /// Whether `event` comes after the stop.

@@ -249,7 +249,7 @@ fn decode<T: serde::de::DeserializeOwned>(
     operation: &'static str,
     v: JsValue,
 ) -> Result<T, HostError> {
-    super::json::from_js(&v)
+    super::json::from_js_serde(&v)
         .map_err(|e| HostError::new(operation, format!("unexpected reply: {e}")))
 }
 

@@ -1,9 +1,9 @@
-//! JS values to and from Rust through JSON text. serde_json is the one serde backend (the tools'
-//! arguments and replies, the host's answers); decoding JS values with a second one would
-//! compile every type's (de)serializer twice. The log's lines have their own codec (`json`).
-use serde::de::DeserializeOwned;
+//! JS values to and from Rust through JSON text: `JSON.stringify` in JavaScript, then the
+//! core's own reader (`crate::json`), which the log's lines use too.
 use serde::Serialize;
 use wasm_bindgen::JsValue;
+
+use crate::json::{FromJson, JsonError};
 
 /// `JSON.stringify(value)`; `undefined` (no value) becomes `null`.
 pub fn stringify(value: &JsValue) -> Result<String, String> {
@@ -15,7 +15,14 @@ pub fn stringify(value: &JsValue) -> Result<String, String> {
         .map_err(|_| "the value cannot be written as JSON".to_string())
 }
 
-pub fn from_js<T: DeserializeOwned>(value: &JsValue) -> Result<T, String> {
+/// A JS value read as `T`; the error names the field that is wrong, and how.
+pub fn from_js<T: FromJson>(value: &JsValue) -> Result<T, JsonError> {
+    let text = stringify(value).map_err(JsonError::new)?;
+    T::from_json(&crate::json::parse(&text).map_err(JsonError::new)?)
+}
+
+/// The host's answers, still read by serde_json.
+pub fn from_js_serde<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, String> {
     serde_json::from_str(&stringify(value)?).map_err(plain)
 }
 

@@ -1,0 +1,343 @@
+//! How the tools' arguments, the options and the replies are read and written: each type's
+//! fields once, as its serde attributes say (see the tests, which hold the two together).
+use super::*;
+use crate::json::{json_fields, json_names};
+
+// How the arguments and the options are read, field by field as their serde attributes say:
+// `#[serde(default)]` is `opt`, a required field `req`; the options' container default is
+// `own`, and `deny_unknown_fields` is `strict`.
+json_names!(FileConflict, StallPolicy);
+json_fields!(CallContext {
+    req session_id,
+    req directory,
+});
+json_fields!(SpawnArgs {
+    req bead_id,
+    req epic_id,
+    req title,
+    opt description,
+    req files,
+    opt dependencies,
+    opt shared_context,
+    opt agent,
+    opt model,
+    opt priority,
+    opt verify,
+});
+json_fields!(strict Options {
+    own worktrees,
+    own worktree_pool,
+    own resume_interrupted,
+    own wake_coordinator,
+    own max_running,
+    own max_running_per_model,
+    own max_queued,
+    own max_load_percent,
+    own min_free_memory_mb,
+    own priority_aging_ms,
+    own max_attempts,
+    own retry_backoff_ms,
+    own max_retry_backoff_ms,
+    own stall_after_ms,
+    own on_stall,
+    own cancel_with_coordinator,
+    own session_retention_ms,
+    own max_sessions_kept,
+    own remove_merged_worktrees,
+    own on_file_conflict,
+    own reservation_ttl_ms,
+    own enforce_files,
+    own servers,
+    own toasts,
+    own verify,
+    own verify_timeout_ms,
+    own verify_attempts,
+});
+json_fields!(strict ServerOption {
+    req url,
+    req max_workers,
+    opt directory,
+});
+json_fields!(MergeArgs {
+    req bead_id,
+    opt force,
+});
+json_fields!(ReviewArgs {
+    req bead_id,
+});
+json_fields!(CleanupArgs {
+    opt epic_id,
+    opt include_unmerged,
+});
+json_fields!(CancelArgs {
+    opt bead_id,
+    opt epic_id,
+    opt reason,
+});
+json_fields!(SendArgs {
+    req to,
+    req subject,
+    req body,
+    opt importance,
+    opt thread_id,
+});
+json_fields!(InboxArgs {
+    opt unread_only,
+    opt thread_id,
+});
+json_fields!(AckArgs {
+    req message_ids,
+});
+json_fields!(LogArgs {
+    opt epic_id,
+    opt bead_id,
+    opt session_id,
+    opt types,
+    opt limit,
+});
+json_fields!(StatusArgs {
+    opt epic_id,
+});
+json_fields!(PollArgs {
+    req epic_id,
+    opt include_messages,
+});
+json_fields!(AwaitArgs {
+    req epic_id,
+    opt timeout_ms,
+    opt poll_interval_ms,
+    opt include_messages,
+});
+json_fields!(ProgressArgs {
+    req bead_id,
+    req progress_percent,
+    opt message,
+    opt files_touched,
+});
+json_fields!(CompleteArgs {
+    req bead_id,
+    req summary,
+    opt files_touched,
+    opt status,
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::{parse, FromJson};
+    use crate::view::{EventFilter, Until};
+    use serde::de::DeserializeOwned;
+    use serde_json::{json, Value};
+    use std::fmt::Debug;
+
+    /// Values of every JSON kind, some of them right for some fields.
+    fn kinds() -> Vec<Value> {
+        vec![
+            json!(null),
+            json!(true),
+            json!(0),
+            json!(7),
+            json!(300),
+            json!(-1),
+            json!(1.5),
+            json!(1.0),
+            json!(""),
+            json!("x"),
+            json!("high"),
+            json!("fail"),
+            json!([]),
+            json!(["x"]),
+            json!([{"url": "http://a", "max_workers": 1}]),
+            json!({}),
+            json!({"a": 1}),
+        ]
+    }
+
+    /// `value` with each of its objects (itself, and those inside it) changed in every way
+    /// one change can: a field dropped, set to a value of each kind, given twice; a field
+    /// added; the object replaced by another kind of value.
+    fn variants(value: &Value) -> Vec<String> {
+        let mut out = vec![value.to_string()];
+        match value {
+            Value::Object(fields) => {
+                let text =
+                    |f: &serde_json::Map<String, Value>| Value::Object(f.clone()).to_string();
+                for name in fields.keys() {
+                    let mut without = fields.clone();
+                    without.remove(name);
+                    out.push(text(&without));
+                    for kind in kinds() {
+                        let mut changed = fields.clone();
+                        changed.insert(name.clone(), kind);
+                        out.push(text(&changed));
+                    }
+                    for inner in variants(&fields[name]).into_iter().skip(1) {
+                        let mut changed = fields.clone();
+                        changed.insert(name.clone(), serde_json::from_str(&inner).unwrap());
+                        out.push(text(&changed));
+                    }
+                    // Given twice: serde_json's map keeps one, so the text is spliced.
+                    let whole = text(fields);
+                    let first = format!("{}:{}", json!(name), fields[name]);
+                    out.push(whole.replacen('{', &format!("{{{first},"), 1));
+                }
+                out.push(text(&serde_json::Map::new()));
+                let mut more = fields.clone();
+                more.insert("unheard_of".into(), json!(1));
+                out.push(text(&more));
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    for inner in variants(item).into_iter().skip(1) {
+                        let mut changed = items.clone();
+                        changed[i] = serde_json::from_str(&inner).unwrap();
+                        out.push(Value::Array(changed).to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+        out.extend(kinds().iter().map(Value::to_string));
+        out
+    }
+
+    /// The codec reads every variant of `full` as serde's derive does (what the TypeScript
+    /// declarations say): the same value, or a refusal.
+    fn reads_as_serde<T: DeserializeOwned + FromJson + PartialEq + Debug>(full: Value) {
+        let texts = variants(&full);
+        assert!(texts.len() > 20);
+        let mut read = 0;
+        for text in texts {
+            let ours = T::from_json(&parse(&text).unwrap());
+            let serde = serde_json::from_str::<T>(&text);
+            match (&ours, &serde) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{text}"),
+                (Err(_), Err(_)) => {}
+                // serde's derive also reads a struct from a list of its fields in order; no
+                // caller sends one, and the codec reads objects only.
+                (Err(e), Ok(_)) if e.to_string().ends_with("expected an object, got a list") => {}
+                _ => panic!("{text}: codec {ours:?}, serde {serde:?}"),
+            }
+            read += usize::from(ours.is_ok());
+        }
+        assert!(read > 1, "some variants must be read");
+    }
+
+    #[test]
+    fn the_tools_arguments_are_read_as_their_serde_attributes_say() {
+        reads_as_serde::<CallContext>(json!({"session_id": "s", "directory": "/r"}));
+        reads_as_serde::<SpawnArgs>(json!({
+            "bead_id": "b", "epic_id": "e", "title": "t", "description": "d", "files": ["f"],
+            "dependencies": ["a"], "shared_context": "c", "agent": "build", "model": "p/m",
+            "priority": "high", "verify": "true",
+        }));
+        reads_as_serde::<MergeArgs>(json!({"bead_id": "b", "force": true}));
+        reads_as_serde::<ReviewArgs>(json!({"bead_id": "b"}));
+        reads_as_serde::<CleanupArgs>(json!({"epic_id": "e", "include_unmerged": false}));
+        reads_as_serde::<CancelArgs>(json!({"bead_id": "b", "epic_id": "e", "reason": "r"}));
+        reads_as_serde::<SendArgs>(json!({
+            "to": ["coordinator"], "subject": "s", "body": "b", "importance": "urgent",
+            "thread_id": "t",
+        }));
+        reads_as_serde::<InboxArgs>(json!({"unread_only": true, "thread_id": "t"}));
+        reads_as_serde::<AckArgs>(json!({"message_ids": ["m"]}));
+        reads_as_serde::<LogArgs>(json!({
+            "epic_id": "e", "bead_id": "b", "session_id": "s", "types": ["worker_failed"],
+            "limit": 7,
+        }));
+        reads_as_serde::<StatusArgs>(json!({"epic_id": "e"}));
+        reads_as_serde::<PollArgs>(json!({"epic_id": "e", "include_messages": true}));
+        reads_as_serde::<AwaitArgs>(json!({
+            "epic_id": "e", "timeout_ms": 7, "poll_interval_ms": 300, "include_messages": true,
+        }));
+        reads_as_serde::<ProgressArgs>(json!({
+            "bead_id": "b", "progress_percent": 7, "message": "m", "files_touched": ["f"],
+        }));
+        reads_as_serde::<CompleteArgs>(json!({
+            "bead_id": "b", "summary": "s", "files_touched": ["f"], "status": "blocked",
+        }));
+    }
+
+    #[test]
+    fn the_options_and_the_views_arguments_are_read_as_their_serde_attributes_say() {
+        let mut options = serde_json::to_value(Options::default()).unwrap();
+        options["max_running_per_model"] = json!({"p/m": 2});
+        options["servers"] = json!([{"url": "http://a", "max_workers": 2, "directory": "/d"}]);
+        options["verify"] = json!("npm test");
+        options["max_load_percent"] = json!(150);
+        reads_as_serde::<Options>(options);
+        reads_as_serde::<Until>(json!({"seq": 3, "time": 5}));
+        reads_as_serde::<EventFilter>(json!({
+            "epic_id": "e", "bead_id": "b", "session_id": "s", "types": ["worker_failed"],
+            "after_seq": 3, "limit": 7,
+        }));
+    }
+
+    fn refusal<T: FromJson + Debug>(text: &str) -> String {
+        let e = T::from_json(&parse(text).unwrap()).unwrap_err();
+        e.naming("invalid argument", "invalid arguments")
+    }
+
+    #[test]
+    fn a_refused_argument_is_named_with_what_it_must_be() {
+        for (text, message) in [
+            (
+                r#"{"bead_id":5,"epic_id":"e","title":"t","files":[]}"#,
+                "invalid argument `bead_id`: expected a string, got 5",
+            ),
+            (
+                r#"{"bead_id":"b","epic_id":"e","files":[]}"#,
+                "invalid argument `title`: missing",
+            ),
+            (
+                r#"{"bead_id":"b","epic_id":"e","title":"t","files":["a",null]}"#,
+                "invalid argument `files[1]`: expected a string, got null",
+            ),
+            (
+                r#"{"bead_id":"b","epic_id":"e","title":"t","files":[],"priority":"urgent"}"#,
+                r#"invalid argument `priority`: expected one of `high`, `normal`, `low`, got "urgent""#,
+            ),
+            ("null", "invalid arguments: expected an object, got null"),
+        ] {
+            assert_eq!(refusal::<SpawnArgs>(text), message);
+        }
+        assert_eq!(
+            refusal::<ProgressArgs>(r#"{"bead_id":"b","progress_percent":300}"#),
+            "invalid argument `progress_percent`: expected a whole number from 0 to 255, got 300"
+        );
+    }
+
+    #[test]
+    fn an_unknown_or_misspelt_option_is_refused_with_the_known_ones() {
+        let e = refusal::<Options>(r#"{"max_runing":2}"#);
+        assert!(
+            e.starts_with("invalid arguments: unknown field `max_runing`, expected one of `worktrees`, `worktree_pool`,"),
+            "{e}"
+        );
+        assert_eq!(
+            refusal::<Options>(r#"{"servers":[{"url":"http://a","max_workers":1,"dir":"/d"}]}"#),
+            "invalid argument `servers[0]`: unknown field `dir`, expected one of `url`, `max_workers`, `directory`"
+        );
+        assert_eq!(
+            refusal::<Options>(r#"{"on_stall":"explode"}"#),
+            r#"invalid argument `on_stall`: expected one of `retry`, `fail`, got "explode""#
+        );
+    }
+
+    #[test]
+    fn an_absent_option_keeps_its_default_and_a_given_one_replaces_it() {
+        let read = |text: &str| Options::from_json(&parse(text).unwrap()).unwrap();
+        assert_eq!(read("{}"), Options::default());
+        let options = read(r#"{"worktrees":false,"max_load_percent":null,"verify":"make"}"#);
+        assert!(!options.worktrees);
+        assert_eq!(options.verify.as_deref(), Some("make"));
+        assert_eq!(
+            Options {
+                worktrees: true,
+                verify: None,
+                ..options
+            },
+            Options::default()
+        );
+    }
+}
