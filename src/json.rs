@@ -1,10 +1,12 @@
-//! The log's own JSON: one small reader and writer for its lines and the projection's snapshot.
+//! The core's own JSON: one small reader and writer for the log's lines, the projection's
+//! snapshot, the tools' arguments and the host's answers.
 //!
 //! serde's derived decoders are a state machine per type, copied again for every way of
-//! reading; for the log's two dozen event types and the projection they were the largest part
-//! of the `.wasm`. Here a line is parsed once into a `Json` tree that borrows its text, and each
-//! type lists its fields once (`json_fields!`) for both directions. The writer spells JSON
-//! exactly as serde_json does, byte for byte: the integrity chain hashes the lines as written.
+//! reading; for the log's two dozen event types, the projection and the tools' arguments they
+//! were the largest part of the `.wasm`. Here a text is parsed once into a `Json` tree that
+//! borrows it, and each type lists its fields once (`json_fields!`) for both directions. The
+//! writer spells JSON exactly as serde_json does, byte for byte: the integrity chain hashes the
+//! lines as written.
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -412,28 +414,37 @@ pub trait JsonFields: Sized {
 /// `Default` has it. `field = "name"` spells the field otherwise in JSON.
 ///
 /// `strict Type { .. }` refuses fields it does not list (a misspelt option must not pass
-/// unnoticed); `write Type { .. }` only writes (a reply, never read back).
+/// unnoticed); `write Type { .. }` only writes (a reply, never read back), and `read Type { .. }`
+/// only reads (an answer of the host's).
 macro_rules! json_fields {
     (strict $ty:ty { $($mode:ident $field:ident $(= $name:literal)?,)+ }) => {
-        json_fields!(@impl $ty, [$(json_fields!(@name $field $($name)?)),+],
+        $crate::json::json_fields!(@impl $ty, [$($crate::json::json_fields!(@name $field $($name)?)),+],
             { $($mode $field $($name)?,)+ });
     };
     (write $ty:ty { $($mode:ident $field:ident $(= $name:literal)?,)+ }) => {
         impl $crate::json::ToJson for $ty {
             fn write(&self, out: &mut String) {
                 let mut o = $crate::json::ObjWriter::new(out);
-                $(json_fields!(@write $mode o self $field $($name)?);)+
+                $($crate::json::json_fields!(@write $mode o self $field $($name)?);)+
                 o.end();
             }
         }
     };
+    (read $ty:ty { $($mode:ident $field:ident $(= $name:literal)?,)+ }) => {
+        impl $crate::json::FromJson for $ty {
+            fn from_json(json: &$crate::json::Json) -> Result<Self, $crate::json::JsonError> {
+                let f = $crate::json::Fields::of(json)?;
+                Ok(Self { $($field: $crate::json::json_fields!(@read $mode f $field $($name)?),)+ })
+            }
+        }
+    };
     ($ty:ty { $($mode:ident $field:ident $(= $name:literal)?,)+ }) => {
-        json_fields!(@impl $ty, [], { $($mode $field $($name)?,)+ });
+        $crate::json::json_fields!(@impl $ty, [], { $($mode $field $($name)?,)+ });
     };
     (@impl $ty:ty, [$($known:expr),*], { $($mode:ident $field:ident $($name:literal)?,)+ }) => {
         impl $crate::json::JsonFields for $ty {
             fn write_fields(&self, o: &mut $crate::json::ObjWriter) {
-                $(json_fields!(@write $mode o self $field $($name)?);)+
+                $($crate::json::json_fields!(@write $mode o self $field $($name)?);)+
             }
 
             fn read_fields(f: &$crate::json::Fields) -> Result<Self, $crate::json::JsonError> {
@@ -441,7 +452,7 @@ macro_rules! json_fields {
                 if !known.is_empty() {
                     f.only(known)?;
                 }
-                Ok(Self { $($field: json_fields!(@read $mode f $field $($name)?),)+ })
+                Ok(Self { $($field: $crate::json::json_fields!(@read $mode f $field $($name)?),)+ })
             }
         }
 
@@ -466,19 +477,19 @@ macro_rules! json_fields {
         $name
     };
     (@write opt $o:ident $s:ident $field:ident $($name:literal)?) => {
-        $o.unless_blank(json_fields!(@name $field $($name)?), &$s.$field)
+        $o.unless_blank($crate::json::json_fields!(@name $field $($name)?), &$s.$field)
     };
     (@write $mode:ident $o:ident $s:ident $field:ident $($name:literal)?) => {
-        $o.field(json_fields!(@name $field $($name)?), &$s.$field)
+        $o.field($crate::json::json_fields!(@name $field $($name)?), &$s.$field)
     };
     (@read req $f:ident $field:ident $($name:literal)?) => {
-        $f.req(json_fields!(@name $field $($name)?))?
+        $f.req($crate::json::json_fields!(@name $field $($name)?))?
     };
     (@read own $f:ident $field:ident $($name:literal)?) => {
-        $f.or_else(json_fields!(@name $field $($name)?), || Self::default().$field)?
+        $f.or_else($crate::json::json_fields!(@name $field $($name)?), || Self::default().$field)?
     };
     (@read $mode:ident $f:ident $field:ident $($name:literal)?) => {
-        $f.opt(json_fields!(@name $field $($name)?))?
+        $f.opt($crate::json::json_fields!(@name $field $($name)?))?
     };
 }
 pub(crate) use json_fields;

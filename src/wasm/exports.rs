@@ -281,9 +281,7 @@ impl ApiaryCore {
             return Ok(());
         }
         let text = json::stringify(&properties).map_err(fail)?;
-        let mut de = serde_json::Deserializer::from_str(&text);
-        let decoded =
-            ServerEvent::decode(&event_type, &mut de).map_err(|e| fail(json::plain(e)))?;
+        let decoded = ServerEvent::decode(&event_type, &text).map_err(fail)?;
         let Some(event) = decoded else {
             return Ok(());
         };

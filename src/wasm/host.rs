@@ -1,7 +1,8 @@
 //! The host traits implemented over a JavaScript object (`ApiaryHost` in TypeScript).
 //!
 //! The object's methods are thin wrappers of the OpenCode SDK client and of the log's storage;
-//! whatever they return is decoded here with serde, so the shim stays free of domain logic.
+//! whatever they return is decoded here (with the core's JSON reader), so the shim stays free
+//! of domain logic.
 use std::collections::BTreeMap;
 
 use js_sys::{Promise, Uint8Array};
@@ -15,6 +16,7 @@ use crate::host::{
     AgentInfo, Clock, CreateSession, Diagnostics, GitOutput, Message, PromptRequest, SessionStatus,
     Sessions, Storage, Toast, Waits, Workspace,
 };
+use crate::json::FromJson;
 use crate::schedule::Machine;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -245,12 +247,8 @@ fn describe(value: &JsValue) -> String {
     value.as_string().unwrap_or_else(|| format!("{value:?}"))
 }
 
-fn decode<T: serde::de::DeserializeOwned>(
-    operation: &'static str,
-    v: JsValue,
-) -> Result<T, HostError> {
-    super::json::from_js_serde(&v)
-        .map_err(|e| HostError::new(operation, format!("unexpected reply: {e}")))
+fn decode<T: FromJson>(operation: &'static str, v: JsValue) -> Result<T, HostError> {
+    json::from_js(&v).map_err(|e| HostError::new(operation, format!("unexpected reply: {e}")))
 }
 
 impl Sessions for JsHost {

@@ -21,11 +21,6 @@ pub fn from_js<T: FromJson>(value: &JsValue) -> Result<T, JsonError> {
     T::from_json(&crate::json::parse(&text).map_err(JsonError::new)?)
 }
 
-/// The host's answers, still read by serde_json.
-pub fn from_js_serde<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, String> {
-    serde_json::from_str(&stringify(value)?).map_err(plain)
-}
-
 pub fn to_js<T: Serialize>(value: &T) -> Result<JsValue, String> {
     let text = serde_json::to_string(value).map_err(plain)?;
     js_sys::JSON::parse(&text).map_err(|_| "the reply is not valid JSON".to_string())
