@@ -410,13 +410,24 @@ pub trait JsonFields: Sized {
 /// Declares how a struct's fields are written and read, in the order they are written:
 /// `req` is always written and must be there; `opt` is left out when blank and read as its
 /// default when absent (an `Option` also when `null`); `def` is always written and read as its
-/// default when absent; `own` is always written and read, when absent, as the struct's own
-/// `Default` has it. `field = "name"` spells the field otherwise in JSON.
+/// default when absent. `field = "name"` spells the field otherwise in JSON.
 ///
 /// `strict Type { .. }` refuses fields it does not list (a misspelt option must not pass
 /// unnoticed); `write Type { .. }` only writes (a reply, never read back), and `read Type { .. }`
-/// only reads (an answer of the host's).
+/// only reads (an answer of the host's). `defaults Type { field, .. }` only reads, strictly, over
+/// the struct's own `Default`: each absent field keeps the value it has there (the options).
 macro_rules! json_fields {
+    (defaults $ty:ty { $($field:ident,)+ }) => {
+        impl $crate::json::FromJson for $ty {
+            fn from_json(json: &$crate::json::Json) -> Result<Self, $crate::json::JsonError> {
+                let f = $crate::json::Fields::of(json)?;
+                f.only(&[$(stringify!($field)),+])?;
+                let mut value = Self::default();
+                $(f.update(stringify!($field), &mut value.$field)?;)+
+                Ok(value)
+            }
+        }
+    };
     (strict $ty:ty { $($mode:ident $field:ident $(= $name:literal)?,)+ }) => {
         $crate::json::json_fields!(@impl $ty, [$($crate::json::json_fields!(@name $field $($name)?)),+],
             { $($mode $field $($name)?,)+ });
@@ -485,9 +496,6 @@ macro_rules! json_fields {
     (@read req $f:ident $field:ident $($name:literal)?) => {
         $f.req($crate::json::json_fields!(@name $field $($name)?))?
     };
-    (@read own $f:ident $field:ident $($name:literal)?) => {
-        $f.or_else($crate::json::json_fields!(@name $field $($name)?), || Self::default().$field)?
-    };
     (@read $mode:ident $f:ident $field:ident $($name:literal)?) => {
         $f.opt($crate::json::json_fields!(@name $field $($name)?))?
     };
@@ -529,19 +537,17 @@ impl<'j, 'a> Fields<'j, 'a> {
 
     /// A field read as its default when absent.
     pub fn opt<T: FromJson + Default>(&self, name: &str) -> Result<T, JsonError> {
-        self.or_else(name, T::default)
+        let mut value = T::default();
+        self.update(name, &mut value)?;
+        Ok(value)
     }
 
-    /// A field read as `default()` when absent.
-    pub fn or_else<T: FromJson>(
-        &self,
-        name: &str,
-        default: impl FnOnce() -> T,
-    ) -> Result<T, JsonError> {
-        match self.get(name)? {
-            Some(value) => read(name, value),
-            None => Ok(default()),
+    /// A field read into `slot` when present; `slot` is left as it is when absent.
+    pub fn update<T: FromJson>(&self, name: &str, slot: &mut T) -> Result<(), JsonError> {
+        if let Some(value) = self.get(name)? {
+            *slot = read(name, value)?;
         }
+        Ok(())
     }
 
     /// Refuses a field not named in `known`, with the names it could have been.
@@ -973,10 +979,10 @@ mod tests {
             }
         }
     }
-    json_fields!(Setup {
-        own on,
-        own servers,
-        own code,
+    json_fields!(defaults Setup {
+        on,
+        servers,
+        code,
     });
 
     fn setup(text: &str) -> Result<Setup, String> {
@@ -1028,8 +1034,7 @@ mod tests {
     #[test]
     fn fields_take_their_modes_defaults_and_json_names() {
         assert_eq!(setup("{}"), Ok(Setup::default()));
-        let read =
-            setup(r#"{"on":false,"code":-7,"servers":[{"url":"u","directory":"/d"}],"more":1}"#);
+        let read = setup(r#"{"on":false,"code":-7,"servers":[{"url":"u","directory":"/d"}]}"#);
         assert_eq!(
             read,
             Ok(Setup {
@@ -1041,6 +1046,10 @@ mod tests {
                     dir: Some("/d".into()),
                 }],
             })
+        );
+        assert_eq!(
+            setup(r#"{"code":1,"more":1}"#),
+            Err("unknown field `more`, expected one of `on`, `servers`, `code`".into())
         );
         let mut out = String::new();
         read.unwrap().servers[0].write(&mut out);

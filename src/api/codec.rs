@@ -4,8 +4,8 @@ use super::*;
 use crate::json::{json_fields, json_names};
 
 // How the arguments and the options are read, field by field as their serde attributes say:
-// `#[serde(default)]` is `opt`, a required field `req`; the options' container default is
-// `own`, and `deny_unknown_fields` is `strict`.
+// `#[serde(default)]` is `opt`, a required field `req`, and `deny_unknown_fields` is `strict`;
+// the options' `#[serde(default, deny_unknown_fields)]` is `defaults`.
 json_names!(FileConflict, StallPolicy);
 json_fields!(CallContext {
     req session_id,
@@ -24,34 +24,34 @@ json_fields!(SpawnArgs {
     opt priority,
     opt verify,
 });
-json_fields!(strict Options {
-    own worktrees,
-    own worktree_pool,
-    own resume_interrupted,
-    own wake_coordinator,
-    own max_running,
-    own max_running_per_model,
-    own max_queued,
-    own max_load_percent,
-    own min_free_memory_mb,
-    own priority_aging_ms,
-    own max_attempts,
-    own retry_backoff_ms,
-    own max_retry_backoff_ms,
-    own stall_after_ms,
-    own on_stall,
-    own cancel_with_coordinator,
-    own session_retention_ms,
-    own max_sessions_kept,
-    own remove_merged_worktrees,
-    own on_file_conflict,
-    own reservation_ttl_ms,
-    own enforce_files,
-    own servers,
-    own toasts,
-    own verify,
-    own verify_timeout_ms,
-    own verify_attempts,
+json_fields!(defaults Options {
+    worktrees,
+    worktree_pool,
+    resume_interrupted,
+    wake_coordinator,
+    max_running,
+    max_running_per_model,
+    max_queued,
+    max_load_percent,
+    min_free_memory_mb,
+    priority_aging_ms,
+    max_attempts,
+    retry_backoff_ms,
+    max_retry_backoff_ms,
+    stall_after_ms,
+    on_stall,
+    cancel_with_coordinator,
+    session_retention_ms,
+    max_sessions_kept,
+    remove_merged_worktrees,
+    on_file_conflict,
+    reservation_ttl_ms,
+    enforce_files,
+    servers,
+    toasts,
+    verify,
+    verify_timeout_ms,
+    verify_attempts,
 });
 json_fields!(strict ServerOption {
     req url,
