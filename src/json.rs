@@ -1,5 +1,5 @@
 //! The core's own JSON: one small reader and writer for the log's lines, the projection's
-//! snapshot, the tools' arguments and the host's answers.
+//! snapshot, the tools' arguments and replies, the views and the host's answers.
 //!
 //! serde's derived decoders are a state machine per type, copied again for every way of
 //! reading; for the log's two dozen event types, the projection and the tools' arguments they

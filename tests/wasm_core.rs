@@ -21,7 +21,7 @@ const FAKE_HOST: &str = r#"
       next += 1; host.lastParent = parent; return "ses_" + next;
     },
     async deleteSession(id) { host.deleted.push(id); },
-    async promptAsync(request) { host.prompts.push([request.sessionId, request.text]); },
+    async promptAsync(request) { host.prompts.push([request.sessionId, request.text]); host.lastPrompt = request; },
     async sessionStatus(directory) { return host.status; },
     async sessionMessages(id, directory, limit) { return []; },
     async agents() { return ["build", "plan"]; },
@@ -140,6 +140,37 @@ async fn spawn_through_a_js_host_prompts_a_child_session_and_records_the_worker(
         "{log}"
     );
     assert!(log.contains("\"type\":\"worker_spawned\""), "{log}");
+}
+
+#[wasm_bindgen_test]
+async fn a_workers_first_prompt_reaches_the_host_in_the_sdks_shape() {
+    let host = fake_host();
+    let core = core(&host);
+    let args = js_sys::JSON::parse(
+        r#"{"bead_id":"bd-1","epic_id":"ep","title":"Write it","files":["a.rs"],
+            "agent":"build","model":"prov/some-model"}"#,
+    )
+    .unwrap();
+    core.spawn_async(ctx(), Ts::new_unchecked(args))
+        .await
+        .unwrap();
+    core.drain().await.unwrap();
+    let prompt = get(&host, "lastPrompt");
+    let keys: Vec<String> = js_sys::Object::keys(prompt.unchecked_ref::<js_sys::Object>())
+        .iter()
+        .map(|k| k.as_string().unwrap())
+        .collect();
+    // No worktree (git cannot run here), and not synthetic: both are left out.
+    assert_eq!(keys, ["sessionId", "text", "agent", "model", "toolsOff"]);
+    assert_eq!(get(&prompt, "sessionId").as_string().unwrap(), "ses_1");
+    assert!(get(&prompt, "text").as_string().unwrap().contains("bd-1"));
+    assert_eq!(
+        js_sys::JSON::stringify(&get(&prompt, "model")).unwrap(),
+        r#"{"providerID":"prov","modelID":"some-model"}"#
+    );
+    let off = js_sys::Array::from(&get(&prompt, "toolsOff"));
+    assert!(off.includes(&"swarm_spawn_async".into(), 0));
+    assert!(off.includes(&"question".into(), 0));
 }
 
 #[wasm_bindgen_test]

@@ -1,5 +1,6 @@
-//! How the tools' arguments, the options and the replies are read and written: each type's
-//! fields once, as its serde attributes say (see the tests, which hold the two together).
+//! How the tools' arguments and the options are read and their replies written: each type's
+//! fields once, as its serde attributes say (the tests hold the two together, and the views'
+//! types, declared beside them, too).
 use super::*;
 use crate::json::{json_fields, json_names};
 
@@ -119,6 +120,68 @@ json_fields!(CompleteArgs {
     req summary,
     opt files_touched,
     opt status,
+});
+
+// How the replies are written, as serde_json wrote them: a field with
+// `skip_serializing_if` is `opt`, the others always written.
+json_names!(SpawnStatus, AwaitOutcome);
+json_fields!(write SpawnReply {
+    req title,
+    req output,
+    req status,
+    req session_id,
+    req bead_id,
+    req epic_id,
+    req prompt_hash,
+    opt worktree,
+    opt branch,
+    opt queue_position,
+});
+json_fields!(write WorkerView {
+    req bead_id,
+    req session_id,
+    req title,
+    req state,
+    req attempt,
+    req elapsed_ms,
+    opt progress_percent,
+    opt note,
+    opt files_touched,
+    opt last_message,
+    opt verify,
+});
+json_fields!(write PollReport {
+    req title,
+    req output,
+    req epic_id,
+    req total,
+    req completed,
+    req in_progress,
+    req failed,
+    req pending,
+    req summary,
+    opt warning,
+    opt outcome,
+    opt waited_ms,
+});
+json_fields!(write MergeReply {
+    req title,
+    req output,
+    req merged,
+    req conflicts,
+    opt commit,
+});
+json_fields!(write ReviewReply {
+    req title,
+    req output,
+    req files,
+    req outside,
+    req conflicts,
+    req blocked,
+});
+json_fields!(write Reply {
+    req title,
+    req output,
 });
 
 #[cfg(test)]
@@ -339,5 +402,197 @@ mod tests {
             },
             Options::default()
         );
+    }
+
+    /// The codec writes `value` byte for byte as serde_json wrote it (what the TypeScript
+    /// declarations say, and what the shim has always been given).
+    fn writes_as_serde<T: serde::Serialize + crate::json::ToJson>(value: &T) {
+        let mut ours = String::new();
+        value.write(&mut ours);
+        assert_eq!(ours, serde_json::to_string(value).unwrap());
+    }
+
+    /// A text with what JSON must escape.
+    fn odd(s: &str) -> String {
+        format!("{s} \"q\" \\ \n\u{1} é 🐝")
+    }
+
+    fn worker_view(full: bool) -> WorkerView {
+        WorkerView {
+            bead_id: odd("b"),
+            session_id: "s".into(),
+            title: "t".into(),
+            state: "running".into(),
+            attempt: 2,
+            elapsed_ms: u64::MAX,
+            progress_percent: full.then_some(40),
+            note: full.then(|| odd("n")),
+            files_touched: if full {
+                vec!["a".into(), odd("b")]
+            } else {
+                vec![]
+            },
+            last_message: full.then(|| "m".into()),
+            verify: full.then(|| "verified".into()),
+        }
+    }
+
+    #[test]
+    fn the_tools_replies_are_written_as_serde_wrote_them() {
+        for full in [false, true] {
+            let some = |s: &str| full.then(|| s.to_string());
+            for status in SpawnStatus::ALL {
+                writes_as_serde(&SpawnReply {
+                    title: odd("t"),
+                    output: odd("o"),
+                    status,
+                    session_id: "s".into(),
+                    bead_id: "b".into(),
+                    epic_id: "e".into(),
+                    prompt_hash: "h".into(),
+                    worktree: some("/w"),
+                    branch: some("apiary/b"),
+                    queue_position: full.then_some(3),
+                });
+            }
+            for outcome in AwaitOutcome::ALL.map(Some).into_iter().chain([None]) {
+                writes_as_serde(&PollReport {
+                    title: "t".into(),
+                    output: odd("o"),
+                    epic_id: "e".into(),
+                    total: 4,
+                    completed: vec![worker_view(full)],
+                    in_progress: vec![worker_view(!full), worker_view(full)],
+                    failed: vec![],
+                    pending: vec![worker_view(true)],
+                    summary: "s".into(),
+                    warning: some("w"),
+                    outcome,
+                    waited_ms: full.then_some(0),
+                });
+            }
+            writes_as_serde(&MergeReply {
+                title: "t".into(),
+                output: "o".into(),
+                merged: full,
+                conflicts: if full { vec!["a".into()] } else { vec![] },
+                commit: some("c0ffee"),
+            });
+            writes_as_serde(&ReviewReply {
+                title: "t".into(),
+                output: "o".into(),
+                files: vec!["a".into(), "b".into()],
+                outside: vec![],
+                conflicts: if full { vec!["a".into()] } else { vec![] },
+                blocked: vec![odd("c")],
+            });
+            writes_as_serde(&Reply {
+                title: odd("t"),
+                output: String::new(),
+            });
+        }
+    }
+
+    #[test]
+    fn the_views_are_written_as_serde_wrote_them() {
+        use crate::view::*;
+        for full in [false, true] {
+            let some = |s: &str| full.then(|| s.to_string());
+            let health = Health {
+                events: 9,
+                bytes: 1 << 40,
+                partial_bytes: 0,
+                damage: full.then(|| Damage {
+                    line: 3,
+                    offset: 77,
+                    reason: odd("r"),
+                }),
+                stopped: full,
+                first_at: full.then_some(1),
+                last_at: full.then_some(2),
+            };
+            writes_as_serde(&health);
+            let worker = WorkerRow {
+                bead_id: "b".into(),
+                epic_id: "e".into(),
+                attempt: 1,
+                session_id: "s".into(),
+                directory: some("/d"),
+                title: odd("t"),
+                agent: "build".into(),
+                model: some("p/m"),
+                state: "success".into(),
+                spawned_at: 5,
+                ended_at: full.then_some(6),
+                duration_ms: 1,
+                progress_percent: full.then_some(100),
+                message: some("m"),
+                branch: some("apiary/b"),
+                merged: full,
+                server: some("http://a"),
+            };
+            let queued = QueueRow {
+                bead_id: "q".into(),
+                epic_id: "e".into(),
+                title: "t".into(),
+                priority: "high".into(),
+                state: "waiting".into(),
+                position: full.then_some(1),
+                reason: odd("r"),
+                queued_at: 4,
+                attempt: 2,
+                not_before: full.then_some(9),
+                dependencies: if full { vec!["b".into()] } else { vec![] },
+            };
+            writes_as_serde(&Overview {
+                now: 10,
+                health,
+                running: 1,
+                waiting: 2,
+                blocked: 0,
+                epics: vec![EpicView {
+                    epic_id: "e".into(),
+                    first_at: 1,
+                    last_at: 2,
+                    beads: 2,
+                    running: 1,
+                    succeeded: 0,
+                    failed: 0,
+                    waiting: 1,
+                    to_merge: vec!["b".into()],
+                    workers: vec![worker],
+                    queue: vec![queued],
+                }],
+            });
+            let group = Group {
+                attempts: 3,
+                success_percent: full.then_some(67),
+                p50_ms: full.then_some(5),
+                p95_ms: full.then_some(6),
+                max_ms: full.then_some(7),
+                span_ms: 8,
+                ..Group::default()
+            };
+            writes_as_serde(&Stats {
+                overall: group.clone(),
+                epics: vec![Named {
+                    name: odd("e"),
+                    group: group.clone(),
+                }],
+                agents: vec![],
+            });
+            writes_as_serde(&EventPage {
+                total: 2,
+                events: vec![Entry {
+                    seq: 1,
+                    at: 2,
+                    type_name: "worker_spawned".into(),
+                    bead_id: some("b"),
+                    epic_id: some("e"),
+                    session_id: None,
+                    detail: odd("d"),
+                }],
+            });
+        }
     }
 }

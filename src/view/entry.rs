@@ -23,6 +23,16 @@ pub struct Entry {
     pub detail: String,
 }
 
+json_fields!(write Entry {
+    req seq,
+    req at,
+    req type_name = "type",
+    def bead_id,
+    def epic_id,
+    def session_id,
+    req detail,
+});
+
 impl Entry {
     /// `swarm` is the projection with the event applied (it knows the bead's epic).
     pub fn of(seq: u64, at: u64, body: &EventBody, swarm: &Swarm) -> Self {
@@ -107,6 +117,11 @@ pub struct EventPage {
     pub total: u64,
     pub events: Vec<Entry>,
 }
+
+json_fields!(write EventPage {
+    req total,
+    req events,
+});
 
 impl super::LogView {
     pub fn events(&self, filter: &EventFilter) -> Result<EventPage, String> {

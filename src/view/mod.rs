@@ -66,6 +66,16 @@ pub struct Health {
     pub last_at: Option<u64>,
 }
 
+json_fields!(write Health {
+    req events,
+    req bytes,
+    req partial_bytes,
+    def damage,
+    req stopped,
+    def first_at,
+    def last_at,
+});
+
 #[derive(Debug, Default)]
 pub struct LogView {
     until: Until,

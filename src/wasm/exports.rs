@@ -13,7 +13,7 @@ use crate::api::{
     ReviewReply, SendArgs, SpawnArgs, SpawnReply, StatusArgs,
 };
 use crate::host::ServerEvent;
-use crate::json::FromJson;
+use crate::json::{FromJson, ToJson};
 use crate::swarm::Apiary;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -40,7 +40,7 @@ pub(super) fn read_options(value: Ts<Options>) -> Result<Options, JsError> {
         .map_err(|e| JsError::new(&e.naming("invalid option", "invalid options")))
 }
 
-pub(super) fn reply<T: tsify::Tsify + serde::Serialize>(value: &T) -> Result<Ts<T>, JsError> {
+pub(super) fn reply<T: tsify::Tsify + ToJson>(value: &T) -> Result<Ts<T>, JsError> {
     json::to_js(value)
         .map(Ts::new_unchecked)
         .map_err(|e| JsError::new(&e))

@@ -16,7 +16,7 @@ use crate::host::{
     AgentInfo, Clock, CreateSession, Diagnostics, GitOutput, Message, PromptRequest, SessionStatus,
     Sessions, Storage, Toast, Waits, Workspace,
 };
-use crate::json::FromJson;
+use crate::json::{json_fields, FromJson};
 use crate::schedule::Machine;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -366,32 +366,37 @@ impl Sessions for JsHost {
 }
 
 /// `PromptRequest` in the shape of `PromptAsync` (the SDK's own names for the model).
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
 struct PromptAsync<'a> {
     session_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     directory: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     server: Option<&'a str>,
     text: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     agent: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     model: Option<ModelJs<'a>>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    tools_off: &'a [&'a str],
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tools_off: Vec<&'a str>,
     synthetic: bool,
 }
 
-#[derive(serde::Serialize)]
+json_fields!(write PromptAsync<'_> {
+    req session_id = "sessionId",
+    opt directory,
+    opt server,
+    req text,
+    opt agent,
+    opt model,
+    opt tools_off = "toolsOff",
+    opt synthetic,
+});
+
 struct ModelJs<'a> {
-    #[serde(rename = "providerID")]
     provider_id: &'a str,
-    #[serde(rename = "modelID")]
     model_id: &'a str,
 }
+
+json_fields!(write ModelJs<'_> {
+    req provider_id = "providerID",
+    req model_id = "modelID",
+});
 
 impl<'a> From<&'a PromptRequest> for PromptAsync<'a> {
     fn from(r: &'a PromptRequest) -> Self {
@@ -405,7 +410,7 @@ impl<'a> From<&'a PromptRequest> for PromptAsync<'a> {
                 provider_id: &m.provider_id,
                 model_id: &m.model_id,
             }),
-            tools_off: r.tools_off,
+            tools_off: r.tools_off.to_vec(),
             synthetic: r.synthetic,
         }
     }
