@@ -306,44 +306,39 @@ json_fields!(read AgentInfo {
     opt mode,
 });
 
-/// An object's `type`, the field that says which variant it is; `None` for one this build does
-/// not know.
-fn tag<'j, 'a>(
-    json: &'j Json<'a>,
-    known: &[&str],
-) -> Result<(Fields<'j, 'a>, Option<String>), JsonError> {
+/// An object's fields, and its `type`: the field that says which variant it is.
+fn tagged<'j, 'a>(json: &'j Json<'a>) -> Result<(Fields<'j, 'a>, String), JsonError> {
     let f = Fields::of(json)?;
-    let name: String = f.req("type")?;
-    let known = known.contains(&name.as_str()).then_some(name);
-    Ok((f, known))
+    let tag = f.req("type")?;
+    Ok((f, tag))
 }
 
 impl FromJson for SessionStatus {
     fn from_json(json: &Json) -> Result<Self, JsonError> {
-        let (f, tag) = tag(json, &["busy", "idle", "retry"])?;
-        Ok(match tag.as_deref() {
-            Some("busy") => Self::Busy,
-            Some("idle") => Self::Idle,
-            Some(_) => Self::Retry {
+        let (f, tag) = tagged(json)?;
+        Ok(match tag.as_str() {
+            "busy" => Self::Busy,
+            "idle" => Self::Idle,
+            "retry" => Self::Retry {
                 attempt: f.opt("attempt")?,
                 message: f.opt("message")?,
             },
-            None => Self::Other,
+            _ => Self::Other,
         })
     }
 }
 
 impl FromJson for Part {
     fn from_json(json: &Json) -> Result<Self, JsonError> {
-        let (f, tag) = tag(json, &["text", "tool"])?;
-        Ok(match tag.as_deref() {
-            Some("text") => Self::Text {
+        let (f, tag) = tagged(json)?;
+        Ok(match tag.as_str() {
+            "text" => Self::Text {
                 text: f.opt("text")?,
             },
-            Some(_) => Self::Tool {
+            "tool" => Self::Tool {
                 tool: f.opt("tool")?,
             },
-            None => Self::Other,
+            _ => Self::Other,
         })
     }
 }

@@ -342,8 +342,8 @@ impl JsonError {
         self
     }
 
-    /// `invalid argument `bead_id`: expected a string, got 5` (`one` and the path), or
-    /// `invalid arguments: expected an object, got null` (`all`) when the whole value is wrong.
+    /// ``invalid argument `bead_id`: expected a string, got 5`` (`one`, then the path), or
+    /// ``invalid arguments: expected an object, got null`` (`all`) when the whole value is wrong.
     pub fn naming(&self, one: &str, all: &str) -> String {
         if self.path.is_empty() {
             format!("{all}: {}", self.what)
@@ -395,7 +395,7 @@ pub trait FromJson: Sized {
 pub trait ToJson {
     fn write(&self, out: &mut String);
 
-    /// Left out of a log line when it says nothing: absent, empty or false.
+    /// Left out (an `opt` field) when it says nothing: absent, empty or false.
     fn is_blank(&self) -> bool {
         false
     }
