@@ -1,8 +1,13 @@
 //! The tools' arguments and replies: the types the TypeScript shim passes in and gets back.
 //!
-//! On wasm they also derive `Tsify`, which writes their TypeScript declarations; natively they
-//! are plain serde types, so the core does not depend on tsify.
+//! They are read and written with the core's own JSON codec (`json_fields!` in `codec`): serde's
+//! derived decoders, a state machine per type, were the largest part of the `.wasm`. The serde
+//! derives stay for `Tsify`, which writes their TypeScript declarations from the serde
+//! attributes on wasm, and for tests; the `.wasm` never calls them, so it does not contain
+//! them. `codec`'s tests check that both read and write alike, so the declarations stay true.
 use serde::{Deserialize, Serialize};
+
+mod codec;
 
 #[cfg(target_arch = "wasm32")]
 use tsify::Tsify;
@@ -141,12 +146,35 @@ pub enum FileConflict {
     Allow,
 }
 
+impl FileConflict {
+    pub const ALL: [Self; 3] = [Self::Queue, Self::Refuse, Self::Allow];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queue => "queue",
+            Self::Refuse => "refuse",
+            Self::Allow => "allow",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum StallPolicy {
     Retry,
     Fail,
+}
+
+impl StallPolicy {
+    pub const ALL: [Self; 2] = [Self::Retry, Self::Fail];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Retry => "retry",
+            Self::Fail => "fail",
+        }
+    }
 }
 
 impl Default for Options {
@@ -308,6 +336,24 @@ pub enum SpawnStatus {
     AlreadyQueued,
 }
 
+impl SpawnStatus {
+    pub const ALL: [Self; 4] = [
+        Self::Starting,
+        Self::AlreadyRunning,
+        Self::Queued,
+        Self::AlreadyQueued,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::AlreadyRunning => "already_running",
+            Self::Queued => "queued",
+            Self::AlreadyQueued => "already_queued",
+        }
+    }
+}
+
 /// What a tool returns to OpenCode: `title` and `output` go to the model as they are.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(Tsify))]
@@ -461,6 +507,18 @@ pub enum AwaitOutcome {
     TimedOut,
     /// The coordinator was interrupted; the workers go on in the background.
     Interrupted,
+}
+
+impl AwaitOutcome {
+    pub const ALL: [Self; 3] = [Self::Done, Self::TimedOut, Self::Interrupted];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::TimedOut => "timed_out",
+            Self::Interrupted => "interrupted",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

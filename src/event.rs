@@ -6,7 +6,7 @@
 //! in `json_fields!`, one line in `event_types!` below, and its arm in the projection.
 use serde::{Deserialize, Serialize};
 
-use crate::json::{self, json_fields, Fields, FromJson, Json, ObjWriter, ToJson};
+use crate::json::{self, json_fields, json_names, Fields, Json, ObjWriter};
 
 /// The schema version this build writes. v1 lines (no `h`) are read as they are: their events
 /// have the same fields, and the chain runs through them unchecked.
@@ -452,22 +452,7 @@ json_fields!(ServerNote {
     opt reason,
 });
 
-/// The enums of the log are their `as_str` names.
-macro_rules! json_names {
-    ($($t:ty),+) => {$(
-        impl ToJson for $t {
-            fn write(&self, out: &mut String) {
-                json::write_str(out, self.as_str());
-            }
-        }
-
-        impl FromJson for $t {
-            fn from_json(json: &Json) -> Result<Self, String> {
-                json::one_of(json, &Self::ALL, Self::as_str)
-            }
-        }
-    )+};
-}
+// The enums of the log are their `as_str` names.
 json_names!(Priority, Importance, CompletionStatus);
 
 /// Declares every event type once: the enum, its `type` names, its encoder and its decoder.
@@ -497,7 +482,7 @@ macro_rules! event_types {
 
             /// Decodes the fields of an event of type `name`; `None` for a type this build
             /// does not know.
-            fn decode_body(name: &str, fields: &Fields) -> Option<Result<Self, String>> {
+            fn decode_body(name: &str, fields: &Fields) -> Option<Result<Self, json::JsonError>> {
                 match name {
                     $($name => Some(
                         <$body as json::JsonFields>::read_fields(fields).map(Self::$variant),
@@ -575,12 +560,12 @@ pub fn encode(seq: u64, timestamp: u64, body: &EventBody) -> String {
 /// The envelope of a line, its `type`, and the object its event's fields are read from.
 fn envelope<'j, 'a>(
     json: &'j Json<'a>,
-) -> Result<(u64, u32, u64, &'j str, Fields<'j, 'a>), String> {
-    let f = Fields::of(json).map_err(|want| format!("must be {want}"))?;
+) -> Result<(u64, u32, u64, &'j str, Fields<'j, 'a>), json::JsonError> {
+    let f = Fields::of(json)?;
     let type_name = match f.get("type")? {
         Some(Json::Str(name)) => name,
-        Some(_) => return Err("field `type` must be a string".to_string()),
-        None => return Err("field `type` is missing".to_string()),
+        Some(other) => return Err(json::JsonError::want("a string", other).in_field("type")),
+        None => return Err(json::JsonError::new("missing").in_field("type")),
     };
     Ok((
         f.req("seq")?,

@@ -8,9 +8,8 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use serde::Deserialize;
-
 use crate::error::HostError;
+use crate::json::{json_fields, Fields, FromJson, Json, JsonError};
 
 /// A toast in the OpenCode TUI (`tui.showToast`); `variant` is info, success, warning or error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,72 +70,58 @@ pub struct ModelRef {
 }
 
 /// What a git command printed, and how it exited.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GitOutput {
     pub code: i32,
-    #[serde(default)]
     pub stdout: String,
-    #[serde(default)]
     pub stderr: String,
 }
 
 /// A session's state in the server's status map. Idle sessions are absent from the map.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionStatus {
     Busy,
     Idle,
     Retry {
-        #[serde(default)]
         attempt: u32,
-        #[serde(default)]
         message: String,
     },
-    #[serde(other)]
+    /// A `type` this build does not know.
     Other,
 }
 
 /// A message of a session, in the shape of the SDK's `session.messages` items, reduced to
 /// what the core reads.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     pub info: MessageInfo,
-    #[serde(default)]
     pub parts: Vec<Part>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MessageInfo {
     /// The message's id (`msg_…`); empty when the server gave none.
-    #[serde(default)]
     pub id: String,
     pub role: String,
-    #[serde(default)]
     pub time: MessageTime,
-    #[serde(default)]
     pub error: Option<MessageError>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageTime {
-    #[serde(default)]
     pub created: Option<u64>,
-    #[serde(default)]
     pub completed: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MessageError {
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub data: Option<ErrorData>,
 }
 
 /// The part of an error's `data` the core reads; other fields are passed over.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ErrorData {
-    #[serde(default)]
     pub message: Option<String>,
 }
 
@@ -152,18 +137,15 @@ impl MessageError {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Part {
     Text {
-        #[serde(default)]
         text: String,
     },
     Tool {
-        #[serde(default)]
         tool: String,
     },
-    #[serde(other)]
+    /// A `type` this build does not read (`step-start`, `reasoning`, ...).
     Other,
 }
 
@@ -226,79 +208,59 @@ impl ServerEvent {
         )
     }
 
-    /// Decodes the `properties` of a wanted event type, as JSON text or any serde source.
-    pub fn decode<'de, D: serde::Deserializer<'de>>(
-        event_type: &str,
-        properties: D,
-    ) -> Result<Option<Self>, D::Error> {
-        #[derive(Deserialize)]
-        struct WithStatus {
-            #[serde(rename = "sessionID")]
-            session_id: String,
-            status: SessionStatus,
-        }
-        #[derive(Deserialize)]
-        struct WithSession {
-            #[serde(rename = "sessionID")]
+    /// Decodes the `properties` of a wanted event type, given as JSON text.
+    pub fn decode(event_type: &str, properties: &str) -> Result<Option<Self>, String> {
+        let json = crate::json::parse(properties)?;
+        Ok(Self::read(event_type, &json)?)
+    }
+
+    fn read(event_type: &str, properties: &Json) -> Result<Option<Self>, JsonError> {
+        /// What names the session in a message event's `info` or `part`.
+        struct SessionRef {
             session_id: String,
         }
-        #[derive(Deserialize)]
-        struct WithError {
-            #[serde(rename = "sessionID", default)]
+        json_fields!(read SessionRef {
+            req session_id = "sessionID",
+        });
+        /// A message event as the server sends it (`info` or `part` holds the session), or
+        /// reduced by the shim to its `sessionID`.
+        struct WithMessage {
             session_id: Option<String>,
-            #[serde(default)]
-            error: Option<MessageError>,
+            info: Option<SessionRef>,
+            part: Option<SessionRef>,
         }
-        #[derive(Deserialize)]
+        json_fields!(read WithMessage {
+            opt session_id = "sessionID",
+            opt info,
+            opt part,
+        });
         struct Info {
             id: String,
         }
-        #[derive(Deserialize)]
-        struct WithInfo {
-            info: Info,
-        }
-        #[derive(Deserialize)]
-        struct SessionRef {
-            #[serde(rename = "sessionID")]
-            session_id: String,
-        }
-        /// A message event as the server sends it (`info` or `part` holds the session), or
-        /// reduced by the shim to its `sessionID`.
-        #[derive(Deserialize)]
-        struct WithMessage {
-            #[serde(rename = "sessionID", default)]
-            session_id: Option<String>,
-            #[serde(default)]
-            info: Option<SessionRef>,
-            #[serde(default)]
-            part: Option<SessionRef>,
-        }
+        json_fields!(read Info {
+            req id,
+        });
+
+        let p = || Fields::of(properties);
         Ok(match event_type {
-            "session.status" => {
-                let p = WithStatus::deserialize(properties)?;
-                Some(Self::Status {
-                    session_id: p.session_id,
-                    status: p.status,
-                })
-            }
+            "session.status" => Some(Self::Status {
+                session_id: p()?.req("sessionID")?,
+                status: p()?.req("status")?,
+            }),
             "session.idle" => Some(Self::Idle {
-                session_id: WithSession::deserialize(properties)?.session_id,
+                session_id: p()?.req("sessionID")?,
             }),
             "session.error" => {
-                let p = WithError::deserialize(properties)?;
-                p.session_id.map(|session_id| Self::Error {
-                    session_id,
-                    error: p.error,
-                })
+                let session_id: Option<String> = p()?.opt("sessionID")?;
+                let error = p()?.opt("error")?;
+                session_id.map(|session_id| Self::Error { session_id, error })
             }
             "session.deleted" => Some(Self::Deleted {
-                session_id: WithInfo::deserialize(properties)?.info.id,
+                session_id: p()?.req::<Info>("info")?.id,
             }),
             // Only a hint of activity: a shape this build does not expect is passed over.
             "message.updated" | "message.part.updated" => {
-                let p = Option::<WithMessage>::deserialize(properties)
-                    .ok()
-                    .flatten();
+                let p = Option::<WithMessage>::from_json(properties).ok().flatten();
                 p.and_then(|p| {
                     p.session_id
                         .or(p.info.map(|i| i.session_id))
@@ -307,6 +269,76 @@ impl ServerEvent {
                 .map(|session_id| Self::Activity { session_id })
             }
             _ => None,
+        })
+    }
+}
+
+// How the host's answers are read, in the SDK's shapes; fields the core does not read are
+// passed over.
+json_fields!(read GitOutput {
+    req code,
+    opt stdout,
+    opt stderr,
+});
+json_fields!(read Message {
+    req info,
+    opt parts,
+});
+json_fields!(read MessageInfo {
+    opt id,
+    req role,
+    opt time,
+    opt error,
+});
+json_fields!(read MessageTime {
+    opt created,
+    opt completed,
+});
+json_fields!(read MessageError {
+    opt name,
+    opt data,
+});
+json_fields!(read ErrorData {
+    opt message,
+});
+json_fields!(read AgentInfo {
+    req name,
+    opt mode,
+});
+
+/// An object's fields, and its `type`: the field that says which variant it is.
+fn tagged<'j, 'a>(json: &'j Json<'a>) -> Result<(Fields<'j, 'a>, String), JsonError> {
+    let f = Fields::of(json)?;
+    let tag = f.req("type")?;
+    Ok((f, tag))
+}
+
+impl FromJson for SessionStatus {
+    fn from_json(json: &Json) -> Result<Self, JsonError> {
+        let (f, tag) = tagged(json)?;
+        Ok(match tag.as_str() {
+            "busy" => Self::Busy,
+            "idle" => Self::Idle,
+            "retry" => Self::Retry {
+                attempt: f.opt("attempt")?,
+                message: f.opt("message")?,
+            },
+            _ => Self::Other,
+        })
+    }
+}
+
+impl FromJson for Part {
+    fn from_json(json: &Json) -> Result<Self, JsonError> {
+        let (f, tag) = tagged(json)?;
+        Ok(match tag.as_str() {
+            "text" => Self::Text {
+                text: f.opt("text")?,
+            },
+            "tool" => Self::Tool {
+                tool: f.opt("tool")?,
+            },
+            _ => Self::Other,
         })
     }
 }
@@ -370,11 +402,10 @@ pub trait Sessions {
 }
 
 /// An agent of an OpenCode server, as `app.agents` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentInfo {
     pub name: String,
     /// `primary`, `subagent` or `all`.
-    #[serde(default)]
     pub mode: String,
 }
 
@@ -466,10 +497,15 @@ impl<T: Sessions + Storage + Clock + Waits + Workspace + Diagnostics> Host for T
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::parse;
+
+    fn read<T: FromJson>(text: &str) -> Result<T, String> {
+        Ok(T::from_json(&parse(text)?)?)
+    }
 
     #[test]
     fn a_status_map_in_the_servers_shape_is_read() {
-        let map: BTreeMap<String, SessionStatus> = serde_json::from_str(
+        let map: BTreeMap<String, SessionStatus> = read(
             r#"{"a":{"type":"busy"},"b":{"type":"retry","attempt":2,"message":"429","next":5},"c":{"type":"sleepy"}}"#,
         )
         .unwrap();
@@ -485,8 +521,7 @@ mod tests {
     }
 
     fn decode(t: &str, json: &str) -> Option<ServerEvent> {
-        let mut de = serde_json::Deserializer::from_str(json);
-        ServerEvent::decode(t, &mut de).unwrap()
+        ServerEvent::decode(t, json).unwrap()
     }
 
     #[test]
@@ -546,7 +581,7 @@ mod tests {
 
     #[test]
     fn messages_in_the_sdks_shape_are_read_with_their_text_and_error() {
-        let msgs: Vec<Message> = serde_json::from_str(
+        let msgs: Vec<Message> = read(
             r#"[{"info":{"role":"assistant","id":"m","time":{"created":1,"completed":2},
                  "error":{"name":"APIError","data":{"message":"quota"}}},
                  "parts":[{"type":"step-start"},{"type":"text","text":"hello"},{"type":"tool","tool":"bash","state":{}},{"type":"text","text":"world"}]}]"#,
@@ -558,6 +593,123 @@ mod tests {
         assert_eq!(
             msgs[0].info.error.as_ref().unwrap().describe(),
             "APIError: quota"
+        );
+    }
+
+    #[test]
+    fn a_status_or_part_without_a_type_or_with_a_field_of_the_wrong_type_is_refused() {
+        let status = read::<BTreeMap<String, SessionStatus>>;
+        assert_eq!(
+            status(r#"{"a":{"attempt":2}}"#).unwrap_err(),
+            "`a.type`: missing"
+        );
+        assert_eq!(
+            status(r#"{"a":{"type":"retry","attempt":"2"}}"#).unwrap_err(),
+            r#"`a.attempt`: expected a whole number from 0 to 4294967295, got "2""#
+        );
+        assert_eq!(
+            status(r#"{"a":{"type":"retry"},"b":{"type":"idle","attempt":"x"}}"#).unwrap()["a"],
+            SessionStatus::Retry {
+                attempt: 0,
+                message: String::new()
+            }
+        );
+        assert_eq!(
+            read::<Vec<Part>>(
+                r#"[{"type":"text"},{"type":"tool","tool":"bash"},{"type":"file","text":1}]"#
+            ),
+            Ok(vec![
+                Part::Text {
+                    text: String::new()
+                },
+                Part::Tool {
+                    tool: "bash".into()
+                },
+                Part::Other
+            ])
+        );
+        assert_eq!(
+            read::<Vec<Part>>(r#"[{"type":"text","text":["a"]}]"#).unwrap_err(),
+            "`[0].text`: expected a string, got a list"
+        );
+    }
+
+    #[test]
+    fn a_message_needs_its_role_and_reads_the_rest_as_absent_when_missing() {
+        let msgs: Vec<Message> = read(r#"[{"info":{"role":"user","error":null}}]"#).unwrap();
+        assert_eq!(
+            msgs[0],
+            Message {
+                info: MessageInfo {
+                    id: String::new(),
+                    role: "user".into(),
+                    time: MessageTime::default(),
+                    error: None,
+                },
+                parts: vec![],
+            }
+        );
+        assert_eq!(
+            read::<Vec<Message>>(r#"[{"info":{"id":"m"},"parts":[]}]"#).unwrap_err(),
+            "`[0].info.role`: missing"
+        );
+        assert_eq!(
+            read::<Vec<Message>>(r#"[{"info":{"role":"user","time":{"created":-1}}}]"#)
+                .unwrap_err(),
+            "`[0].info.time.created`: expected a whole number from 0 to 18446744073709551615, got -1"
+        );
+    }
+
+    #[test]
+    fn gits_agents_and_the_machines_answers_are_read_with_their_defaults() {
+        assert_eq!(
+            read::<GitOutput>(r#"{"code":-1,"stderr":"no git"}"#),
+            Ok(GitOutput {
+                code: -1,
+                stdout: String::new(),
+                stderr: "no git".into()
+            })
+        );
+        assert_eq!(
+            read::<GitOutput>(r#"{"code":1.5}"#).unwrap_err(),
+            "`code`: expected a whole number from -2147483648 to 2147483647, got 1.5"
+        );
+        assert_eq!(
+            read::<Vec<AgentInfo>>(r#"[{"name":"build","mode":"primary"},{"name":"x"}]"#),
+            Ok(vec![
+                AgentInfo {
+                    name: "build".into(),
+                    mode: "primary".into()
+                },
+                AgentInfo {
+                    name: "x".into(),
+                    mode: String::new()
+                }
+            ])
+        );
+        assert_eq!(
+            read::<crate::schedule::Machine>(r#"{"load_percent":10}"#).unwrap_err(),
+            "`free_memory_mb`: missing"
+        );
+    }
+
+    #[test]
+    fn a_wanted_event_without_its_session_is_refused_naming_the_field() {
+        assert_eq!(
+            ServerEvent::decode("session.idle", r#"{"session":"s"}"#),
+            Err("`sessionID`: missing".into())
+        );
+        assert_eq!(
+            ServerEvent::decode("session.status", r#"{"sessionID":"s","status":"busy"}"#),
+            Err(r#"`status`: expected an object, got "busy""#.into())
+        );
+        assert_eq!(
+            ServerEvent::decode("session.deleted", r#"{"info":{}}"#),
+            Err("`info.id`: missing".into())
+        );
+        assert_eq!(
+            ServerEvent::decode("session.idle", "{"),
+            Err("expected a field name at byte 1".into())
         );
     }
 }

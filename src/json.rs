@@ -1,10 +1,12 @@
-//! The log's own JSON: one small reader and writer for its lines and the projection's snapshot.
+//! The core's own JSON: one small reader and writer for the log's lines, the projection's
+//! snapshot, the tools' arguments and replies, the views and the host's answers.
 //!
 //! serde's derived decoders are a state machine per type, copied again for every way of
-//! reading; for the log's two dozen event types and the projection they were the largest part
-//! of the `.wasm`. Here a line is parsed once into a `Json` tree that borrows its text, and each
-//! type lists its fields once (`json_fields!`) for both directions. The writer spells JSON
-//! exactly as serde_json does, byte for byte: the integrity chain hashes the lines as written.
+//! reading; for the log's two dozen event types, the projection and the tools' arguments they
+//! were the largest part of the `.wasm`. Here a text is parsed once into a `Json` tree that
+//! borrows it, and each type lists its fields once (`json_fields!`) for both directions. The
+//! writer spells JSON exactly as serde_json does, byte for byte: the integrity chain hashes the
+//! lines as written.
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -62,7 +64,7 @@ impl<'a> Parser<'a> {
 
     /// The next value, read as `T`.
     pub fn read<T: FromJson>(&mut self) -> Result<T, String> {
-        T::from_json(&self.value(0)?)
+        Ok(T::from_json(&self.value(0)?)?)
     }
 
     /// Walks an object: `each` is given every field's name and must read its value.
@@ -302,16 +304,98 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// A Rust value read from a `Json`; the error says what the value must be ("a string").
+/// Why a value could not be read: where in it (`servers[1].url`), and what was wrong there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError {
+    /// Fields and list items from the value read down to the culprit; empty: the value itself.
+    path: String,
+    what: String,
+}
+
+impl JsonError {
+    /// The value is not `want` ("a string"); the message says what it is instead.
+    pub fn want(want: &str, got: &Json) -> Self {
+        Self::new(format!("expected {want}, got {}", kind(got)))
+    }
+
+    /// Any other reason, said as it is ("missing").
+    pub fn new(what: impl Into<String>) -> Self {
+        Self {
+            path: String::new(),
+            what: what.into(),
+        }
+    }
+
+    /// The same error, in field `name` of an object.
+    pub fn in_field(self, name: &str) -> Self {
+        self.under(name)
+    }
+
+    /// The same error, in item `i` of a list.
+    pub fn in_item(self, i: usize) -> Self {
+        self.under(&format!("[{i}]"))
+    }
+
+    fn under(mut self, step: &str) -> Self {
+        let dot = !self.path.is_empty() && !self.path.starts_with('[');
+        self.path = format!("{step}{}{}", if dot { "." } else { "" }, self.path);
+        self
+    }
+
+    /// ``invalid argument `bead_id`: expected a string, got 5`` (`one`, then the path), or
+    /// ``invalid arguments: expected an object, got null`` (`all`) when the whole value is wrong.
+    pub fn naming(&self, one: &str, all: &str) -> String {
+        if self.path.is_empty() {
+            format!("{all}: {}", self.what)
+        } else {
+            format!("{one} `{}`: {}", self.path, self.what)
+        }
+    }
+}
+
+impl std::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.what)
+        } else {
+            write!(f, "`{}`: {}", self.path, self.what)
+        }
+    }
+}
+
+impl From<JsonError> for String {
+    fn from(e: JsonError) -> Self {
+        e.to_string()
+    }
+}
+
+/// A value as an error message shows it: scalars as written (long strings cut), lists and
+/// objects by their kind.
+fn kind(json: &Json) -> String {
+    match json {
+        Json::Null => "null".into(),
+        Json::Bool(b) => b.to_string(),
+        Json::Num(n) => (*n).into(),
+        Json::Str(s) => match s.char_indices().nth(40) {
+            Some((cut, _)) => format!("{:?}...", &s[..cut]),
+            None => format!("{s:?}"),
+        },
+        Json::Unpaired => "a string with a lone surrogate escape".into(),
+        Json::Arr(_) => "a list".into(),
+        Json::Obj(_) => "an object".into(),
+    }
+}
+
+/// A Rust value read from a `Json`; the error says where and why it is not one.
 pub trait FromJson: Sized {
-    fn from_json(json: &Json) -> Result<Self, String>;
+    fn from_json(json: &Json) -> Result<Self, JsonError>;
 }
 
 /// A Rust value written as JSON, as serde_json writes it.
 pub trait ToJson {
     fn write(&self, out: &mut String);
 
-    /// Left out of a log line when it says nothing: absent, empty or false.
+    /// Left out (an `opt` field) when it says nothing: absent, empty or false.
     fn is_blank(&self) -> bool {
         false
     }
@@ -320,22 +404,66 @@ pub trait ToJson {
 /// A struct whose fields are listed once, by `json_fields!`, for both directions.
 pub trait JsonFields: Sized {
     fn write_fields(&self, o: &mut ObjWriter);
-    fn read_fields(f: &Fields) -> Result<Self, String>;
+    fn read_fields(f: &Fields) -> Result<Self, JsonError>;
 }
 
 /// Declares how a struct's fields are written and read, in the order they are written:
 /// `req` is always written and must be there; `opt` is left out when blank and read as its
 /// default when absent (an `Option` also when `null`); `def` is always written and read as its
-/// default when absent.
+/// default when absent. `field = "name"` spells the field otherwise in JSON.
+///
+/// `strict Type { .. }` refuses fields it does not list (a misspelt option must not pass
+/// unnoticed); `write Type { .. }` only writes (a reply, never read back), and `read Type { .. }`
+/// only reads (an answer of the host's). `defaults Type { field, .. }` only reads, strictly, over
+/// the struct's own `Default`: each absent field keeps the value it has there (the options).
 macro_rules! json_fields {
-    ($ty:ty { $($mode:ident $field:ident,)+ }) => {
+    (defaults $ty:ty { $($field:ident,)+ }) => {
+        impl $crate::json::FromJson for $ty {
+            fn from_json(json: &$crate::json::Json) -> Result<Self, $crate::json::JsonError> {
+                let f = $crate::json::Fields::of(json)?;
+                f.only(&[$(stringify!($field)),+])?;
+                let mut value = Self::default();
+                $(f.update(stringify!($field), &mut value.$field)?;)+
+                Ok(value)
+            }
+        }
+    };
+    (strict $ty:ty { $($mode:ident $field:ident $(= $name:literal)?,)+ }) => {
+        $crate::json::json_fields!(@impl $ty, [$($crate::json::json_fields!(@name $field $($name)?)),+],
+            { $($mode $field $($name)?,)+ });
+    };
+    (write $ty:ty { $($mode:ident $field:ident $(= $name:literal)?,)+ }) => {
+        impl $crate::json::ToJson for $ty {
+            fn write(&self, out: &mut String) {
+                let mut o = $crate::json::ObjWriter::new(out);
+                $($crate::json::json_fields!(@write $mode o self $field $($name)?);)+
+                o.end();
+            }
+        }
+    };
+    (read $ty:ty { $($mode:ident $field:ident $(= $name:literal)?,)+ }) => {
+        impl $crate::json::FromJson for $ty {
+            fn from_json(json: &$crate::json::Json) -> Result<Self, $crate::json::JsonError> {
+                let f = $crate::json::Fields::of(json)?;
+                Ok(Self { $($field: $crate::json::json_fields!(@read $mode f $field $($name)?),)+ })
+            }
+        }
+    };
+    ($ty:ty { $($mode:ident $field:ident $(= $name:literal)?,)+ }) => {
+        $crate::json::json_fields!(@impl $ty, [], { $($mode $field $($name)?,)+ });
+    };
+    (@impl $ty:ty, [$($known:expr),*], { $($mode:ident $field:ident $($name:literal)?,)+ }) => {
         impl $crate::json::JsonFields for $ty {
             fn write_fields(&self, o: &mut $crate::json::ObjWriter) {
-                $(json_fields!(@write $mode o self $field);)+
+                $($crate::json::json_fields!(@write $mode o self $field $($name)?);)+
             }
 
-            fn read_fields(f: &$crate::json::Fields) -> Result<Self, String> {
-                Ok(Self { $($field: json_fields!(@read $mode f $field),)+ })
+            fn read_fields(f: &$crate::json::Fields) -> Result<Self, $crate::json::JsonError> {
+                let known: &[&str] = &[$($known),*];
+                if !known.is_empty() {
+                    f.only(known)?;
+                }
+                Ok(Self { $($field: $crate::json::json_fields!(@read $mode f $field $($name)?),)+ })
             }
         }
 
@@ -348,22 +476,28 @@ macro_rules! json_fields {
         }
 
         impl $crate::json::FromJson for $ty {
-            fn from_json(json: &$crate::json::Json) -> Result<Self, String> {
+            fn from_json(json: &$crate::json::Json) -> Result<Self, $crate::json::JsonError> {
                 $crate::json::JsonFields::read_fields(&$crate::json::Fields::of(json)?)
             }
         }
     };
-    (@write opt $o:ident $s:ident $field:ident) => {
-        $o.unless_blank(stringify!($field), &$s.$field)
+    (@name $field:ident) => {
+        stringify!($field)
     };
-    (@write $mode:ident $o:ident $s:ident $field:ident) => {
-        $o.field(stringify!($field), &$s.$field)
+    (@name $field:ident $name:literal) => {
+        $name
     };
-    (@read req $f:ident $field:ident) => {
-        $f.req(stringify!($field))?
+    (@write opt $o:ident $s:ident $field:ident $($name:literal)?) => {
+        $o.unless_blank($crate::json::json_fields!(@name $field $($name)?), &$s.$field)
     };
-    (@read $mode:ident $f:ident $field:ident) => {
-        $f.opt(stringify!($field))?
+    (@write $mode:ident $o:ident $s:ident $field:ident $($name:literal)?) => {
+        $o.field($crate::json::json_fields!(@name $field $($name)?), &$s.$field)
+    };
+    (@read req $f:ident $field:ident $($name:literal)?) => {
+        $f.req($crate::json::json_fields!(@name $field $($name)?))?
+    };
+    (@read $mode:ident $f:ident $field:ident $($name:literal)?) => {
+        $f.opt($crate::json::json_fields!(@name $field $($name)?))?
     };
 }
 pub(crate) use json_fields;
@@ -372,20 +506,20 @@ pub(crate) use json_fields;
 pub struct Fields<'j, 'a>(&'j [(Cow<'a, str>, Json<'a>)]);
 
 impl<'j, 'a> Fields<'j, 'a> {
-    pub fn of(json: &'j Json<'a>) -> Result<Self, String> {
+    pub fn of(json: &'j Json<'a>) -> Result<Self, JsonError> {
         match json {
             Json::Obj(fields) => Ok(Self(fields)),
-            _ => Err("an object".to_string()),
+            _ => Err(JsonError::want("an object", json)),
         }
     }
 
     /// The field's value; a field given twice is refused, as serde's derives do.
-    pub fn get(&self, name: &str) -> Result<Option<&'j Json<'a>>, String> {
+    pub fn get(&self, name: &str) -> Result<Option<&'j Json<'a>>, JsonError> {
         let mut found = None;
         for (key, value) in self.0 {
             if key == name {
                 if found.is_some() {
-                    return Err(format!("field `{name}` is given twice"));
+                    return Err(JsonError::new("given twice").in_field(name));
                 }
                 found = Some(value);
             }
@@ -394,24 +528,45 @@ impl<'j, 'a> Fields<'j, 'a> {
     }
 
     /// A field that must be there.
-    pub fn req<T: FromJson>(&self, name: &str) -> Result<T, String> {
+    pub fn req<T: FromJson>(&self, name: &str) -> Result<T, JsonError> {
         match self.get(name)? {
             Some(value) => read(name, value),
-            None => Err(format!("field `{name}` is missing")),
+            None => Err(JsonError::new("missing").in_field(name)),
         }
     }
 
     /// A field read as its default when absent.
-    pub fn opt<T: FromJson + Default>(&self, name: &str) -> Result<T, String> {
-        match self.get(name)? {
-            Some(value) => read(name, value),
-            None => Ok(T::default()),
+    pub fn opt<T: FromJson + Default>(&self, name: &str) -> Result<T, JsonError> {
+        let mut value = T::default();
+        self.update(name, &mut value)?;
+        Ok(value)
+    }
+
+    /// A field read into `slot` when present; `slot` is left as it is when absent.
+    pub fn update<T: FromJson>(&self, name: &str, slot: &mut T) -> Result<(), JsonError> {
+        if let Some(value) = self.get(name)? {
+            *slot = read(name, value)?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a field not named in `known`, with the names it could have been.
+    pub fn only(&self, known: &[&str]) -> Result<(), JsonError> {
+        match self.0.iter().find(|(key, _)| !known.contains(&&**key)) {
+            Some((key, _)) => {
+                let names: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+                Err(JsonError::new(format!(
+                    "unknown field `{key}`, expected one of {}",
+                    names.join(", ")
+                )))
+            }
+            None => Ok(()),
         }
     }
 }
 
-fn read<T: FromJson>(name: &str, value: &Json) -> Result<T, String> {
-    T::from_json(value).map_err(|want| format!("field `{name}` must be {want}"))
+fn read<T: FromJson>(name: &str, value: &Json) -> Result<T, JsonError> {
+    T::from_json(value).map_err(|e| e.in_field(name))
 }
 
 /// Writes an object's fields, in the order given.
@@ -493,10 +648,10 @@ impl ToJson for &str {
 }
 
 impl FromJson for String {
-    fn from_json(json: &Json) -> Result<Self, String> {
+    fn from_json(json: &Json) -> Result<Self, JsonError> {
         match json {
             Json::Str(s) => Ok(s.to_string()),
-            _ => Err("a string".to_string()),
+            _ => Err(JsonError::want("a string", json)),
         }
     }
 }
@@ -512,24 +667,35 @@ impl ToJson for bool {
 }
 
 impl FromJson for bool {
-    fn from_json(json: &Json) -> Result<Self, String> {
+    fn from_json(json: &Json) -> Result<Self, JsonError> {
         match json {
             Json::Bool(b) => Ok(*b),
-            _ => Err("true or false".to_string()),
+            _ => Err(JsonError::want("true or false", json)),
         }
     }
 }
 
-/// A whole number as written: digits only, no sign, fraction or exponent (serde_json reads
-/// those as other types, which an integer field refuses).
-fn whole(json: &Json) -> Option<u64> {
+/// A whole number as written: digits only, after a `-` where `signed`; no fraction or exponent
+/// (serde_json reads those as other types, which an integer field refuses).
+fn whole(json: &Json, signed: bool) -> Option<i128> {
     match json {
-        Json::Num(n) if n.bytes().all(|b| b.is_ascii_digit()) => n.parse().ok(),
+        Json::Num(n) => {
+            let digits = if signed {
+                n.strip_prefix('-').unwrap_or(n)
+            } else {
+                n
+            };
+            if digits.bytes().all(|b| b.is_ascii_digit()) {
+                n.parse().ok()
+            } else {
+                None
+            }
+        }
         _ => None,
     }
 }
 
-macro_rules! unsigned {
+macro_rules! integers {
     ($($t:ty),+) => {$(
         impl ToJson for $t {
             fn write(&self, out: &mut String) {
@@ -538,15 +704,18 @@ macro_rules! unsigned {
         }
 
         impl FromJson for $t {
-            fn from_json(json: &Json) -> Result<Self, String> {
-                whole(json)
+            fn from_json(json: &Json) -> Result<Self, JsonError> {
+                whole(json, <$t>::MIN != 0)
                     .and_then(|n| <$t>::try_from(n).ok())
-                    .ok_or_else(|| format!("a whole number from 0 to {}", <$t>::MAX))
+                    .ok_or_else(|| {
+                        let want = format!("a whole number from {} to {}", <$t>::MIN, <$t>::MAX);
+                        JsonError::want(&want, json)
+                    })
             }
         }
     )+};
 }
-unsigned!(u8, u32, u64, usize);
+integers!(u8, u32, u64, usize, i32);
 
 impl<T: ToJson> ToJson for Option<T> {
     fn write(&self, out: &mut String) {
@@ -562,7 +731,7 @@ impl<T: ToJson> ToJson for Option<T> {
 }
 
 impl<T: FromJson> FromJson for Option<T> {
-    fn from_json(json: &Json) -> Result<Self, String> {
+    fn from_json(json: &Json) -> Result<Self, JsonError> {
         match json {
             Json::Null => Ok(None),
             _ => T::from_json(json).map(Some),
@@ -594,14 +763,14 @@ impl<T: ToJson> ToJson for Vec<T> {
 }
 
 impl<T: FromJson> FromJson for Vec<T> {
-    fn from_json(json: &Json) -> Result<Self, String> {
+    fn from_json(json: &Json) -> Result<Self, JsonError> {
         match json {
             Json::Arr(items) => items
                 .iter()
-                .map(T::from_json)
-                .collect::<Result<_, _>>()
-                .map_err(|want| format!("a list whose items are each {want}")),
-            _ => Err("a list".to_string()),
+                .enumerate()
+                .map(|(i, item)| T::from_json(item).map_err(|e| e.in_item(i)))
+                .collect(),
+            _ => Err(JsonError::want("a list", json)),
         }
     }
 }
@@ -617,14 +786,13 @@ impl<T: ToJson> ToJson for BTreeMap<String, T> {
 }
 
 impl<T: FromJson> FromJson for BTreeMap<String, T> {
-    fn from_json(json: &Json) -> Result<Self, String> {
+    fn from_json(json: &Json) -> Result<Self, JsonError> {
         match json {
             Json::Obj(fields) => fields
                 .iter()
-                .map(|(key, value)| Ok((key.to_string(), T::from_json(value)?)))
-                .collect::<Result<_, String>>()
-                .map_err(|want| format!("an object whose values are each {want}")),
-            _ => Err("an object".to_string()),
+                .map(|(key, value)| read(key, value).map(|v| (key.to_string(), v)))
+                .collect(),
+            _ => Err(JsonError::want("an object", json)),
         }
     }
 }
@@ -646,10 +814,12 @@ macro_rules! tuple {
         }
 
         impl<$($t: FromJson),+> FromJson for ($($t,)+) {
-            fn from_json(json: &Json) -> Result<Self, String> {
+            fn from_json(json: &Json) -> Result<Self, JsonError> {
                 match json {
-                    Json::Arr(items) if items.len() == $len => Ok(($($t::from_json(&items[$i])?,)+)),
-                    _ => Err(concat!("a list of ", $len, " items").to_string()),
+                    Json::Arr(items) if items.len() == $len => Ok(($(
+                        $t::from_json(&items[$i]).map_err(|e| e.in_item($i))?,
+                    )+)),
+                    _ => Err(JsonError::want(concat!("a list of ", $len, " items"), json)),
                 }
             }
         }
@@ -662,21 +832,46 @@ tuple!(3: A 0, B 1, C 2);
 pub struct Ignored;
 
 impl FromJson for Ignored {
-    fn from_json(_: &Json) -> Result<Self, String> {
+    fn from_json(_: &Json) -> Result<Self, JsonError> {
         Ok(Self)
     }
 }
 
 /// One of an enum's names, as `as_str` spells them.
-pub fn one_of<T: Copy>(json: &Json, all: &[T], name: fn(T) -> &'static str) -> Result<T, String> {
+pub fn one_of<T: Copy>(
+    json: &Json,
+    all: &[T],
+    name: fn(T) -> &'static str,
+) -> Result<T, JsonError> {
     if let Json::Str(s) = json {
         if let Some(&v) = all.iter().find(|&&v| name(v) == s) {
             return Ok(v);
         }
     }
     let names: Vec<String> = all.iter().map(|&v| format!("`{}`", name(v))).collect();
-    Err(format!("one of {}", names.join(", ")))
+    Err(JsonError::want(
+        &format!("one of {}", names.join(", ")),
+        json,
+    ))
 }
+
+/// Enums whose JSON is their `as_str` name, one of `ALL`.
+macro_rules! json_names {
+    ($($t:ty),+) => {$(
+        impl $crate::json::ToJson for $t {
+            fn write(&self, out: &mut String) {
+                $crate::json::write_str(out, self.as_str());
+            }
+        }
+
+        impl $crate::json::FromJson for $t {
+            fn from_json(json: &$crate::json::Json) -> Result<Self, $crate::json::JsonError> {
+                $crate::json::one_of(json, &Self::ALL, Self::as_str)
+            }
+        }
+    )+};
+}
+pub(crate) use json_names;
 
 #[cfg(test)]
 mod tests {
@@ -761,5 +956,121 @@ mod tests {
             Ok(u64::MAX)
         );
         assert!(u8::from_json(&parse("256").unwrap()).is_err());
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Server {
+        url: String,
+        max_workers: u32,
+        dir: Option<String>,
+    }
+    json_fields!(strict Server {
+        req url,
+        def max_workers,
+        opt dir = "directory",
+    });
+
+    #[derive(Debug, PartialEq)]
+    struct Setup {
+        on: bool,
+        servers: Vec<Server>,
+        code: i32,
+    }
+    impl Default for Setup {
+        fn default() -> Self {
+            Self {
+                on: true,
+                servers: Vec::new(),
+                code: -1,
+            }
+        }
+    }
+    json_fields!(defaults Setup {
+        on,
+        servers,
+        code,
+    });
+
+    fn setup(text: &str) -> Result<Setup, String> {
+        Ok(Setup::from_json(&parse(text)?)?)
+    }
+
+    #[test]
+    fn an_error_names_the_path_to_the_value_and_what_was_expected_instead() {
+        for (text, error) in [
+            (r#"{"on":1}"#, "`on`: expected true or false, got 1"),
+            (r#"{"servers":{}}"#, "`servers`: expected a list, got an object"),
+            (
+                r#"{"servers":[{"url":"a"},{"url":7}]}"#,
+                "`servers[1].url`: expected a string, got 7",
+            ),
+            (r#"{"servers":[{}]}"#, "`servers[0].url`: missing"),
+            (
+                r#"{"servers":[{"url":"a","max_workers":-2}]}"#,
+                "`servers[0].max_workers`: expected a whole number from 0 to 4294967295, got -2",
+            ),
+            (
+                r#"{"servers":[{"url":"a","dir":"/x"}]}"#,
+                "`servers[0]`: unknown field `dir`, expected one of `url`, `max_workers`, `directory`",
+            ),
+            (r#"{"on":true,"on":false}"#, "`on`: given twice"),
+            ("[]", "expected an object, got a list"),
+            (
+                r#"{"code":"x"}"#,
+                r#"`code`: expected a whole number from -2147483648 to 2147483647, got "x""#,
+            ),
+        ] {
+            assert_eq!(setup(text), Err(error.to_string()), "{text}");
+        }
+        let wrong = JsonError::want("a string", &Json::Null);
+        let named = |e: &JsonError| e.naming("invalid argument", "invalid arguments");
+        assert_eq!(
+            named(&wrong),
+            "invalid arguments: expected a string, got null"
+        );
+        assert_eq!(
+            named(&wrong.in_item(2).in_field("files")),
+            "invalid argument `files[2]`: expected a string, got null"
+        );
+        let long = format!(r#"{{"on":"{}"}}"#, "y".repeat(50));
+        let got = format!(r#"got "{}"..."#, "y".repeat(40));
+        assert!(setup(&long).unwrap_err().ends_with(&got));
+    }
+
+    #[test]
+    fn fields_take_their_modes_defaults_and_json_names() {
+        assert_eq!(setup("{}"), Ok(Setup::default()));
+        let read = setup(r#"{"on":false,"code":-7,"servers":[{"url":"u","directory":"/d"}]}"#);
+        assert_eq!(
+            read,
+            Ok(Setup {
+                on: false,
+                code: -7,
+                servers: vec![Server {
+                    url: "u".into(),
+                    max_workers: 0,
+                    dir: Some("/d".into()),
+                }],
+            })
+        );
+        assert_eq!(
+            setup(r#"{"code":1,"more":1}"#),
+            Err("unknown field `more`, expected one of `on`, `servers`, `code`".into())
+        );
+        let mut out = String::new();
+        read.unwrap().servers[0].write(&mut out);
+        assert_eq!(out, r#"{"url":"u","max_workers":0,"directory":"/d"}"#);
+    }
+
+    #[test]
+    fn a_signed_field_reads_negative_whole_numbers_within_its_range() {
+        assert_eq!(i32::from_json(&parse("-2147483648").unwrap()), Ok(i32::MIN));
+        assert_eq!(i32::from_json(&parse("-0").unwrap()), Ok(0));
+        for text in ["2147483648", "-1.0", "1e3", "--1"] {
+            assert!(
+                parse(text).map_or(true, |j| i32::from_json(&j).is_err()),
+                "{text}"
+            );
+        }
     }
 }

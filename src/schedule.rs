@@ -15,13 +15,18 @@ use crate::projection::{QueueState, Queued, Swarm, Worker, WorkerState};
 use crate::text::order_by;
 
 /// The machine as the host reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Machine {
     /// The 1-minute load average as a percentage of the CPUs (200: twice as many runnable
     /// tasks as CPUs). Whole numbers keep float parsing and printing out of the core.
     pub load_percent: u32,
     pub free_memory_mb: u64,
 }
+
+crate::json::json_fields!(read Machine {
+    req load_percent,
+    req free_memory_mb,
+});
 
 /// Why a queued bead has not started.
 #[derive(Debug, Clone, PartialEq)]

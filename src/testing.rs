@@ -13,6 +13,7 @@ use crate::host::{
     AgentInfo, Clock, CreateSession, Diagnostics, GitOutput, Message, PromptRequest, SessionStatus,
     Sessions, Storage, Toast, Waits, Workspace,
 };
+use crate::json::FromJson;
 use crate::schedule::Machine;
 
 /// Runs a future to completion on this thread. The fakes never pend, so this rarely parks.
@@ -298,27 +299,31 @@ impl FakeSessions {
         let n = self.messages.borrow().get(session).map_or(0, Vec::len);
         self.end_turn(
             session,
-            serde_json::json!({
-                "info": {"id": format!("msg_{session}_{n}"), "role": "assistant", "time": {"created": created}},
-                "parts": [{"type": "text", "text": "half a thou"}]
-            }),
+            &format!(
+                r#"{{"info":{{"id":"msg_{session}_{n}","role":"assistant","time":{{"created":{created}}}}},
+                    "parts":[{{"type":"text","text":"half a thou"}}]}}"#
+            ),
         );
     }
 
     /// Gives a session a finished assistant turn with this text.
     pub fn finish_turn(&self, session: &str, text: &str) {
+        let mut quoted = String::new();
+        crate::json::write_str(&mut quoted, text);
         self.end_turn(
             session,
-            serde_json::json!({
-                "info": {"role": "assistant", "time": {"created": 1, "completed": 2}},
-                "parts": [{"type": "text", "text": text}]
-            }),
+            &format!(
+                r#"{{"info":{{"role":"assistant","time":{{"created":1,"completed":2}}}},
+                    "parts":[{{"type":"text","text":{quoted}}}]}}"#
+            ),
         );
     }
 
-    /// Appends a message (in the server's JSON shape) and takes the session off the status map.
-    fn end_turn(&self, session: &str, message: serde_json::Value) {
-        let message: Message = serde_json::from_value(message).expect("a valid message");
+    /// Appends a message (in the server's JSON shape, read as the host's answers are) and takes
+    /// the session off the status map.
+    fn end_turn(&self, session: &str, message: &str) {
+        let json = crate::json::parse(message).expect("JSON");
+        let message = Message::from_json(&json).expect("a valid message");
         self.messages
             .borrow_mut()
             .entry(session.to_string())

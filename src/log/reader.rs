@@ -12,6 +12,7 @@ use tsify::Tsify;
 use super::MAX_LINE;
 use crate::chain;
 use crate::event::{self, Event};
+use crate::json::json_fields;
 
 /// The first damaged line, and why: nothing after it is read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +23,12 @@ pub struct Damage {
     pub offset: u64,
     pub reason: String,
 }
+
+json_fields!(write Damage {
+    req line,
+    req offset,
+    req reason,
+});
 
 /// Where reading stands: just after the last complete line, with the sequence number and the
 /// chain value the next line must continue.

@@ -3,7 +3,9 @@
 //! a snapshot of thousands of workers is never one large tree in memory.
 use super::{Mail, QueueState, Queued, Swarm, Worker, WorkerState};
 use crate::event::CompletionStatus;
-use crate::json::{json_fields, Fields, FromJson, Ignored, Json, ObjWriter, Parser, ToJson};
+use crate::json::{
+    json_fields, Fields, FromJson, Ignored, Json, JsonError, ObjWriter, Parser, ToJson,
+};
 
 json_fields!(Worker {
     req bead_id,
@@ -101,7 +103,7 @@ impl ToJson for WorkerState {
 }
 
 impl FromJson for WorkerState {
-    fn from_json(json: &Json) -> Result<Self, String> {
+    fn from_json(json: &Json) -> Result<Self, JsonError> {
         match variant(json) {
             Some(("completed", Some(status))) => {
                 CompletionStatus::from_json(status).map(Self::Completed)
@@ -112,7 +114,7 @@ impl FromJson for WorkerState {
             Some(("failed", None)) => Ok(Self::Failed),
             Some(("cancelled", None)) => Ok(Self::Cancelled),
             Some(("interrupted", None)) => Ok(Self::Interrupted),
-            _ => Err("a worker's state".to_string()),
+            _ => Err(JsonError::want("a worker's state", json)),
         }
     }
 }
@@ -145,7 +147,7 @@ impl ToJson for Raw {
 }
 
 impl FromJson for QueueState {
-    fn from_json(json: &Json) -> Result<Self, String> {
+    fn from_json(json: &Json) -> Result<Self, JsonError> {
         let reason = |value: &Json| String::from_json(value);
         match variant(json) {
             Some(("Waiting", None)) => Ok(Self::Waiting),
@@ -158,7 +160,7 @@ impl FromJson for QueueState {
                     retryable: f.req("retryable")?,
                 })
             }
-            _ => Err("a queued bead's state".to_string()),
+            _ => Err(JsonError::want("a queued bead's state", json)),
         }
     }
 }

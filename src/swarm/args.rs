@@ -1,23 +1,28 @@
 //! The bounds of the tools' arguments, in one table: the core checks them, and the shim builds
 //! the schemas the model reads from the same table (`ApiaryCore.argLimits`), so a limit cannot
 //! differ between the two.
-use serde::Serialize;
-
 use super::limits;
 use crate::event::{CompletionStatus, Importance, Priority};
+use crate::json::json_fields;
 
 /// One argument's bounds: a whole number from `min` to `max`, or one of `values`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArgLimit {
     pub tool: &'static str,
     pub arg: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub min: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub max: Option<u64>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub values: Vec<&'static str>,
 }
+
+// As `ArgLimit` in TypeScript (`src/wasm/exports.rs`): a bound absent or empty is left out.
+json_fields!(write ArgLimit {
+    req tool,
+    req arg,
+    opt min,
+    opt max,
+    opt values,
+});
 
 fn range(tool: &'static str, arg: &'static str, min: u64, max: u64) -> ArgLimit {
     ArgLimit {
@@ -83,20 +88,35 @@ pub fn arg_limits() -> Vec<ArgLimit> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::{FromJson, Json, ToJson};
 
     #[test]
     fn every_choice_is_a_value_the_core_decodes() {
         for limit in arg_limits() {
             for v in &limit.values {
-                let json = format!("\"{v}\"");
+                let json = Json::Str((*v).into());
                 let decoded = match limit.arg {
-                    "priority" => serde_json::from_str::<Priority>(&json).is_ok(),
-                    "importance" => serde_json::from_str::<Importance>(&json).is_ok(),
-                    "status" => serde_json::from_str::<CompletionStatus>(&json).is_ok(),
+                    "priority" => Priority::from_json(&json).is_ok(),
+                    "importance" => Importance::from_json(&json).is_ok(),
+                    "status" => CompletionStatus::from_json(&json).is_ok(),
                     other => panic!("no decoder for {other}"),
                 };
                 assert!(decoded, "{}.{} = {v}", limit.tool, limit.arg);
             }
         }
+    }
+
+    #[test]
+    fn a_limit_is_written_without_the_bounds_it_lacks() {
+        let mut out = String::new();
+        arg_limits().write(&mut out);
+        assert!(
+            out.starts_with(r#"[{"tool":"swarm_await_workers","arg":"timeout_ms","min":0,"max":"#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"{"tool":"swarm_send","arg":"importance","values":["low","normal","high","urgent"]}"#),
+            "{out}"
+        );
     }
 }

@@ -2,25 +2,28 @@
 //! write and patch call here before it runs, and a worker's call on a file outside the paths
 //! and globs it was given is refused with what it owns. Reading is never checked; sessions
 //! that are not workers (the coordinator, the user's own) are left alone.
-use serde::Deserialize;
-
 use super::Apiary;
 use crate::error::ToolError;
 use crate::glob::{owns, relative_to};
 use crate::host::Host;
+use crate::json::json_fields;
 use crate::projection::Worker;
 
 /// The tools that change files, by their OpenCode names.
 pub const WRITE_TOOLS: &[&str] = &["edit", "write", "multiedit", "patch", "apply_patch"];
 
 /// The arguments of a writing tool that name files.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct WriteArgs {
-    #[serde(rename = "filePath", default)]
     pub file_path: Option<String>,
-    #[serde(rename = "patchText", default)]
     pub patch_text: Option<String>,
 }
+
+// The tools' own names; their other arguments are passed over.
+json_fields!(WriteArgs {
+    opt file_path = "filePath",
+    opt patch_text = "patchText",
+});
 
 /// The files a call names: `filePath`, and every file a patch adds, updates, deletes or moves.
 fn named_files(args: &WriteArgs) -> Vec<String> {
@@ -99,5 +102,28 @@ impl<H: Host> Apiary<H> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::{parse, FromJson};
+
+    fn read(text: &str) -> Result<WriteArgs, String> {
+        Ok(WriteArgs::from_json(&parse(text)?)?)
+    }
+
+    #[test]
+    fn a_writing_calls_file_and_patch_are_read_by_the_tools_names_and_the_rest_passed_over() {
+        let args = read(r#"{"filePath":"/r/a.rs","oldString":"x","newString":"y"}"#).unwrap();
+        assert_eq!(args.file_path.as_deref(), Some("/r/a.rs"));
+        assert_eq!(args.patch_text, None);
+        let args = read(r#"{"patchText":"*** Add File: b.rs","file_path":7}"#).unwrap();
+        assert_eq!(named_files(&args), ["b.rs"]);
+        assert_eq!(
+            read(r#"{"filePath":["a"]}"#).unwrap_err(),
+            "`filePath`: expected a string, got a list"
+        );
     }
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use tsify::Tsify;
 
 use crate::event::EventBody;
+use crate::json::json_fields;
 use crate::projection::Swarm;
 use crate::text::duration;
 
@@ -21,6 +22,16 @@ pub struct Entry {
     pub session_id: Option<String>,
     pub detail: String,
 }
+
+json_fields!(write Entry {
+    req seq,
+    req at,
+    req type_name = "type",
+    def bead_id,
+    def epic_id,
+    def session_id,
+    req detail,
+});
 
 impl Entry {
     /// `swarm` is the projection with the event applied (it knows the bead's epic).
@@ -57,6 +68,15 @@ pub struct EventFilter {
     /// Only the last this many of the matching events.
     pub limit: Option<u32>,
 }
+
+json_fields!(strict EventFilter {
+    opt epic_id,
+    opt bead_id,
+    opt session_id,
+    opt types,
+    opt after_seq,
+    opt limit,
+});
 
 impl EventFilter {
     /// Names an unknown event type, with the known ones.
@@ -97,6 +117,11 @@ pub struct EventPage {
     pub total: u64,
     pub events: Vec<Entry>,
 }
+
+json_fields!(write EventPage {
+    req total,
+    req events,
+});
 
 impl super::LogView {
     pub fn events(&self, filter: &EventFilter) -> Result<EventPage, String> {

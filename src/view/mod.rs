@@ -16,6 +16,7 @@ use tsify::Tsify;
 
 use crate::api::Options;
 use crate::event::{Event, Payload};
+use crate::json::json_fields;
 use crate::log::LineReader;
 use crate::projection::Swarm;
 
@@ -35,6 +36,11 @@ pub struct Until {
     #[serde(default)]
     pub time: Option<u64>,
 }
+
+json_fields!(Until {
+    opt seq,
+    opt time,
+});
 
 impl Until {
     /// Whether `event` comes after the stop.
@@ -59,6 +65,16 @@ pub struct Health {
     pub first_at: Option<u64>,
     pub last_at: Option<u64>,
 }
+
+json_fields!(write Health {
+    req events,
+    req bytes,
+    req partial_bytes,
+    def damage,
+    req stopped,
+    def first_at,
+    def last_at,
+});
 
 #[derive(Debug, Default)]
 pub struct LogView {

@@ -7,6 +7,7 @@ use tsify::Tsify;
 
 use super::{Health, LogView};
 use crate::event::CompletionStatus;
+use crate::json::json_fields;
 use std::collections::BTreeMap;
 
 use crate::projection::{QueueState, Queued, Worker, WorkerState};
@@ -96,6 +97,60 @@ pub struct Overview {
     /// Oldest first.
     pub epics: Vec<EpicView>,
 }
+
+json_fields!(write WorkerRow {
+    req bead_id,
+    req epic_id,
+    req attempt,
+    req session_id,
+    def directory,
+    req title,
+    req agent,
+    def model,
+    req state,
+    req spawned_at,
+    def ended_at,
+    req duration_ms,
+    def progress_percent,
+    def message,
+    def branch,
+    req merged,
+    def server,
+});
+json_fields!(write QueueRow {
+    req bead_id,
+    req epic_id,
+    req title,
+    req priority,
+    req state,
+    def position,
+    req reason,
+    req queued_at,
+    req attempt,
+    def not_before,
+    req dependencies,
+});
+json_fields!(write EpicView {
+    req epic_id,
+    req first_at,
+    req last_at,
+    req beads,
+    req running,
+    req succeeded,
+    req failed,
+    req waiting,
+    req to_merge,
+    req workers,
+    req queue,
+});
+json_fields!(write Overview {
+    req now,
+    req health,
+    req running,
+    req waiting,
+    req blocked,
+    req epics,
+});
 
 fn row(w: &Worker, now: u64) -> WorkerRow {
     let message = match w.state {

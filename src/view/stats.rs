@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use super::LogView;
 use crate::event::CompletionStatus;
+use crate::json::{json_fields, JsonFields, ObjWriter, ToJson};
 use crate::projection::{Worker, WorkerState};
 use crate::text::order_by;
 
@@ -58,6 +59,40 @@ pub struct Stats {
     /// By the agent the workers ran as (`build`, OpenCode's default, when none was named), by name.
     pub agents: Vec<Named>,
 }
+
+json_fields!(Group {
+    req attempts,
+    req beads,
+    req retries,
+    req running,
+    req succeeded,
+    req failed,
+    req blocked,
+    req unreported,
+    req cancelled,
+    def success_percent,
+    def p50_ms,
+    def p95_ms,
+    def max_ms,
+    req worker_ms,
+    req span_ms,
+});
+
+/// `name`, then the group's fields in the same object (serde's `flatten`).
+impl ToJson for Named {
+    fn write(&self, out: &mut String) {
+        let mut o = ObjWriter::new(out);
+        o.field("name", &self.name);
+        self.group.write_fields(&mut o);
+        o.end();
+    }
+}
+
+json_fields!(write Stats {
+    req overall,
+    req epics,
+    req agents,
+});
 
 /// The value at percentile `p` of ascending `sorted` (nearest rank).
 pub fn percentile(sorted: &[u64], p: u64) -> Option<u64> {

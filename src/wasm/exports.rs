@@ -13,6 +13,7 @@ use crate::api::{
     ReviewReply, SendArgs, SpawnArgs, SpawnReply, StatusArgs,
 };
 use crate::host::ServerEvent;
+use crate::json::{FromJson, ToJson};
 use crate::swarm::Apiary;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -26,16 +27,20 @@ pub struct ApiaryCore {
     inner: Rc<Apiary<JsHost>>,
 }
 
-/// Arguments cross as JSON text and are decoded by serde_json, as the host's answers are: one
-/// serde backend for every type keeps the `.wasm` within its size budget.
-fn args<T>(value: Ts<T>) -> Result<T, JsError>
-where
-    T: tsify::Tsify + serde::de::DeserializeOwned,
-{
-    json::from_js(&value.js_value()).map_err(|e| JsError::new(&format!("invalid arguments: {e}")))
+/// Arguments cross as JSON text, read by the core's own JSON reader as the host's answers are;
+/// a refusal names the argument and what it must be.
+fn args<T: tsify::Tsify + FromJson>(value: Ts<T>) -> Result<T, JsError> {
+    json::from_js(&value.js_value())
+        .map_err(|e| JsError::new(&e.naming("invalid argument", "invalid arguments")))
 }
 
-pub(super) fn reply<T: tsify::Tsify + serde::Serialize>(value: &T) -> Result<Ts<T>, JsError> {
+/// The options, refused by name when a key is unknown or of the wrong type.
+pub(super) fn read_options(value: Ts<Options>) -> Result<Options, JsError> {
+    json::from_js(&value.js_value())
+        .map_err(|e| JsError::new(&e.naming("invalid option", "invalid options")))
+}
+
+pub(super) fn reply<T: tsify::Tsify + ToJson>(value: &T) -> Result<Ts<T>, JsError> {
     json::to_js(value)
         .map(Ts::new_unchecked)
         .map_err(|e| JsError::new(&e))
@@ -51,7 +56,7 @@ impl ApiaryCore {
     #[wasm_bindgen(constructor)]
     pub fn new(host: JsHost, options: Option<Ts<Options>>) -> Result<ApiaryCore, JsError> {
         let options: Options = match options {
-            Some(o) => args(o)?,
+            Some(o) => read_options(o)?,
             None => Options::default(),
         };
         options
@@ -231,8 +236,9 @@ impl ApiaryCore {
         if !crate::WRITE_TOOLS.contains(&tool.as_str()) {
             return Ok(());
         }
-        let args: crate::WriteArgs =
-            json::from_js(&args).map_err(|e| JsError::new(&format!("{tool} arguments: {e}")))?;
+        let args: crate::WriteArgs = json::from_js(&args).map_err(|e| {
+            JsError::new(&e.naming(&format!("{tool} argument"), &format!("{tool} arguments")))
+        })?;
         let inner = self.inner.clone();
         inner
             .guard_write(&session_id, &tool, &args)
@@ -275,9 +281,7 @@ impl ApiaryCore {
             return Ok(());
         }
         let text = json::stringify(&properties).map_err(fail)?;
-        let mut de = serde_json::Deserializer::from_str(&text);
-        let decoded =
-            ServerEvent::decode(&event_type, &mut de).map_err(|e| fail(json::plain(e)))?;
+        let decoded = ServerEvent::decode(&event_type, &text).map_err(fail)?;
         let Some(event) = decoded else {
             return Ok(());
         };

@@ -1,7 +1,8 @@
 //! The host traits implemented over a JavaScript object (`ApiaryHost` in TypeScript).
 //!
 //! The object's methods are thin wrappers of the OpenCode SDK client and of the log's storage;
-//! whatever they return is decoded here with serde, so the shim stays free of domain logic.
+//! whatever they return is decoded here (with the core's JSON reader), so the shim stays free
+//! of domain logic.
 use std::collections::BTreeMap;
 
 use js_sys::{Promise, Uint8Array};
@@ -15,6 +16,7 @@ use crate::host::{
     AgentInfo, Clock, CreateSession, Diagnostics, GitOutput, Message, PromptRequest, SessionStatus,
     Sessions, Storage, Toast, Waits, Workspace,
 };
+use crate::json::{json_fields, FromJson};
 use crate::schedule::Machine;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -246,12 +248,8 @@ fn describe(value: &JsValue) -> String {
     value.as_string().unwrap_or_else(|| format!("{value:?}"))
 }
 
-fn decode<T: serde::de::DeserializeOwned>(
-    operation: &'static str,
-    v: JsValue,
-) -> Result<T, HostError> {
-    super::json::from_js(&v)
-        .map_err(|e| HostError::new(operation, format!("unexpected reply: {e}")))
+fn decode<T: FromJson>(operation: &'static str, v: JsValue) -> Result<T, HostError> {
+    json::from_js(&v).map_err(|e| HostError::new(operation, format!("unexpected reply: {e}")))
 }
 
 impl Sessions for JsHost {
@@ -369,32 +367,37 @@ impl Sessions for JsHost {
 }
 
 /// `PromptRequest` in the shape of `PromptAsync` (the SDK's own names for the model).
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
 struct PromptAsync<'a> {
     session_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     directory: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     server: Option<&'a str>,
     text: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     agent: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     model: Option<ModelJs<'a>>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    tools_off: &'a [&'a str],
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tools_off: Vec<&'a str>,
     synthetic: bool,
 }
 
-#[derive(serde::Serialize)]
+json_fields!(write PromptAsync<'_> {
+    req session_id = "sessionId",
+    opt directory,
+    opt server,
+    req text,
+    opt agent,
+    opt model,
+    opt tools_off = "toolsOff",
+    opt synthetic,
+});
+
 struct ModelJs<'a> {
-    #[serde(rename = "providerID")]
     provider_id: &'a str,
-    #[serde(rename = "modelID")]
     model_id: &'a str,
 }
+
+json_fields!(write ModelJs<'_> {
+    req provider_id = "providerID",
+    req model_id = "modelID",
+});
 
 impl<'a> From<&'a PromptRequest> for PromptAsync<'a> {
     fn from(r: &'a PromptRequest) -> Self {
@@ -408,7 +411,7 @@ impl<'a> From<&'a PromptRequest> for PromptAsync<'a> {
                 provider_id: &m.provider_id,
                 model_id: &m.model_id,
             }),
-            tools_off: r.tools_off,
+            tools_off: r.tools_off.to_vec(),
             synthetic: r.synthetic,
         }
     }

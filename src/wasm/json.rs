@@ -1,9 +1,8 @@
-//! JS values to and from Rust through JSON text. serde_json is the one serde backend (the tools'
-//! arguments and replies, the host's answers); decoding JS values with a second one would
-//! compile every type's (de)serializer twice. The log's lines have their own codec (`json`).
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+//! JS values to and from Rust through JSON text: `JSON.stringify` in JavaScript, then the
+//! core's own reader (`crate::json`), which the log's lines use too.
 use wasm_bindgen::JsValue;
+
+use crate::json::{FromJson, JsonError, ToJson};
 
 /// `JSON.stringify(value)`; `undefined` (no value) becomes `null`.
 pub fn stringify(value: &JsValue) -> Result<String, String> {
@@ -15,21 +14,14 @@ pub fn stringify(value: &JsValue) -> Result<String, String> {
         .map_err(|_| "the value cannot be written as JSON".to_string())
 }
 
-pub fn from_js<T: DeserializeOwned>(value: &JsValue) -> Result<T, String> {
-    serde_json::from_str(&stringify(value)?).map_err(plain)
+/// A JS value read as `T`; the error names the field that is wrong, and how.
+pub fn from_js<T: FromJson>(value: &JsValue) -> Result<T, JsonError> {
+    let text = stringify(value).map_err(JsonError::new)?;
+    T::from_json(&crate::json::parse(&text).map_err(JsonError::new)?)
 }
 
-pub fn to_js<T: Serialize>(value: &T) -> Result<JsValue, String> {
-    let text = serde_json::to_string(value).map_err(plain)?;
+pub fn to_js<T: ToJson>(value: &T) -> Result<JsValue, String> {
+    let mut text = String::new();
+    value.write(&mut text);
     js_sys::JSON::parse(&text).map_err(|_| "the reply is not valid JSON".to_string())
-}
-
-/// serde_json's message without its " at line 1 column N" suffix, which means nothing to a
-/// caller who passed an object, not text.
-pub fn plain(e: serde_json::Error) -> String {
-    let text = e.to_string();
-    match text.rfind(" at line ") {
-        Some(at) => text[..at].to_string(),
-        None => text,
-    }
 }

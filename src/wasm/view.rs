@@ -3,7 +3,7 @@
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
-use super::exports::reply;
+use super::exports::{read_options, reply};
 use super::json;
 use crate::api::Options;
 use crate::view::{self, EventFilter, EventPage, Health, Overview, Stats, Until};
@@ -33,8 +33,7 @@ impl LogView {
     /// bead waits against the same limits; refused by name when invalid.
     #[wasm_bindgen(js_name = setOptions)]
     pub fn set_options(&mut self, options: Ts<Options>) -> Result<(), JsError> {
-        let options: Options = json::from_js(&options.js_value())
-            .map_err(|e| JsError::new(&format!("invalid options: {e}")))?;
+        let options = read_options(options)?;
         options
             .check()
             .map_err(|e| JsError::new(&format!("invalid options: {e}")))?;
