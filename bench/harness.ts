@@ -7,7 +7,10 @@ type Store = Parameters<typeof import("../dist/npm/host.js").makeHost>[1];
 const { makeHost } = await import("../dist/npm/host.js");
 
 let sessions = 0;
-/** The session each bead's start made (its title starts with the bead's id). */
+/** The bead each session was made for (its title starts with the bead's id). */
+const beadOf = new Map<string, string>();
+/** The session of each bead whose start is recorded: its first prompt comes after the log has
+ * its `worker_spawned`, so a report from it is known to the log. */
 const sessionOf = new Map<string, string>();
 const ok = <T>(data: T) => ({ data });
 // A stand-in for the OpenCode client that answers at once.
@@ -15,10 +18,14 @@ const client = {
   session: {
     create: async (req: { body?: { title?: string } }) => {
       const id = `ses_${process.pid}_${++sessions}`;
-      sessionOf.set(String(req.body?.title ?? "").split(":")[0]!, id);
+      beadOf.set(id, String(req.body?.title ?? "").split(":")[0]!);
       return ok({ id });
     },
-    promptAsync: async () => ok(undefined),
+    promptAsync: async (req: { path: { id: string } }) => {
+      const bead = beadOf.get(req.path.id);
+      if (bead !== undefined) sessionOf.set(bead, req.path.id);
+      return ok(undefined);
+    },
     delete: async () => ok(true),
     status: async () => ok({}),
     messages: async () => ok([]),
@@ -42,10 +49,14 @@ export const ctx = (s: string) => ({ session_id: s, directory: "/bench" });
 export async function spawn(core: Core, epic: string, bead: string): Promise<string> {
   const r = await core.spawnAsync(ctx("ses_coord"), { bead_id: bead, epic_id: epic, title: "bench task", files: ["src/lib.rs"] });
   if (r.session_id) return r.session_id;
-  await core.drain();
-  const session = sessionOf.get(bead);
-  if (!session) throw new Error(`${bead} did not start: ${r.output}`);
-  return session;
+  // Its start is made behind the reply, by this call's round or another's.
+  for (let tries = 0; tries < 1000; tries++) {
+    await core.drain();
+    const session = sessionOf.get(bead);
+    if (session) return session;
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  throw new Error(`${bead} did not start: ${r.output}`);
 }
 
 /** `lanes` workers, each making `perLane` progress reports in sequence; all lanes at once.
