@@ -177,7 +177,8 @@ export async function openPostgresStore(connectionString: string, log: string): 
     },
     async readFrom(offset: number, max?: number) {
       // Whole lines from the one holding `offset`, up to the first that reaches `offset + max`.
-      const end = max === undefined || !Number.isFinite(offset + max) ? null : offset + max;
+      // A maximum past what a bigint holds (the core asks for u64::MAX to mean all) is no limit.
+      const end = max === undefined || offset + max > Number.MAX_SAFE_INTEGER ? null : offset + max;
       const { rows } = await pool.query<{ byte_offset: string; line: Buffer }>(
         `SELECT byte_offset, line FROM apiary_events
           WHERE log = $1 AND byte_offset >= coalesce(

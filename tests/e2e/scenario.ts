@@ -113,7 +113,9 @@ export function loggedEvents(fx: Fixture): LoggedEvent[] {
   } catch {
     return [];
   }
+  // A line still being written has no newline yet: only whole lines are read.
   return text
+    .slice(0, text.lastIndexOf("\n") + 1)
     .split("\n")
     .filter(Boolean)
     .map((l) => JSON.parse(l) as LoggedEvent);
