@@ -53,11 +53,12 @@ test("a scripted text reply reaches the session", async () => {
   await fx.model.waitFor((rs) => rs.some((x) => x.title_request && x.script_id === null), 5_000);
 });
 
-test("two sessions' scripted turns overlap in time", async () => {
+test("two sessions' scripted turns meet: both are in flight at one moment", async () => {
   const [a, b] = await Promise.all([newSession("a"), newSession("b")]);
+  const step = (text: string) => ({ meet: { at: "overlap", count: 2 }, delay_ms: 500, text });
   await Promise.all([
-    prompt(fx, a, script("overlap-a", [{ delay_ms: 1500, text: "a done" }])),
-    prompt(fx, b, script("overlap-b", [{ delay_ms: 1500, text: "b done" }])),
+    prompt(fx, a, script("overlap-a", [step("a done")])),
+    prompt(fx, b, script("overlap-b", [step("b done")])),
   ]);
   await Promise.all([waitIdle(fx, a), waitIdle(fx, b)]);
   assert.equal(await lastReply(a), "a done");
@@ -65,9 +66,18 @@ test("two sessions' scripted turns overlap in time", async () => {
   const ra = turn("overlap-a");
   const rb = turn("overlap-b");
   assert.ok(ra?.ended_at && rb?.ended_at, "both turns finished");
+  assert.deepEqual([ra.met, rb.met], [true, true]);
   const lastStart = Math.max(ra.started_at, rb.started_at);
   const firstEnd = Math.min(ra.ended_at, rb.ended_at);
   assert.ok(lastStart < firstEnd, `turns overlap: last start ${lastStart} < first end ${firstEnd}`);
+});
+
+test("a meeting nobody else comes to is given up at its timeout, and says so", async () => {
+  const id = await newSession("alone");
+  await prompt(fx, id, script("alone", [{ meet: { at: "alone", count: 2, timeout_ms: 300 }, text: "alone done" }]));
+  await waitIdle(fx, id);
+  assert.equal(await lastReply(id), "alone done");
+  assert.equal(turn("alone")?.met, false);
 });
 
 test("a scripted bash tool call runs and its output reaches the next request", async () => {

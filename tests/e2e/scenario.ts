@@ -10,6 +10,8 @@ export interface ToolCall {
 }
 export interface Step {
   delay_ms?: number;
+  /** Hold the reply until `count` requests of the meeting `at` are in flight (see the scripted model). */
+  meet?: { at: string; count: number; timeout_ms?: number };
   /** An HTTP error answer instead of a reply (see the scripted model). */
   error?: { status: number; message: string };
   text?: string;
@@ -23,11 +25,12 @@ export function script(id: string, steps: Step[], retrySteps?: Step[]): string {
   return `<apiary-script>${JSON.stringify(body)}</apiary-script>`;
 }
 
-/** A worker that "works" for `ms`, then reports with swarm_complete. */
-export function workerScript(bead: string, ms: number, extra: Step[] = []): string {
+/** A worker that "works" for `ms`, then reports with swarm_complete; `work` adds to that step. */
+export function workerScript(bead: string, ms: number, extra: Step[] = [], work: Step = {}): string {
   return script(`worker-${bead}`, [
     ...extra,
     {
+      ...work,
       delay_ms: ms,
       tool_calls: [
         { name: "swarm_complete", args: { bead_id: bead, summary: `did ${bead}`, files_touched: [] } },
@@ -37,14 +40,14 @@ export function workerScript(bead: string, ms: number, extra: Step[] = []): stri
   ]);
 }
 
-export function spawnCall(epic: string, bead: string, workerMs: number, extra: Step[] = []): ToolCall {
+export function spawnCall(epic: string, bead: string, workerMs: number, extra: Step[] = [], work: Step = {}): ToolCall {
   return {
     name: "swarm_spawn_async",
     args: {
       bead_id: bead,
       epic_id: epic,
       title: `task ${bead}`,
-      description: `Scripted task.\n${workerScript(bead, workerMs, extra)}`,
+      description: `Scripted task.\n${workerScript(bead, workerMs, extra, work)}`,
       files: [`src/${bead}.txt`],
     },
   };

@@ -20,6 +20,10 @@ import type { AddressInfo } from "node:net";
 
 export interface ScriptStep {
   delay_ms?: number;
+  /** Hold the reply (before `delay_ms`) until `count` requests naming the same meeting `at` have
+   * arrived, this one included, or `timeout_ms` (default 120 s) has passed. A meeting that is met
+   * proves those requests were in flight at one moment, however slowly their sessions started. */
+  meet?: { at: string; count: number; timeout_ms?: number };
   /** Answer with this HTTP error instead of a reply: a provider error. OpenCode retries every
    * error 5 times; the reply asks it to wait only 10 ms between tries (`retry-after-ms`). */
   error?: { status: number; message: string };
@@ -54,6 +58,8 @@ export interface RequestRecord {
   /** The text of the request's last user message (its last 4,000 characters). */
   last_user: string;
   reply: ScriptStep | null;
+  /** Whether the step's meeting was met (null: the step has none). */
+  met: boolean | null;
 }
 
 export interface ScriptedModel {
@@ -154,6 +160,21 @@ async function readBody(req: IncomingMessage): Promise<string> {
 export async function startScriptedModel(opts: { logFile?: string } = {}): Promise<ScriptedModel> {
   const requests: RequestRecord[] = [];
   let serial = 0;
+  // Meetings by name: how many requests have arrived, and the wake-ups of those still waiting.
+  const meetings = new Map<string, { arrived: number; wake: (() => void)[] }>();
+  const meet = async (m: NonNullable<ScriptStep["meet"]>): Promise<boolean> => {
+    const meeting = meetings.get(m.at) ?? { arrived: 0, wake: [] };
+    meetings.set(m.at, meeting);
+    meeting.arrived += 1;
+    if (meeting.arrived >= m.count) meeting.wake.splice(0).forEach((w) => w());
+    else {
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, m.timeout_ms ?? 120_000);
+        meeting.wake.push(() => (clearTimeout(t), r()));
+      });
+    }
+    return meeting.arrived >= m.count;
+  };
 
   const finish = (record: RequestRecord): void => {
     record.ended_at = Date.now();
@@ -186,6 +207,7 @@ export async function startScriptedModel(opts: { logFile?: string } = {}): Promi
       last_user: textOf(messages.filter((m) => m.role === "user").at(-1)?.content).slice(-4000),
       tools: (body.tools ?? []).map((t) => String((t as { function?: { name?: unknown } }).function?.name)),
       reply,
+      met: null,
     };
     requests.push(record);
 
@@ -203,6 +225,7 @@ export async function startScriptedModel(opts: { logFile?: string } = {}): Promi
     }
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
     res.write(delta(id, { role: "assistant", content: "" }));
+    if (reply.meet) record.met = await meet(reply.meet);
     const delay = reply.delay_ms ?? 0;
     for (const until = Date.now() + delay; !gone && Date.now() < until; ) {
       await new Promise((r) => setTimeout(r, Math.min(25, until - Date.now())));

@@ -1,6 +1,6 @@
 // A coordinator on a real `opencode serve`, driven by the scripted model, spawns three workers
-// whose turns take 2 s each, then polls them: spawns return at once, the workers run at the
-// same time, and poll reports them running and then completed.
+// whose turns wait for each other and then take 2 s each, then polls them: spawns return at
+// once, the workers run at the same time, and poll reports them running and then completed.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { appendFileSync, mkdirSync } from "node:fs";
@@ -49,7 +49,9 @@ test("three spawned workers run in parallel and poll reports them running, then 
     // One step with the three spawns: OpenCode runs them together, so the workers' instances
     // (one per worktree) start together too.
     script("coordinator", [
-      { tool_calls: BEADS.map((b) => spawnCall(EPIC, b, WORKER_MS)) },
+      // Each worker's turn waits until all three are in flight: however slowly their instances
+      // start on a loaded machine, the meeting is met only if they run at the same time.
+      { tool_calls: BEADS.map((b) => spawnCall(EPIC, b, WORKER_MS, [], { meet: { at: "workers", count: BEADS.length } })) },
       { tool_calls: [{ name: "swarm_poll_workers", args: { epic_id: EPIC } }] },
       { text: "spawned three workers" },
     ]),
@@ -66,7 +68,7 @@ test("three spawned workers run in parallel and poll reports them running, then 
   for (const b of BEADS) assert.match(firstPoll.state.output!, new RegExp(`  ${b} (starting|running)`));
 
   // Wait for the workers to report, then ask the coordinator to poll again.
-  await until("three worker_completed events", 60_000, async () =>
+  await until("three worker_completed events", 180_000, async () =>
     loggedEvents(fx).filter((e) => e.type === "worker_completed").length === 3 ? true : undefined,
   );
   await prompt(
@@ -109,6 +111,7 @@ test("three spawned workers run in parallel and poll reports them running, then 
   // The three workers' model turns overlapped in time (the scripted model's own log).
   const turns = BEADS.map((b) => fx.model.requests.find((r) => r.script_id === `worker-${b}` && r.step === 0)!);
   for (const t of turns) assert.ok(t && t.ended_at, "each worker's scripted turn ran");
+  assert.deepEqual(turns.map((t) => t.met), [true, true, true], "the three workers' turns were in flight together");
   const latestStart = Math.max(...turns.map((t) => t.started_at));
   const earliestEnd = Math.min(...turns.map((t) => t.ended_at!));
   assert.ok(latestStart < earliestEnd, `worker turns overlap: last start ${latestStart} < first end ${earliestEnd}`);
