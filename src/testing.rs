@@ -208,6 +208,17 @@ pub async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
     .await
 }
 
+/// Whether `directory` is a git worktree that is locked (its admin folder holds `locked`).
+fn worktree_locked(directory: &str) -> bool {
+    let Ok(dot_git) = std::fs::read_to_string(format!("{directory}/.git")) else {
+        return false;
+    };
+    dot_git
+        .trim()
+        .strip_prefix("gitdir: ")
+        .is_some_and(|admin| std::path::Path::new(admin).join("locked").exists())
+}
+
 /// A scriptable stand-in for the OpenCode server.
 #[derive(Default)]
 pub struct FakeSessions {
@@ -220,6 +231,8 @@ pub struct FakeSessions {
     pub status_directories: RefCell<Vec<Option<String>>>,
     /// The directories whose OpenCode instance was warmed up, in order.
     pub warmed: RefCell<Vec<String>>,
+    /// For each warm-up, whether its directory was a locked git worktree meanwhile.
+    pub warmed_locked: RefCell<Vec<bool>>,
     /// The directories whose OpenCode instance was disposed of, in order.
     pub disposed: RefCell<Vec<String>>,
     /// The agents the server knows; `build` and `plan` unless a test says otherwise.
@@ -415,6 +428,9 @@ impl Sessions for FakeSessions {
     async fn warm_instance(&self, server: Option<&str>, directory: &str) -> Result<(), HostError> {
         self.reach("instance warm-up", server)?;
         self.warmed.borrow_mut().push(directory.to_string());
+        self.warmed_locked
+            .borrow_mut()
+            .push(worktree_locked(directory));
         Ok(())
     }
     async fn dispose_instance(

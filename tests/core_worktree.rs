@@ -392,8 +392,13 @@ fn a_start_takes_a_ready_worktree_of_the_pool_which_refills_to_its_size_and_no_m
     assert_eq!(block_on(a.refill_pool(None, repo.path())).unwrap(), 2);
     let ready = members(&repo);
     assert_eq!(ready.len(), 2);
-    // Each member's OpenCode instance was warmed up for a first prompt.
+    // Each member's OpenCode instance was warmed up for a first prompt, the member locked
+    // meanwhile (no take or recycle removes it under the instance starting), free after.
     assert_eq!(*a.host().sessions.warmed.borrow(), ready);
+    assert_eq!(*a.host().sessions.warmed_locked.borrow(), [true, true]);
+    assert!(!repo
+        .git(&["worktree", "list", "--porcelain"])
+        .contains("locked"));
     let reply = block_on(spawn_started(&a, &in_repo(&repo), &spawn_args("bd-1"))).unwrap();
     assert!(
         reply.output.contains(&format!(

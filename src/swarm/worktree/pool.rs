@@ -136,7 +136,8 @@ q git branch -D "$branch"
 /// Brings the pool one step nearer `$size`: prunes what a killed process half made, unlocks a
 /// member whose maker died before readying it (`pool-<time>-<pid>-<n>`, locked by
 /// `add --lock`, where a take's lock names its branch; `READY` runs again at its take), removes members beyond the size, then adds at most
-/// one, locked until `READY` has made its links so that no start takes it half made. One
+/// one, locked until `READY` has made its links and its instance is warm, so that no start
+/// takes it half made and no recycle removes it. One
 /// member a run lets a start in between two (see `refill_pool`).
 const REFILL: &str = r#"git worktree prune
 git worktree list --porcelain | awk -v pre="$top/.apiary/worktrees/pool-" '
@@ -159,10 +160,16 @@ if [ "$have" -lt "$size" ]; then
   run git worktree add -q --lock --detach "$path" HEAD
 "#;
 
-/// The end of `REFILL`, after `READY`: the member is free, and named.
-const REFILLED: &str = r#"  q git worktree unlock "$path"
-  say "member $path"
+/// The end of `REFILL`, after `READY`: the member is named, still locked: it stays locked while
+/// its OpenCode instance warms up (`refill_pool`), so that no recycle or take removes it under
+/// the instance starting in it (OpenCode would then boot an instance for a directory that is
+/// gone, and install its config folder's packages from the registry).
+const REFILLED: &str = r#"  say "member $path"
 fi
+"#;
+
+/// Frees the member `$path` once warm.
+const WARMED: &str = r#"q git worktree unlock "$path"
 "#;
 
 /// Removes every free member, printing `apiary-removed PATH` for each.
@@ -279,6 +286,8 @@ impl<H: Host> Apiary<H> {
                 made += 1;
                 // A failure only means the worker that takes it pays the start itself.
                 let _ = self.host.warm_instance(server, path).await;
+                let body = format!("path={}\n{WARMED}", quote(path));
+                self.pool_script(server, root, &body).await?;
             }
             Ok(made)
         }
@@ -325,7 +334,7 @@ impl<H: Host> Apiary<H> {
     async fn until_workers_busy(&self) {
         let home = self.home.borrow().clone();
         let starting = || {
-            self.log.swarm().workers().any(|w| {
+            self.log().swarm().workers().any(|w| {
                 w.state == WorkerState::Starting && (home.is_none() || w.parent_directory == home)
             })
         };
