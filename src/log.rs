@@ -69,7 +69,8 @@ impl Snapshot {
     }
 
     /// `None` for anything but a whole snapshot of this format: the log is replayed instead.
-    fn decode(bytes: &[u8]) -> Option<Self> {
+    /// With a `scope`, its projection is read as `Swarm::scoped` folds it.
+    fn decode(bytes: &[u8], scope: Option<&str>) -> Option<Self> {
         let mut p = Parser::new(std::str::from_utf8(bytes).ok()?);
         let (mut format, mut offset, mut lines, mut next_seq) = (None, None, None, None);
         let (mut chain, mut swarm) = (None, None);
@@ -80,7 +81,7 @@ impl Snapshot {
                 "lines" => lines = Some(p.read()?),
                 "next_seq" => next_seq = Some(p.read()?),
                 "chain" => chain = Some(p.read()?),
-                "swarm" => swarm = Some(Swarm::read(p)?),
+                "swarm" => swarm = Some(Swarm::read(p, scope)?),
                 _ => {
                     p.read::<Ignored>()?;
                 }
@@ -206,6 +207,14 @@ fn fresh_state() -> LogState {
     }
 }
 
+/// What a log's projection holds: the whole swarm, or a worker's instance's part of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fold {
+    Whole,
+    /// The workers of this directory (see `Swarm::scoped`).
+    Scoped(String),
+}
+
 impl EventLog {
     pub fn new() -> Self {
         Self {
@@ -233,6 +242,24 @@ impl EventLog {
     /// Bytes of a torn last line cut off by this instance (0 if none).
     pub fn recovered_bytes(&self) -> u64 {
         self.state.borrow().recovered_bytes
+    }
+
+    /// Makes the projection hold only what a worker's instance in `home` needs (see
+    /// `Swarm::scoped`), if nothing was read yet. Such a log never saves a snapshot (its
+    /// projection is not the whole one), and reads the whole one's keeping only its part.
+    pub fn scope_to(&self, home: &str) {
+        let mut s = self.state.borrow_mut();
+        if !s.opened && s.reader.offset() == 0 {
+            s.swarm = Swarm::scoped(home);
+        }
+    }
+
+    /// What the projection holds.
+    pub fn fold(&self) -> Fold {
+        match self.state.borrow().swarm.scope() {
+            Some(home) => Fold::Scoped(home.to_string()),
+            None => Fold::Whole,
+        }
     }
 
     /// Reads and applies whatever was appended since the last catch-up. Damage is not an error
@@ -316,7 +343,8 @@ impl EventLog {
         let Ok(Some(bytes)) = store.load_snapshot().await else {
             return;
         };
-        let Some(snap) = Snapshot::decode(&bytes) else {
+        let scope = self.state.borrow().swarm.scope().map(str::to_string);
+        let Some(snap) = Snapshot::decode(&bytes, scope.as_deref()) else {
             return;
         };
         if !self.matches_log(store, &snap).await {
@@ -369,7 +397,10 @@ impl EventLog {
         let bytes = {
             let s = self.state.borrow();
             let r = &s.reader;
-            if r.damage().is_some() || r.next_seq() - s.snapshot_seq < SNAPSHOT_EVERY {
+            if r.damage().is_some()
+                || r.next_seq() - s.snapshot_seq < SNAPSHOT_EVERY
+                || s.swarm.scope().is_some()
+            {
                 return;
             }
             // Before any snapshot, about what one takes per worker.
@@ -529,8 +560,11 @@ impl EventLog {
         }
         if let Err(e) = store.write(text.as_bytes()).await {
             // The projection already holds events that may not be on disk: start over from
-            // the disk at the next catch-up.
-            *self.state.borrow_mut() = fresh_state();
+            // the disk at the next catch-up, folding what it folded.
+            let mut state = self.state.borrow_mut();
+            let scope = state.swarm.scope().map(Swarm::scoped).unwrap_or_default();
+            *state = fresh_state();
+            state.swarm = scope;
             return Err(e.into());
         }
         debug_assert_eq!(

@@ -195,6 +195,8 @@ pub struct Swarm {
     /// Servers of the `servers` option that stopped answering, until they answer again.
     servers_down: Vec<String>,
     last_seq: u64,
+    /// A worker's instance keeps only the workers of its directory (see `scoped`).
+    scope: Option<String>,
 }
 
 impl Worker {
@@ -210,6 +212,33 @@ impl Worker {
 }
 
 impl Swarm {
+    /// The projection a worker's instance folds: only the workers that ran in `home` (its own
+    /// bead's attempts) or were started from it (the workers it spawned), with their epics.
+    /// The queue, the mail and the servers stay whole; every other bead's worker is passed
+    /// over, so that thirty workers' instances do not each hold the whole swarm. A question
+    /// about the whole swarm is answered by a whole projection (`EventLog::widen`).
+    pub fn scoped(home: &str) -> Self {
+        Self {
+            scope: Some(home.to_string()),
+            ..Self::default()
+        }
+    }
+
+    /// The directory a scoped projection keeps the workers of.
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
+    /// Whether a worker of `bead` in `directory`, started from `parent`, is kept.
+    fn keeps(&self, bead: &str, directory: Option<&str>, parent: Option<&str>) -> bool {
+        match self.scope.as_deref() {
+            None => true,
+            Some(home) => {
+                directory == Some(home) || parent == Some(home) || self.by_bead.contains_key(bead)
+            }
+        }
+    }
+
     pub fn apply(&mut self, event: &Event) {
         self.last_seq = event.seq;
         let Payload::Known(body) = &event.payload else {
@@ -217,6 +246,15 @@ impl Swarm {
         };
         let at = event.timestamp;
         match body {
+            EventBody::WorkerSpawned(e)
+                if !self.keeps(
+                    &e.bead_id,
+                    e.directory.as_deref(),
+                    e.parent_directory.as_deref(),
+                ) =>
+            {
+                self.queue.remove(&e.bead_id);
+            }
             EventBody::WorkerSpawned(e) => {
                 // The attempt its queue entry starts as (a start that failed counts as one).
                 let attempt = match self.queue.get(&e.bead_id) {
@@ -268,7 +306,8 @@ impl Swarm {
                     verify: e.verify.clone(),
                     verify_rounds: Vec::new(),
                 }));
-                let queued = self.queue.remove(&e.bead_id).is_some();
+                // A scoped projection adds a bead to its epic here, not when it is queued.
+                let queued = self.queue.remove(&e.bead_id).is_some() && self.scope.is_none();
                 if self.by_bead.insert(e.bead_id.clone(), index).is_none() && !queued {
                     self.add_to_epic(&e.epic_id, &e.bead_id);
                 }
@@ -276,7 +315,10 @@ impl Swarm {
             }
             EventBody::WorkerQueued(e) => {
                 let attempt = self.bead(&e.bead_id).map_or(1, |w| w.attempt + 1);
-                if self.bead(&e.bead_id).is_none() && !self.queue.contains_key(&e.bead_id) {
+                if self.bead(&e.bead_id).is_none()
+                    && !self.queue.contains_key(&e.bead_id)
+                    && self.scope.is_none()
+                {
                     self.add_to_epic(&e.epic_id, &e.bead_id);
                 }
                 self.queue.insert(

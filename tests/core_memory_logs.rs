@@ -43,7 +43,7 @@ fn generated(workers: usize) -> String {
                 title: "bench task".into(),
                 files: files.clone(),
                 prompt_hash: "0".repeat(64),
-                directory: Some("/bench".into()),
+                directory: Some(format!("/bench/.apiary/worktrees/{bead}")),
                 parent_session_id: Some("ses_coord".into()),
                 parent_directory: Some("/bench".into()),
                 priority: Some(Priority::Normal),

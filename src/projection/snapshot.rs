@@ -7,6 +7,8 @@ use crate::json::{
     json_fields, Fields, FromJson, Ignored, Json, JsonError, ObjWriter, Parser, ToJson,
 };
 
+// What says nothing (absent, empty, false) is left out: half of a finished worker's fields,
+// and half of the text a snapshot of thousands of them is read from.
 json_fields!(Worker {
     req bead_id,
     req epic_id,
@@ -18,36 +20,36 @@ json_fields!(Worker {
     req state,
     req spawned_at,
     req last_activity_at,
-    def ended_at,
-    def progress_percent,
-    def progress_message,
-    def summary,
-    def error,
+    opt ended_at,
+    opt progress_percent,
+    opt progress_message,
+    opt summary,
+    opt error,
     req files_touched,
-    def duration_ms,
-    def parent_session_id,
-    def parent_directory,
-    def directory,
-    def worktree,
-    def branch,
-    def config_links,
-    def agent,
-    def model,
-    def merged_commit,
-    def pushed_commit,
-    def worktree_removed,
-    def interruptions,
-    def interrupted_message,
-    def notified,
-    def description,
-    def shared_context,
-    def priority,
-    def retryable,
-    def session_deleted,
-    def asks,
-    def turn_over,
-    def server,
-    def place_note,
+    opt duration_ms,
+    opt parent_session_id,
+    opt parent_directory,
+    opt directory,
+    opt worktree,
+    opt branch,
+    opt config_links,
+    opt agent,
+    opt model,
+    opt merged_commit,
+    opt pushed_commit,
+    opt worktree_removed,
+    opt interruptions,
+    opt interrupted_message,
+    opt notified,
+    opt description,
+    opt shared_context,
+    opt priority,
+    opt retryable,
+    opt session_deleted,
+    opt asks,
+    opt turn_over,
+    opt server,
+    opt place_note,
     opt verify,
     opt verify_rounds,
 });
@@ -191,20 +193,28 @@ impl Swarm {
     /// A projection from its snapshot's text.
     pub fn from_json(text: &str) -> Result<Self, String> {
         let mut p = Parser::new(text);
-        let swarm = Self::read(&mut p)?;
+        let swarm = Self::read(&mut p, None)?;
         p.end()?;
         Ok(swarm)
     }
 
-    /// Reads a projection at `p`; the workers, the queue and the mail one at a time.
-    pub(crate) fn read(p: &mut Parser) -> Result<Self, String> {
-        let mut swarm = Swarm::default();
+    /// Reads a projection at `p`; the workers, the queue and the mail one at a time. With a
+    /// `scope`, the projection `Swarm::scoped` folds: the other workers are read and dropped
+    /// one by one, and the indexes are made anew for those kept.
+    pub(crate) fn read(p: &mut Parser, scope: Option<&str>) -> Result<Self, String> {
+        let mut swarm = match scope {
+            Some(home) => Swarm::scoped(home),
+            None => Swarm::default(),
+        };
         // The fields that must be there, one bit each (the others came later, with defaults).
         let mut required = 0u8;
         p.fields(&mut |p, name| {
             match &*name {
                 "workers" => p.items(&mut |p| {
-                    swarm.workers.push(Box::new(p.read()?));
+                    let w: Worker = p.read()?;
+                    if scope.is_none() || swarm.keeps_read(&w) {
+                        swarm.index(w);
+                    }
                     Ok(())
                 })?,
                 "queue" => p.fields(&mut |p, bead| {
@@ -215,6 +225,9 @@ impl Swarm {
                     swarm.mail.push(p.read()?);
                     Ok(())
                 })?,
+                "by_bead" | "by_session" | "epics" if scope.is_some() => {
+                    p.read::<Ignored>()?;
+                }
                 "by_bead" => swarm.by_bead = p.read()?,
                 "by_session" => swarm.by_session = p.read()?,
                 "epics" => swarm.epics = p.read()?,
@@ -235,5 +248,26 @@ impl Swarm {
             return Err("a projection lacks a field".to_string());
         }
         Ok(swarm)
+    }
+
+    /// Whether a scoped projection keeps `w`, read from a snapshot in spawn order.
+    fn keeps_read(&self, w: &Worker) -> bool {
+        self.keeps(
+            &w.bead_id,
+            w.directory.as_deref(),
+            w.parent_directory.as_deref(),
+        )
+    }
+
+    /// Adds `w` read from a snapshot to a scoped projection, with its indexes.
+    fn index(&mut self, w: Worker) {
+        if self.scope.is_some() {
+            let i = self.workers.len();
+            if self.by_bead.insert(w.bead_id.clone(), i).is_none() {
+                self.add_to_epic(&w.epic_id, &w.bead_id);
+            }
+            self.by_session.insert(w.session_id.clone(), i);
+        }
+        self.workers.push(Box::new(w));
     }
 }

@@ -78,6 +78,7 @@ fn cancels(swarm: &Swarm, target: &Target, reason: &str) -> Vec<EventBody> {
 
 impl<H: Host> Apiary<H> {
     pub async fn cancel(&self, args: &CancelArgs) -> Result<Reply, ToolError> {
+        self.widen();
         let target = match (&args.bead_id, &args.epic_id) {
             (Some(b), None) => {
                 check_id("bead_id", b)?;
@@ -104,7 +105,7 @@ impl<H: Host> Apiary<H> {
             .unwrap_or_else(|| "cancelled by the coordinator".into());
         self.refresh().await?;
         {
-            let swarm = self.log.swarm();
+            let swarm = self.log().swarm();
             let known = match &target {
                 Target::Bead(b) => swarm.bead(b).is_some() || swarm.queued(b).is_some(),
                 Target::Epic(e) => !swarm.epic_beads(e).is_empty(),
@@ -148,7 +149,7 @@ impl<H: Host> Apiary<H> {
             return Ok(());
         }
         let target = Target::Coordinator(session.to_string());
-        if cancels(&self.log.swarm(), &target, why).is_empty() {
+        if cancels(&self.log().swarm(), &target, why).is_empty() {
             return Ok(());
         }
         self.cancel_target(target, why).await.map(drop)
@@ -163,7 +164,7 @@ impl<H: Host> Apiary<H> {
     ) -> Result<(Vec<String>, Vec<String>), ToolError> {
         let reason = reason.to_string();
         let recorded = self
-            .log
+            .log()
             .append_with(&self.host, self.host.now_ms(), move |swarm| {
                 cancels(swarm, &target, &reason)
             })
@@ -178,7 +179,7 @@ impl<H: Host> Apiary<H> {
                 continue;
             }
             let (server, dir) = self
-                .log
+                .log()
                 .swarm()
                 .session(&c.session_id)
                 .map(|w| (w.server.clone(), w.directory.clone()))

@@ -131,7 +131,8 @@ pub fn coordinator_context(swarm: &Swarm, session: &str) -> String {
 impl<H: Host> Apiary<H> {
     /// `coordinator_context` of the log as it is now.
     pub async fn compaction_context(&self, session: &str) -> Result<String, ToolError> {
+        self.widen();
         self.refresh().await?;
-        Ok(coordinator_context(&self.log.swarm(), session))
+        Ok(coordinator_context(&self.log().swarm(), session))
     }
 }

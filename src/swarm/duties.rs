@@ -125,7 +125,7 @@ impl<H: Host> Apiary<H> {
 
     /// Whether a bead this instance starts waits in the queue (see `starts_for`).
     fn has_own_waiting(&self) -> bool {
-        self.log
+        self.log()
             .swarm()
             .waiting()
             .any(|q| self.starts_for(q.request.parent_directory.as_deref()))
@@ -173,7 +173,7 @@ impl<H: Host> Apiary<H> {
                 *n = if failure.is_some() { *n + 1 } else { 0 };
                 *n
             };
-            let down = self.log.swarm().server_down(url);
+            let down = self.log().swarm().server_down(url);
             let recorded = match judge(down, in_a_row) {
                 Some(Verdict::Lost) => {
                     let why = failure.unwrap_or_default();

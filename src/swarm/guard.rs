@@ -77,10 +77,10 @@ impl<H: Host> Apiary<H> {
         if !self.options.enforce_files || !WRITE_TOOLS.contains(&tool) {
             return Ok(());
         }
-        if self.log.swarm().session(session_id).is_none() {
+        if self.log().swarm().session(session_id).is_none() {
             self.refresh().await?;
         }
-        let Some(w) = self.log.swarm().session(session_id).cloned() else {
+        let Some(w) = self.log().swarm().session(session_id).cloned() else {
             return Ok(());
         };
         let Some(root) = w.directory.clone() else {

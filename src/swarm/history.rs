@@ -31,6 +31,7 @@ impl Journal {
 
 impl<H: Host> Apiary<H> {
     pub async fn history(&self, args: &LogArgs) -> Result<Reply, ToolError> {
+        self.widen();
         for (field, value) in [
             ("epic_id", &args.epic_id),
             ("bead_id", &args.bead_id),

@@ -165,17 +165,24 @@ impl<H: Host> Apiary<H> {
             check_id("thread_id", t)?;
         }
         self.refresh().await?;
+        // A worker's part of the swarm knows its own bead and those it started: a message to
+        // another bead is checked against the whole swarm.
+        let known = |swarm: &Swarm, t: &str| {
+            t == COORDINATOR || swarm.bead(t).is_some() || swarm.queued(t).is_some()
+        };
+        if args.to.iter().any(|t| !known(&self.log().swarm(), t)) {
+            self.widen();
+            self.refresh().await?;
+        }
         let now = self.host.now_ms();
-        let sender = me(&self.log.swarm(), ctx);
+        let sender = me(&self.log().swarm(), ctx);
         {
-            let swarm = self.log.swarm();
+            let swarm = self.log().swarm();
             for t in &args.to {
                 if t == sender.name() {
                     return Err(ToolError::invalid("to", format!("{t} is you")));
                 }
-                let known =
-                    t == COORDINATOR || swarm.bead(t).is_some() || swarm.queued(t).is_some();
-                if !known {
+                if !known(&swarm, t) {
                     return Err(ToolError::Refused(format!(
                         "no bead {t} was spawned or queued; nothing was sent"
                     )));
@@ -201,7 +208,7 @@ impl<H: Host> Apiary<H> {
             importance: args.importance,
             thread_id: args.thread_id.clone(),
         });
-        self.log.append(&self.host, now, &[sent]).await?;
+        self.log().append(&self.host, now, &[sent]).await?;
         let mut notes = Vec::new();
         let importance = args.importance.unwrap_or_default();
         for t in &args.to {
@@ -215,7 +222,7 @@ impl<H: Host> Apiary<H> {
             } else if importance == Importance::Urgent {
                 self.deliver_urgent(t).await?;
                 match self
-                    .log
+                    .log()
                     .swarm()
                     .mail()
                     .iter()
@@ -242,10 +249,10 @@ impl<H: Host> Apiary<H> {
         }
         self.refresh().await?;
         let now = self.host.now_ms();
-        let me = me(&self.log.swarm(), ctx);
+        let me = me(&self.log().swarm(), ctx);
         let unread_only = args.unread_only.unwrap_or(false);
         let (lines, ids, sent) = {
-            let swarm = self.log.swarm();
+            let swarm = self.log().swarm();
             let thread = |m: &&Mail| {
                 args.thread_id
                     .as_ref()
@@ -318,7 +325,7 @@ impl<H: Host> Apiary<H> {
         };
         if !ids.is_empty() {
             let (ids, name) = (ids.clone(), me.name().to_string());
-            self.log
+            self.log()
                 .append_with(&self.host, now, move |swarm| {
                     marks(swarm, &ids, &name, "inbox")
                 })
@@ -351,9 +358,9 @@ impl<H: Host> Apiary<H> {
             return Err(ToolError::invalid("message_ids", "is empty"));
         }
         self.refresh().await?;
-        let me = me(&self.log.swarm(), ctx);
+        let me = me(&self.log().swarm(), ctx);
         {
-            let swarm = self.log.swarm();
+            let swarm = self.log().swarm();
             let unknown: Vec<&str> = args
                 .message_ids
                 .iter()
@@ -375,7 +382,7 @@ impl<H: Host> Apiary<H> {
         }
         let (ids, name) = (args.message_ids.clone(), me.name().to_string());
         let recorded = self
-            .log
+            .log()
             .append_with(&self.host, self.host.now_ms(), move |swarm| {
                 let mut out = marks(swarm, &ids, &name, "inbox");
                 out.extend(
@@ -409,12 +416,12 @@ impl<H: Host> Apiary<H> {
 
     /// Prompts a worker between turns with its urgent messages, each recorded first.
     pub(super) async fn deliver_urgent(&self, bead: &str) -> Result<(), ToolError> {
-        if due_for_worker(&self.log.swarm(), bead).is_empty() {
+        if due_for_worker(&self.log().swarm(), bead).is_empty() {
             return Ok(());
         }
         let b = bead.to_string();
         let recorded = self
-            .log
+            .log()
             .append_with(&self.host, self.host.now_ms(), move |swarm| {
                 marks(swarm, &due_for_worker(swarm, &b), &b, "prompt")
             })
@@ -423,13 +430,13 @@ impl<H: Host> Apiary<H> {
         if ids.is_empty() {
             return Ok(());
         }
-        let Some(w) = self.log.swarm().bead(bead).cloned() else {
+        let Some(w) = self.log().swarm().bead(bead).cloned() else {
             return Ok(());
         };
         let now = self.host.now_ms();
         let mut text = String::from("[apiary] urgent message(s) for you:\n");
         for m in self
-            .log
+            .log()
             .swarm()
             .mail()
             .iter()
@@ -451,14 +458,14 @@ impl<H: Host> Apiary<H> {
 
     /// Prompts each idle coordinator with the high and urgent messages its workers sent it.
     pub(super) async fn tell_messages(&self) -> Result<u32, ToolError> {
-        let due: Vec<(String, Vec<String>)> = due_for_coordinators(&self.log.swarm())
+        let due: Vec<(String, Vec<String>)> = due_for_coordinators(&self.log().swarm())
             .into_iter()
             .filter(|(s, _)| self.busy.borrow().get(s) == Some(&false))
             .collect();
         let mut sent = 0;
         for (session, ids) in due {
             let recorded = self
-                .log
+                .log()
                 .append_with(&self.host, self.host.now_ms(), move |swarm| {
                     marks(swarm, &ids, COORDINATOR, "prompt")
                 })
@@ -469,7 +476,7 @@ impl<H: Host> Apiary<H> {
             }
             let now = self.host.now_ms();
             let (text, directory) = {
-                let swarm = self.log.swarm();
+                let swarm = self.log().swarm();
                 let mails: Vec<&Mail> = swarm
                     .mail()
                     .iter()

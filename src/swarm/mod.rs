@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::api::Options;
 use crate::error::ToolError;
 use crate::host::Host;
-use crate::log::EventLog;
+use crate::log::{EventLog, Fold};
 
 mod args;
 mod cancel;
@@ -60,7 +60,11 @@ pub(crate) mod limits {
 pub struct Apiary<H: Host> {
     host: H,
     options: Options,
-    log: EventLog,
+    /// The log as a worker's instance folds it at first: its own part (`EventLog::scoped`).
+    part: EventLog,
+    /// The whole log, once a question about the whole swarm was asked (`widen`); from then on
+    /// the one used.
+    whole: std::cell::OnceCell<EventLog>,
     /// Worktree changes of this instance take turns: git cannot add two at once.
     git_gate: gate::Gate,
     /// Sessions this instance saw busy (true) or idle (false) on the event stream.
@@ -110,7 +114,8 @@ impl<H: Host> Apiary<H> {
         Self {
             host,
             options,
-            log: EventLog::new(),
+            part: EventLog::new(),
+            whole: std::cell::OnceCell::new(),
             git_gate: gate::Gate::default(),
             busy: RefCell::default(),
             drain_gate: gate::Gate::default(),
@@ -134,6 +139,18 @@ impl<H: Host> Apiary<H> {
     /// This instance's directory (see `home`).
     pub fn set_home(&self, directory: &str) {
         *self.home.borrow_mut() = Some(directory.to_string());
+        if is_worker_directory(directory) {
+            self.part.scope_to(directory);
+        }
+    }
+
+    /// Makes the whole swarm this instance's view, for a question a worker's part cannot
+    /// answer (every tool but a worker's own). The next catch-up opens the whole log, from
+    /// its snapshot; the part is not read again.
+    pub(crate) fn widen(&self) {
+        if self.whole.get().is_none() && self.part.fold() != Fold::Whole {
+            let _ = self.whole.set(EventLog::new());
+        }
     }
 
     /// Whether this instance may start a bead its coordinator queued from `parent_directory`.
@@ -149,12 +166,12 @@ impl<H: Host> Apiary<H> {
     }
 
     pub fn log(&self) -> &EventLog {
-        &self.log
+        self.whole.get().unwrap_or(&self.part)
     }
 
     /// Catches up with the log (events other instances appended).
     pub async fn refresh(&self) -> Result<(), ToolError> {
-        self.log.refresh(&self.host).await?;
+        self.log().refresh(&self.host).await?;
         Ok(())
     }
 }

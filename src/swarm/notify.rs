@@ -147,7 +147,11 @@ impl<H: Host> Apiary<H> {
             self.tell_idle().await?;
             self.tell_messages().await?;
             // A worker between turns gets the urgent messages that waited for its turn to end.
-            let bead = self.log.swarm().session(session).map(|w| w.bead_id.clone());
+            let bead = self
+                .log()
+                .swarm()
+                .session(session)
+                .map(|w| w.bead_id.clone());
             if let Some(bead) = bead {
                 self.deliver_urgent(&bead).await?;
             }
@@ -164,7 +168,7 @@ impl<H: Host> Apiary<H> {
             return Ok(0);
         }
         let mut learnt = Vec::new();
-        let unknown: Vec<(String, Option<String>)> = untold(&self.log.swarm(), &self.options)
+        let unknown: Vec<(String, Option<String>)> = untold(&self.log().swarm(), &self.options)
             .into_iter()
             .filter(|(parent, _)| !self.busy.borrow().contains_key(parent))
             .map(|(parent, ws)| (parent, ws[0].parent_directory.clone()))
@@ -217,7 +221,7 @@ impl<H: Host> Apiary<H> {
         self.refresh().await?;
         let now = self.host.now_ms();
         let mut held: Option<u64> = None;
-        let idle: Vec<(String, Option<String>)> = untold(&self.log.swarm(), &self.options)
+        let idle: Vec<(String, Option<String>)> = untold(&self.log().swarm(), &self.options)
             .into_iter()
             .filter(|(parent, _)| self.busy.borrow().get(parent) == Some(&false))
             .filter(|(_, ws)| {
@@ -234,7 +238,7 @@ impl<H: Host> Apiary<H> {
         let mut sent = 0;
         for (parent, directory) in idle {
             let recorded = self
-                .log
+                .log()
                 .append_with(&self.host, self.host.now_ms(), {
                     let (parent, options) = (parent.clone(), self.options.clone());
                     move |swarm| notice(swarm, &options, &parent, "message", None)
@@ -245,7 +249,7 @@ impl<H: Host> Apiary<H> {
             else {
                 continue;
             };
-            let text = message(&self.log.swarm(), &n.workers);
+            let text = message(&self.log().swarm(), &n.workers);
             // Recorded first, so a failure here never sends it twice; the coordinator can
             // still poll. The server's refusal is not the workers' failure.
             if self.prompt_coordinator(&parent, directory, text).await {
@@ -269,7 +273,7 @@ impl<H: Host> Apiary<H> {
     ) -> Result<(), ToolError> {
         if caller.is_empty()
             || notice(
-                &self.log.swarm(),
+                &self.log().swarm(),
                 &self.options,
                 caller,
                 "tool",
@@ -280,7 +284,7 @@ impl<H: Host> Apiary<H> {
             return Ok(());
         }
         let (caller, options) = (caller.to_string(), self.options.clone());
-        self.log
+        self.log()
             .append_with(&self.host, self.host.now_ms(), move |swarm| {
                 notice(swarm, &options, &caller, "tool", Some(&shown))
             })
@@ -295,6 +299,7 @@ impl<H: Host> Apiary<H> {
         ctx: &CallContext,
         args: &PollArgs,
     ) -> Result<PollReport, ToolError> {
+        self.widen();
         let report = self.poll(args).await?;
         self.told_by_tool(&ctx.session_id, shown(&report)).await?;
         Ok(report)

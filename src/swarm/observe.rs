@@ -19,9 +19,9 @@ impl<H: Host> Apiary<H> {
         };
         self.refresh().await?;
         self.coordinator_event(session, event).await?;
-        if !react(&self.log.swarm(), session, event).is_empty() {
+        if !react(&self.log().swarm(), session, event).is_empty() {
             let (session, event) = (session.to_string(), event.clone());
-            self.log
+            self.log()
                 .append_with(&self.host, self.host.now_ms(), move |swarm| {
                     react(swarm, &session, &event)
                 })
@@ -72,11 +72,11 @@ impl<H: Host> Apiary<H> {
                 })
                 .unwrap_or_default()
         };
-        if active(&self.log.swarm(), session).is_empty() {
+        if active(&self.log().swarm(), session).is_empty() {
             return Ok(());
         }
         let session = session.to_string();
-        self.log
+        self.log()
             .append_with(&self.host, now, move |swarm| active(swarm, &session))
             .await?;
         Ok(())

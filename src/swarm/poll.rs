@@ -33,6 +33,7 @@ enum Seen {
 
 impl<H: Host> Apiary<H> {
     pub async fn poll(&self, args: &PollArgs) -> Result<PollReport, ToolError> {
+        self.widen();
         check_id("epic_id", &args.epic_id)?;
         let mut report = self
             .look(&args.epic_id, args.include_messages.unwrap_or(false))
@@ -51,7 +52,7 @@ impl<H: Host> Apiary<H> {
         self.refresh().await?;
         type Place = (Option<String>, Option<String>);
         let live: Vec<(String, WorkerState, Place)> = self
-            .log
+            .log()
             .swarm()
             .epic(epic_id)
             .iter()
@@ -135,12 +136,12 @@ impl<H: Host> Apiary<H> {
     /// Workers found interrupted are resumed here, by the instance whose record won.
     async fn record(&self, seen: &BTreeMap<String, Seen>) -> Result<(), ToolError> {
         let resume = self.options.resume_interrupted;
-        if wanted(seen, &self.log.swarm(), resume).is_empty() {
+        if wanted(seen, &self.log().swarm(), resume).is_empty() {
             return Ok(());
         }
         let seen = seen.clone();
         let recorded = self
-            .log
+            .log()
             .append_with(&self.host, self.host.now_ms(), move |swarm| {
                 wanted(&seen, swarm, resume)
             })
@@ -157,7 +158,7 @@ impl<H: Host> Apiary<H> {
 
     /// Damage or a recovery the coordinator should know about.
     fn log_warning(&self) -> Option<String> {
-        let health = self.log.health();
+        let health = self.log().health();
         if let Some(damage) = health.damage {
             return Some(format!(
                 "{damage}; showing the {} events before it; nothing more is recorded until \
@@ -181,7 +182,7 @@ impl<H: Host> Apiary<H> {
         machine: Option<&Machine>,
     ) -> PollReport {
         let now = self.host.now_ms();
-        let swarm = self.log.swarm();
+        let swarm = self.log().swarm();
         let beads = swarm.epic_beads(epic_id);
         let plan = schedule::plan(&swarm, &self.options, machine, now);
         let mut report = PollReport {
@@ -263,7 +264,7 @@ impl<H: Host> Apiary<H> {
         ] {
             for v in group.iter_mut() {
                 let (server, dir) = self
-                    .log
+                    .log()
                     .swarm()
                     .session(&v.session_id)
                     .map(|w| (w.server.clone(), w.directory.clone()))

@@ -32,6 +32,7 @@ impl<H: Host> Apiary<H> {
     /// The beads it starts are prepared behind it when the instance's duties run (see
     /// `starter`); otherwise it resolves after their starts.
     pub async fn drain(&self) -> Result<u64, ToolError> {
+        self.widen();
         // Boxed, so its large state machine exists once in the `.wasm` rather than inlined
         // into each caller (cancel, the servers' watch, the duties, the export).
         let drained: Pin<Box<dyn Future<Output = _> + '_>> = Box::pin(self.drain_inner());
@@ -47,10 +48,10 @@ impl<H: Host> Apiary<H> {
         self.record_retries().await?;
         let machine = self.machine_if_queued().await;
         let now = self.host.now_ms();
-        let plan = schedule::plan(&self.log.swarm(), &self.options, machine.as_ref(), now);
+        let plan = schedule::plan(&self.log().swarm(), &self.options, machine.as_ref(), now);
         if !plan.block.is_empty() {
             let options = self.options.clone();
-            self.log
+            self.log()
                 .append_with(&self.host, now, move |swarm| {
                     let plan = schedule::plan(swarm, &options, machine.as_ref(), now);
                     schedule::blocked_events(swarm, &plan)
@@ -58,7 +59,7 @@ impl<H: Host> Apiary<H> {
                 .await?;
         }
         let mine: Vec<String> = {
-            let swarm = self.log.swarm();
+            let swarm = self.log().swarm();
             plan.start
                 .iter()
                 .filter(|b| {
@@ -84,18 +85,18 @@ impl<H: Host> Apiary<H> {
     /// The machine's load, read only when something waits to start.
     pub(super) async fn machine_if_queued(&self) -> Option<Machine> {
         // Nothing waits: nothing to hold back.
-        self.log.swarm().waiting().next()?;
+        self.log().swarm().waiting().next()?;
         self.host.machine().await.ok()
     }
 
     /// Queues again, with their backoff, the failed beads the retry policy starts again.
     async fn record_retries(&self) -> Result<(), ToolError> {
         let now = self.host.now_ms();
-        if schedule::retries(&self.log.swarm(), &self.options, now).is_empty() {
+        if schedule::retries(&self.log().swarm(), &self.options, now).is_empty() {
             return Ok(());
         }
         let options = self.options.clone();
-        self.log
+        self.log()
             .append_with(&self.host, now, move |swarm| {
                 schedule::retries(swarm, &options, now)
             })
@@ -114,7 +115,7 @@ impl<H: Host> Apiary<H> {
     ) -> Result<(), ToolError> {
         let r = &q.request;
         let admission = admit::admit(
-            &self.log.swarm(),
+            &self.log().swarm(),
             &self.options,
             r,
             &self.starting.borrow(),
@@ -136,7 +137,7 @@ impl<H: Host> Apiary<H> {
             (self.options.clone(), r.clone(), self.host.now_ms(), q.seq);
         let spawned = prepared.worker_spawned(r);
         let recorded = self
-            .log
+            .log()
             .append_with(&self.host, now, move |swarm| {
                 let m = machine.as_ref();
                 admit::record(swarm, &options, m, &request, seq, spawned, now)
@@ -172,7 +173,7 @@ impl<H: Host> Apiary<H> {
         };
         if let Err(e) = self.host.prompt_async(&request).await {
             let failed = admit::prompt_refused(r, request.session_id, &e);
-            self.log
+            self.log()
                 .append(&self.host, self.host.now_ms(), &[failed])
                 .await?;
         }
@@ -238,7 +239,7 @@ impl<H: Host> Apiary<H> {
     async fn fail_stalled(&self) -> Result<Option<u64>, ToolError> {
         let now = self.host.now_ms();
         let (stalled, next) = {
-            let swarm = self.log.swarm();
+            let swarm = self.log().swarm();
             let (ws, next) = schedule::stalled(&swarm, &self.options, now);
             let ws: Vec<(String, Option<String>, Option<String>)> = ws
                 .iter()
@@ -251,7 +252,7 @@ impl<H: Host> Apiary<H> {
         }
         let (options, limit) = (self.options.clone(), self.options.stall_after_ms);
         let recorded = self
-            .log
+            .log()
             .append_with(&self.host, now, move |swarm| {
                 let (ws, _) = schedule::stalled(swarm, &options, now);
                 ws.iter()

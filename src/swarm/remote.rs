@@ -222,7 +222,7 @@ impl<H: Host> Apiary<H> {
         if let (Some(server), Some(path), Some(branch)) =
             (&place.made_on, &place.worktree, &place.branch)
         {
-            let taken = self.log.swarm().bead(bead).is_some_and(|w| {
+            let taken = self.log().swarm().bead(bead).is_some_and(|w| {
                 w.state.is_active() && w.worktree.as_deref() == Some(path.as_str())
             });
             if taken {

@@ -16,7 +16,7 @@ impl<H: Host> Apiary<H> {
     /// Prompts an interrupted worker's session to continue, with its agent and model; a
     /// prompt the server refuses fails the worker, with the server's words.
     pub(super) async fn resume(&self, session_id: &str) -> Result<(), ToolError> {
-        let Some(w) = self.log.swarm().session(session_id).cloned() else {
+        let Some(w) = self.log().swarm().session(session_id).cloned() else {
             return Ok(());
         };
         if let Err(e) = self.prompt_worker(&w, RESUME_TEXT.to_string()).await {
@@ -28,7 +28,7 @@ impl<H: Host> Apiary<H> {
                 stack: None,
                 retryable: true,
             });
-            self.log
+            self.log()
                 .append(&self.host, self.host.now_ms(), &[failed])
                 .await?;
         }
@@ -77,7 +77,7 @@ impl<H: Host> Apiary<H> {
     pub async fn recover(&self) -> Result<u32, ToolError> {
         self.refresh().await?;
         let mut epics: Vec<String> = Vec::new();
-        for w in self.log.swarm().workers().filter(|w| !w.state.is_final()) {
+        for w in self.log().swarm().workers().filter(|w| !w.state.is_final()) {
             if !epics.contains(&w.epic_id) {
                 epics.push(w.epic_id.clone());
             }

@@ -61,14 +61,14 @@ impl<H: Host> Apiary<H> {
     /// Deletes the sessions due and records each; returns when the next falls due.
     pub(super) async fn apply_retention(&self) -> Result<Option<u64>, ToolError> {
         let now = self.host.now_ms();
-        let (due_now, next) = due(&self.log.swarm(), &self.options, now);
+        let (due_now, next) = due(&self.log().swarm(), &self.options, now);
         if due_now.is_empty() {
             return Ok(next);
         }
         let options = self.options.clone();
         // Recorded first, under the lock, so two instances never both delete.
         let recorded = self
-            .log
+            .log()
             .append_with(&self.host, now, move |swarm| {
                 due(swarm, &options, now)
                     .0
@@ -88,7 +88,7 @@ impl<H: Host> Apiary<H> {
         for event in recorded {
             if let crate::event::Payload::Known(EventBody::SessionDeleted(d)) = event.payload {
                 let (server, dir) = self
-                    .log
+                    .log()
                     .swarm()
                     .session(&d.session_id)
                     .map(|w| {

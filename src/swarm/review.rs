@@ -75,6 +75,7 @@ fn diffstat(changes: &[Change]) -> String {
 
 impl<H: Host> Apiary<H> {
     pub async fn worktree_review(&self, args: &ReviewArgs) -> Result<ReviewReply, ToolError> {
+        self.widen();
         let (w, _, _) = self.worker_with_worktree(&args.bead_id).await?;
         let bead = &w.bead_id;
         let state = w.state.name();

@@ -82,7 +82,7 @@ impl<H: Host> Apiary<H> {
         self.check_server(url)?;
         let (url, reason) = (url.to_string(), reason.to_string());
         let recorded = self
-            .log
+            .log()
             .append_with(&self.host, self.host.now_ms(), move |swarm| {
                 lost_events(swarm, &url, &reason)
             })
@@ -96,7 +96,7 @@ impl<H: Host> Apiary<H> {
         self.check_server(url)?;
         let url = url.to_string();
         let recorded = self
-            .log
+            .log()
             .append_with(&self.host, self.host.now_ms(), move |swarm| {
                 back_events(swarm, &url)
             })

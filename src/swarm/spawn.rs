@@ -26,10 +26,11 @@ impl<H: Host> Apiary<H> {
         ctx: &CallContext,
         args: &SpawnArgs,
     ) -> Result<SpawnReply, ToolError> {
+        self.widen();
         validate(args)?;
         self.refresh().await?;
         let now = self.host.now_ms();
-        let queued = match intake::vet(&self.log.swarm(), &self.options, ctx, args, now) {
+        let queued = match intake::vet(&self.log().swarm(), &self.options, ctx, args, now) {
             Intake::Existing(reply) => return Ok(reply),
             Intake::Refuse(e) => return Err(e),
             Intake::Accept(request) => request,
@@ -42,7 +43,7 @@ impl<H: Host> Apiary<H> {
         let refused = Rc::new(Cell::new(None));
         let options = self.options.clone();
         let recorded = self
-            .log
+            .log()
             .append_with(&self.host, self.host.now_ms(), {
                 let refused = refused.clone();
                 move |swarm| match intake::enqueue(swarm, &options, queued) {
@@ -63,7 +64,7 @@ impl<H: Host> Apiary<H> {
         }
         let machine = self.machine_if_queued().await;
         let (q, plan) = {
-            let swarm = self.log.swarm();
+            let swarm = self.log().swarm();
             let plan = schedule::plan(&swarm, &self.options, machine.as_ref(), self.host.now_ms());
             // Another call's round may have started it meanwhile: its worker is the answer.
             let Some(q) = swarm.queued(&args.bead_id) else {
@@ -92,7 +93,7 @@ impl<H: Host> Apiary<H> {
 
     /// The reply after another writer got in first: its worker, or the queue entry.
     fn after_race(&self, args: &SpawnArgs) -> Result<SpawnReply, ToolError> {
-        let swarm = self.log.swarm();
+        let swarm = self.log().swarm();
         intake::existing(&swarm, &self.options, args, self.host.now_ms())?
             .ok_or_else(|| ToolError::Refused(format!("a spawn of {} raced", args.bead_id)))
     }

@@ -118,7 +118,7 @@ impl<H: Host> Apiary<H> {
         let _turn = self.prepare_gate.enter().await;
         let outcome = async {
             self.refresh().await?;
-            let Some(q) = self.log.swarm().queued(&bead).cloned() else {
+            let Some(q) = self.log().swarm().queued(&bead).cloned() else {
                 return Ok(());
             };
             if q.state != QueueState::Waiting {
@@ -140,7 +140,7 @@ impl<H: Host> Apiary<H> {
         // running work.
         if self.preparing.borrow().is_empty() {
             let (server, directory) = self
-                .log
+                .log()
                 .swarm()
                 .bead(&bead)
                 .map(|w| (w.server.clone(), w.parent_directory.clone()))
@@ -153,7 +153,7 @@ impl<H: Host> Apiary<H> {
     /// Records, once, that `q`'s start failed with `error`.
     async fn record_start_failed(&self, q: &Queued, error: &ToolError) -> Result<(), ToolError> {
         let (request, seq, why) = (q.request.clone(), q.seq, error.to_string());
-        self.log
+        self.log()
             .append_with(&self.host, self.host.now_ms(), move |swarm| {
                 admit::start_failed(swarm, &request, seq, &why)
             })

@@ -17,13 +17,14 @@ const SHOWN: usize = 20;
 
 impl<H: Host> Apiary<H> {
     pub async fn status(&self, args: &StatusArgs) -> Result<Reply, ToolError> {
+        self.widen();
         if let Some(e) = &args.epic_id {
             check_id("epic_id", e)?;
         }
         self.refresh().await?;
         let machine = self.host.machine().await.ok();
         let now = self.host.now_ms();
-        let swarm = self.log.swarm();
+        let swarm = self.log().swarm();
         let plan = schedule::plan(&swarm, &self.options, machine.as_ref(), now);
         let in_scope = |epic: &str| args.epic_id.as_deref().is_none_or(|e| e == epic);
 

@@ -82,12 +82,13 @@ fn toast_of(variant: &str, title: String, message: &str, epic: &str) -> Toast {
 impl<H: Host> Apiary<H> {
     /// Shows a toast for each new outcome. Returns how many were shown.
     pub async fn toast_news(&self) -> Result<u32, ToolError> {
+        self.widen();
         if !self.options.toasts {
             return Ok(0);
         }
         self.refresh().await?;
         let since = self.started_at;
-        let fresh: Vec<(String, Toast)> = outcomes(&self.log.swarm(), since)
+        let fresh: Vec<(String, Toast)> = outcomes(&self.log().swarm(), since)
             .into_iter()
             .filter(|(key, _)| !self.toasted.borrow().contains(key))
             .collect();

@@ -27,6 +27,7 @@ impl<H: Host> Apiary<H> {
         args: &AwaitArgs,
         aborted: impl Future<Output = ()>,
     ) -> Result<PollReport, ToolError> {
+        self.widen();
         let (timeout, interval) = validate(args)?;
         let include_messages = args.include_messages.unwrap_or(false);
         let started = self.host.now_ms();

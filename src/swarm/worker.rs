@@ -254,7 +254,7 @@ impl<H: Host> Apiary<H> {
     ) -> Result<Vec<Event>, ToolError> {
         let (bead, session) = (bead_id.to_string(), ctx.session_id.clone());
         let recorded = self
-            .log
+            .log()
             .append_with(&self.host, now, move |swarm| match swarm.bead(&bead) {
                 Some(w) if w.session_id == session && !w.state.is_final() => bodies(w),
                 _ => Vec::new(),
@@ -271,7 +271,7 @@ impl<H: Host> Apiary<H> {
 
     /// The bead's worker, which must be the calling session and must not have reported yet.
     fn own_worker(&self, ctx: &CallContext, bead_id: &str) -> Result<Worker, ToolError> {
-        let swarm = self.log.swarm();
+        let swarm = self.log().swarm();
         let Some(w) = swarm.bead(bead_id) else {
             return Err(ToolError::Refused(format!(
                 "no worker was spawned for bead {bead_id}"

@@ -213,7 +213,7 @@ impl<H: Host> Apiary<H> {
         check_id("bead_id", bead)?;
         self.refresh().await?;
         let w: Worker =
-            self.log.swarm().bead(bead).cloned().ok_or_else(|| {
+            self.log().swarm().bead(bead).cloned().ok_or_else(|| {
                 ToolError::Refused(format!("no worker was spawned for bead {bead}"))
             })?;
         let (Some(path), Some(branch)) = (w.worktree.clone(), w.branch.clone()) else {
@@ -230,6 +230,7 @@ impl<H: Host> Apiary<H> {
     }
 
     pub async fn worktree_merge(&self, args: &MergeArgs) -> Result<MergeReply, ToolError> {
+        self.widen();
         let (w, path, branch) = self.worker_with_worktree(&args.bead_id).await?;
         if w.state.is_active() {
             return Err(ToolError::Refused(format!(
@@ -307,7 +308,7 @@ impl<H: Host> Apiary<H> {
             "git diff",
         )?;
         let files: Vec<&str> = files.lines().filter(|l| !l.is_empty()).collect();
-        self.log
+        self.log()
             .append(
                 &self.host,
                 self.host.now_ms(),
@@ -326,7 +327,7 @@ impl<H: Host> Apiary<H> {
         if self.options.remove_merged_worktrees && w.state.is_final() {
             match self.remove_worktree(&w).await? {
                 Ok(event) => {
-                    self.log
+                    self.log()
                         .append(&self.host, self.host.now_ms(), &[event])
                         .await?;
                     removed = "; its worktree and branch were removed".into();
@@ -513,13 +514,14 @@ impl<H: Host> Apiary<H> {
     }
 
     pub async fn worktree_cleanup(&self, args: &CleanupArgs) -> Result<Reply, ToolError> {
+        self.widen();
         if let Some(epic) = &args.epic_id {
             check_id("epic_id", epic)?;
         }
         self.refresh().await?;
         let include_unmerged = args.include_unmerged.unwrap_or(false);
         let candidates: Vec<Worker> = {
-            let swarm = self.log.swarm();
+            let swarm = self.log().swarm();
             let epics: Vec<String> = match &args.epic_id {
                 Some(e) => vec![e.clone()],
                 None => swarm.epic_ids().map(str::to_string).collect(),
@@ -558,13 +560,13 @@ impl<H: Host> Apiary<H> {
         }
         drop(turn);
         if !events.is_empty() {
-            self.log
+            self.log()
                 .append(&self.host, self.host.now_ms(), &events)
                 .await?;
         }
         // Ready worktrees wait for starts: with none running, they go too (the next start
         // refills the pool).
-        let idle = !self.log.swarm().workers().any(|w| w.state.is_active());
+        let idle = !self.log().swarm().workers().any(|w| w.state.is_active());
         let pooled = if idle {
             self.empty_pools(None).await?
         } else {

@@ -23,7 +23,7 @@ impl<H: Host> Apiary<H> {
             return Activity::Busy;
         }
         let home = self.home.borrow().clone();
-        let swarm = self.log.swarm();
+        let swarm = self.log().swarm();
         let own = |parent: &Option<String>| home.is_none() || *parent == home;
         if swarm.waiting().any(|q| own(&q.request.parent_directory)) {
             return Activity::Busy;
