@@ -37,11 +37,14 @@ try {
   const bytesPerEvent = statSync(file10k).size / 10_000;
   // An instance opening the log in a process of its own: from the snapshot the writers keep,
   // then by replaying every line.
-  const opened = (file: string) =>
-    Number(execFileSync(process.execPath, [path.join(import.meta.dirname, "open-memory.ts"), file], { encoding: "utf8" }).trim());
+  const opened = (file: string, role = "coordinator") =>
+    Number(execFileSync(process.execPath, [path.join(import.meta.dirname, "open-memory.ts"), file, role], { encoding: "utf8" }).trim());
   const wasmBytesAt10k = opened(file10k);
+  const wasmBytesAt10kWorker = opened(file10k, "worker");
   const replay10k = path.join(dir, "replay.jsonl");
   copyFileSync(file10k, replay10k);
+  // A worker's instance saves no snapshot: it replays first, then the coordinator's leaves one.
+  const wasmBytesAt10kWorkerReplay = opened(replay10k, "worker");
   const wasmBytesAt10kReplay = opened(replay10k);
 
   // 100,000 events: opening, from the snapshot the writers keep, and from nothing.
@@ -67,6 +70,8 @@ try {
       bytes_per_event: bytesPerEvent,
       wasm_memory_bytes_at_10k: wasmBytesAt10k,
       wasm_memory_bytes_at_10k_replay: wasmBytesAt10kReplay,
+      wasm_memory_bytes_at_10k_worker: wasmBytesAt10kWorker,
+      wasm_memory_bytes_at_10k_worker_replay: wasmBytesAt10kWorkerReplay,
       rss_bytes_after_10k: process.memoryUsage().rss,
       open_100k_with_snapshot_ms: open100kSnapshotMs,
       open_100k_full_replay_ms: open100kReplayMs,

@@ -315,7 +315,7 @@ pub struct ServerNote {
 }
 
 // The fields of each event body, in the order its lines spell them.
-json_fields!(WorkerSpawned {
+json_fields!(into_default WorkerSpawned {
     req session_id,
     req bead_id,
     req epic_id,
@@ -372,7 +372,7 @@ json_fields!(WorkerNote {
     req epic_id,
     req reason,
 });
-json_fields!(WorkerQueued {
+json_fields!(into_default WorkerQueued {
     req bead_id,
     req epic_id,
     req title,

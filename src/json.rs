@@ -452,6 +452,42 @@ macro_rules! json_fields {
     ($ty:ty { $($mode:ident $field:ident $(= $name:literal)?,)+ }) => {
         $crate::json::json_fields!(@impl $ty, [], { $($mode $field $($name)?,)+ });
     };
+    // Read into the type's default, field by field: one value to drop on an error rather than
+    // a struct literal of many fallible parts (the smaller code for a type of many fields).
+    (into_default $ty:ty { $($mode:ident $field:ident,)+ }) => {
+        impl $crate::json::JsonFields for $ty {
+            fn write_fields(&self, o: &mut $crate::json::ObjWriter) {
+                $($crate::json::json_fields!(@write $mode o self $field);)+
+            }
+
+            fn read_fields(f: &$crate::json::Fields) -> Result<Self, $crate::json::JsonError> {
+                let mut value = Self::default();
+                $(f.update_into(stringify!($field), &mut value.$field,
+                    $crate::json::json_fields!(@required $mode))?;)+
+                Ok(value)
+            }
+        }
+
+        impl $crate::json::ToJson for $ty {
+            fn write(&self, out: &mut String) {
+                let mut o = $crate::json::ObjWriter::new(out);
+                $crate::json::JsonFields::write_fields(self, &mut o);
+                o.end();
+            }
+        }
+
+        impl $crate::json::FromJson for $ty {
+            fn from_json(json: &$crate::json::Json) -> Result<Self, $crate::json::JsonError> {
+                $crate::json::JsonFields::read_fields(&$crate::json::Fields::of(json)?)
+            }
+        }
+    };
+    (@required req) => {
+        true
+    };
+    (@required $mode:ident) => {
+        false
+    };
     (@impl $ty:ty, [$($known:expr),*], { $($mode:ident $field:ident $($name:literal)?,)+ }) => {
         impl $crate::json::JsonFields for $ty {
             fn write_fields(&self, o: &mut $crate::json::ObjWriter) {
@@ -546,6 +582,21 @@ impl<'j, 'a> Fields<'j, 'a> {
     pub fn update<T: FromJson>(&self, name: &str, slot: &mut T) -> Result<(), JsonError> {
         if let Some(value) = self.get(name)? {
             *slot = read(name, value)?;
+        }
+        Ok(())
+    }
+
+    /// A field read into `slot`; absent, an error when `required`, else `slot` is left as it is.
+    pub fn update_into<T: FromJson>(
+        &self,
+        name: &str,
+        slot: &mut T,
+        required: bool,
+    ) -> Result<(), JsonError> {
+        match self.get(name)? {
+            Some(value) => *slot = read(name, value)?,
+            None if required => return Err(JsonError::new("missing").in_field(name)),
+            None => {}
         }
         Ok(())
     }

@@ -10,9 +10,10 @@ use crate::event::{
     CompletionStatus, Event, EventBody, Importance, MessageSent, Payload, Priority, WorkerQueued,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum WorkerState {
     /// Spawned; the server has not shown the session busy yet.
+    #[default]
     Starting,
     /// The session was seen busy (or the worker reported progress).
     Running,
@@ -53,7 +54,7 @@ impl WorkerState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Worker {
     pub bead_id: String,
     pub epic_id: String,

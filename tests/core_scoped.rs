@@ -211,3 +211,35 @@ fn an_instance_outside_a_worktree_folds_the_whole_swarm() {
     assert_eq!(a.log().fold(), Fold::Whole);
     assert_eq!(beads(a.log()), ["w1", "w2", "s1", "w1"]);
 }
+
+#[test]
+fn a_workers_instance_leaves_telling_an_outside_coordinator_to_an_instance_with_the_whole_swarm() {
+    let store = Rc::new(MemoryStore::default());
+    swarm_log(&store, 0);
+    let part = worker_instance(&store, "w1");
+    block_on(part.complete(&worker("ses_1b"), &complete_args("w1"))).unwrap();
+    let idle = apiary::host::ServerEvent::Idle {
+        session_id: "ses_coord".into(),
+    };
+    // Its part knows w1 only: a message from it would leave w2 out.
+    block_on(part.observe(&idle)).unwrap();
+    assert_eq!(count(&store, "coordinator_notified"), 0);
+    assert!(part.host().sessions.prompts.borrow().is_empty());
+
+    let whole = Apiary::new(FakeHost::with_store(store.clone()));
+    whole.set_home("/repo");
+    block_on(whole.observe(&idle)).unwrap();
+    assert_eq!(count(&store, "coordinator_notified"), 1);
+    let prompts = whole.host().sessions.prompts.borrow();
+    let (session, text) = &prompts[0];
+    assert_eq!(session, "ses_coord");
+    assert!(
+        text.contains("w1 success") && text.contains("w2 success"),
+        "{text}"
+    );
+}
+
+fn count(store: &MemoryStore, event_type: &str) -> usize {
+    let needle = format!("\"type\":\"{event_type}\"");
+    store.text().lines().filter(|l| l.contains(&needle)).count()
+}

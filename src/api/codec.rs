@@ -12,7 +12,7 @@ json_fields!(CallContext {
     req session_id,
     req directory,
 });
-json_fields!(SpawnArgs {
+json_fields!(into_default SpawnArgs {
     req bead_id,
     req epic_id,
     req title,

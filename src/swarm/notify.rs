@@ -11,6 +11,7 @@ use crate::api::{AwaitArgs, CallContext, Options, PollArgs, PollReport};
 use crate::error::ToolError;
 use crate::event::{CoordinatorNotified, EventBody, Payload};
 use crate::host::{Host, ServerEvent, SessionStatus};
+use crate::log::Fold;
 use crate::projection::{Swarm, Worker, WorkerState};
 use crate::schedule::will_retry;
 
@@ -170,6 +171,7 @@ impl<H: Host> Apiary<H> {
         let mut learnt = Vec::new();
         let unknown: Vec<(String, Option<String>)> = untold(&self.log().swarm(), &self.options)
             .into_iter()
+            .filter(|(_, ws)| self.tells(ws))
             .filter(|(parent, _)| !self.busy.borrow().contains_key(parent))
             .map(|(parent, ws)| (parent, ws[0].parent_directory.clone()))
             .collect();
@@ -223,6 +225,7 @@ impl<H: Host> Apiary<H> {
         let mut held: Option<u64> = None;
         let idle: Vec<(String, Option<String>)> = untold(&self.log().swarm(), &self.options)
             .into_iter()
+            .filter(|(_, ws)| self.tells(ws))
             .filter(|(parent, _)| self.busy.borrow().get(parent) == Some(&false))
             .filter(|(_, ws)| {
                 let at = due(ws);
@@ -257,6 +260,17 @@ impl<H: Host> Apiary<H> {
             }
         }
         Ok(sent)
+    }
+
+    /// Whether this instance tells the coordinator of `workers` about them: a worker's instance,
+    /// which folds only its part of the swarm, tells only the coordinators it started workers
+    /// from (its own sessions); one message must name every finished worker, so the others are
+    /// told by an instance with the whole swarm, their own coordinator's.
+    fn tells(&self, workers: &[&Worker]) -> bool {
+        match self.log().fold() {
+            Fold::Whole => true,
+            Fold::Scoped(home) => workers[0].parent_directory.as_deref() == Some(&home),
+        }
     }
 
     /// How long until a message held back for later finishes is due, if one is.
