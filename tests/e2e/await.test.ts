@@ -70,7 +70,8 @@ test("eight 2 s workers: await returns within 1.5x one worker's time, just after
   // a shared machine stretches every session alike. The lag is reported, with a loose bound
   // that only catches an await that missed its wake-up and slept to its safety net.
   assert.ok(awaitMs <= 1.5 * workerMs, `median await ${awaitMs} ms, one worker ${workerMs} ms; runs ${JSON.stringify(runs)}`);
-  for (const r of runs) assert.ok(r.lag_ms >= 0 && r.lag_ms < 1000, `await returned ${r.lag_ms} ms after the last completion`);
+  // Half the await's 5 s safety net: a wake-up missed would sleep to it.
+  for (const r of runs) assert.ok(r.lag_ms >= 0 && r.lag_ms < 2500, `await returned ${r.lag_ms} ms after the last completion`);
   assert.deepEqual([...fx.offLoopback], [], "the server made no connection off loopback");
   mkdirSync(path.join(workspace, "tests", "artifacts"), { recursive: true });
   appendFileSync(
@@ -79,7 +80,7 @@ test("eight 2 s workers: await returns within 1.5x one worker's time, just after
   );
 });
 
-test("an interrupted coordinator's await returns within a second", async () => {
+test("an interrupted coordinator's await returns at once, not when its worker ends", async () => {
   const EPIC = "abort-epic";
   const coordinator = (await fx.client.session.create({ body: { title: "coordinator" } })).data!;
   await prompt(
@@ -101,7 +102,8 @@ test("an interrupted coordinator's await returns within a second", async () => {
     (await toolParts(fx, coordinator.id)).find((p) => p.tool === "swarm_await_workers" && p.state.status !== "running" && p.state.status !== "pending"),
   );
   const ended = part.state.time?.end ?? Date.now();
-  assert.ok(ended - abortedAt < 1000, `the await ended ${ended - abortedAt} ms after the abort (${part.state.status})`);
+  // Far below what an await that missed the abort would take: the worker's 30 s turn.
+  assert.ok(ended - abortedAt < 5000, `the await ended ${ended - abortedAt} ms after the abort (${part.state.status})`);
   // The interrupt also stops the coordinator's workers (option cancel_with_coordinator, on by
   // default; cancel.test.ts has the details): the worker is recorded cancelled, not failed.
   const events = await until("the worker's cancel", 10_000, async () => {
