@@ -123,7 +123,7 @@ pub struct Options {
 }
 
 /// An OpenCode server workers may be placed on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(Tsify))]
 #[serde(deny_unknown_fields)]
 pub struct ServerOption {
@@ -472,6 +472,9 @@ pub struct WorkerView {
     /// The verify gate's word: `verified`, or `verify failed 2/3`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<String>,
+    /// What its replies spent, once counted: `41k tok $0.12`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -495,6 +498,9 @@ pub struct PollReport {
     pub outcome: Option<AwaitOutcome>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waited_ms: Option<u64>,
+    /// What the epic's workers spent, every attempt counted: `120k tok $0.36`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spent: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -546,7 +552,7 @@ pub struct ProgressArgs {
     pub files_touched: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(Tsify))]
 pub struct CompleteArgs {
     pub bead_id: String,

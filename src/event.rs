@@ -82,13 +82,13 @@ impl Priority {
 
 /// A worker's session was seen busy for the first time: from now on, absent from the
 /// server's status map means its turn ended, not that it has yet to start.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkerObserved {
     pub session_id: String,
     pub bead_id: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkerProgress {
     pub session_id: String,
     pub bead_id: String,
@@ -97,10 +97,11 @@ pub struct WorkerProgress {
     pub files_touched: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum CompletionStatus {
+    #[default]
     Success,
     Failed,
     Blocked,
@@ -118,7 +119,7 @@ impl CompletionStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkerCompleted {
     pub session_id: String,
     pub bead_id: String,
@@ -129,7 +130,7 @@ pub struct WorkerCompleted {
     pub duration_ms: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkerFailed {
     pub session_id: String,
     pub bead_id: String,
@@ -147,7 +148,7 @@ pub struct WorkerFailed {
 /// `session_deleted` (a finished worker's session was deleted by the retention policy; its
 /// record stays). A bead that never started has no session: `session_id` is empty. One shape
 /// for the three keeps the `.wasm` smaller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkerNote {
     pub session_id: String,
     pub bead_id: String,
@@ -181,7 +182,7 @@ pub struct WorkerQueued {
 
 /// A failed worker's bead goes back to the queue for a new attempt, in a new session, not
 /// before `not_before` (the backoff).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkerRetried {
     pub bead_id: String,
     pub epic_id: String,
@@ -195,7 +196,7 @@ pub struct WorkerRetried {
 /// A round of the verify command a worker's `swarm_complete` with success runs: passed
 /// (`ok`), or failed with its exit status (124 and `timed_out` when it was killed at the
 /// timeout). `attempt` counts the rounds of this worker, from 1.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkerVerified {
     pub session_id: String,
     pub bead_id: String,
@@ -206,8 +207,30 @@ pub struct WorkerVerified {
     pub attempt: u32,
 }
 
+/// What a worker's replies spent, as OpenCode recorded them on its assistant messages: those
+/// after the one the last `worker_usage` of this worker counted up to, through `upto`. Counted
+/// when its turn ends (or before its session is deleted); the projection counts a reply once.
+/// `cost` is in millionths of the provider's currency, as OpenCode reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerUsage {
+    pub session_id: String,
+    pub bead_id: String,
+    pub epic_id: String,
+    /// The id of the last reply counted (OpenCode's message ids ascend).
+    pub upto: String,
+    pub replies: u32,
+    pub input: u64,
+    pub output: u64,
+    pub reasoning: u64,
+    pub cache_read: u64,
+    pub cache_write: u64,
+    pub cost_micros: u64,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+}
+
 /// A message between agents (`coordinator` or bead ids).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageSent {
     pub message_id: String,
     /// `coordinator`, or the sending worker's bead.
@@ -249,7 +272,7 @@ impl Importance {
 
 /// A message reached one recipient (`message_delivered`: as a prompt, or shown by its inbox),
 /// or the recipient acknowledged it (`message_read`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageMark {
     pub message_id: String,
     pub recipient: String,
@@ -257,7 +280,7 @@ pub struct MessageMark {
 }
 
 /// Paths (or globs) a worker owns, or gives back.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FilesChanged {
     pub session_id: String,
     pub bead_id: String,
@@ -268,7 +291,7 @@ pub struct FilesChanged {
 /// `commit` is the coordinator's after the merge), or, for a worker on another server, pushed
 /// to the shared remote `origin` where `swarm_worktree_merge` fetches it (`worktree_pushed`,
 /// `commit` is the one pushed).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BranchMark {
     pub session_id: String,
     pub bead_id: String,
@@ -277,7 +300,7 @@ pub struct BranchMark {
 }
 
 /// A worker's worktree (and, when merged, its branch) was removed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorktreeRemoved {
     pub session_id: String,
     pub bead_id: String,
@@ -285,7 +308,7 @@ pub struct WorktreeRemoved {
 }
 
 /// A worker's turn was cut off (the server restarted mid-turn) and nothing resumed it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkerInterrupted {
     pub session_id: String,
     pub bead_id: String,
@@ -297,7 +320,7 @@ pub struct WorkerInterrupted {
 }
 
 /// The coordinator was told, in one message, that these workers finished.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CoordinatorNotified {
     pub session_id: String,
     /// `session_id` of each worker reported (a bead's later attempt is a new worker).
@@ -308,7 +331,7 @@ pub struct CoordinatorNotified {
 
 /// An OpenCode server of the `servers` option stopped answering (`server_lost`), or answers
 /// again (`server_back`): no worker is placed on it meanwhile.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServerNote {
     pub url: String,
     pub reason: String,
@@ -387,6 +410,21 @@ json_fields!(into_default WorkerQueued {
     opt parent_session_id,
     opt parent_directory,
     opt verify,
+});
+json_fields!(into_default WorkerUsage {
+    req session_id,
+    req bead_id,
+    req epic_id,
+    req upto,
+    req replies,
+    opt input,
+    opt output,
+    opt reasoning,
+    opt cache_read,
+    opt cache_write,
+    opt cost_micros,
+    opt provider,
+    opt model,
 });
 json_fields!(WorkerVerified {
     req session_id,
@@ -522,6 +560,7 @@ event_types! {
     ServerLost(ServerNote) = "server_lost",
     ServerBack(ServerNote) = "server_back",
     WorkerVerified(WorkerVerified) = "worker_verified",
+    WorkerUsage(WorkerUsage) = "worker_usage",
 }
 
 /// An event's payload as read back: a known event, or one this build does not know (written

@@ -92,19 +92,87 @@ pub enum SessionStatus {
 
 /// A message of a session, in the shape of the SDK's `session.messages` items, reduced to
 /// what the core reads.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Message {
     pub info: MessageInfo,
     pub parts: Vec<Part>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct MessageInfo {
     /// The message's id (`msg_…`); empty when the server gave none.
     pub id: String,
     pub role: String,
     pub time: MessageTime,
     pub error: Option<MessageError>,
+    /// What an assistant reply cost, in millionths of the provider's currency.
+    pub cost: Micros,
+    pub tokens: Tokens,
+    pub provider_id: Option<String>,
+    pub model_id: Option<String>,
+}
+
+/// The tokens of an assistant reply, as OpenCode counts them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tokens {
+    pub input: u64,
+    pub output: u64,
+    pub reasoning: u64,
+    pub cache: CacheTokens,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CacheTokens {
+    pub read: u64,
+    pub write: u64,
+}
+
+/// An amount of money in millionths, read from a JSON number (`0.0123`, `1.5e-3`) without
+/// floats (float parsing would add several KB to the wasm module); below a millionth rounds
+/// to the nearest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Micros(pub u64);
+
+impl FromJson for Micros {
+    fn from_json(json: &Json) -> Result<Self, JsonError> {
+        match json {
+            Json::Num(text) => scaled(text, 6)
+                .map(Micros)
+                .ok_or_else(|| JsonError::want("a sum of money from 0", json)),
+            _ => Err(JsonError::want("a number", json)),
+        }
+    }
+}
+
+/// `text`, a JSON number, times 10^`scale`, rounded to a whole number; `None` below zero.
+fn scaled(text: &str, scale: i32) -> Option<u64> {
+    if text.starts_with('-') {
+        return None;
+    }
+    let (mantissa, exp) = match text.find(['e', 'E']) {
+        Some(i) => (&text[..i], text[i + 1..].parse::<i32>().ok()?),
+        None => (text, 0),
+    };
+    let (whole, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut value: u64 = 0;
+    let mut power = scale + exp - frac.len() as i32;
+    for d in whole.bytes().chain(frac.bytes()) {
+        value = value.saturating_mul(10).saturating_add(u64::from(d - b'0'));
+    }
+    while power > 0 {
+        value = value.saturating_mul(10);
+        power -= 1;
+    }
+    while power < 0 {
+        // Rounded at the last digit dropped.
+        value = if power == -1 {
+            (value + 5) / 10
+        } else {
+            value / 10
+        };
+        power += 1;
+    }
+    Some(value)
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -113,7 +181,7 @@ pub struct MessageTime {
     pub completed: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct MessageError {
     pub name: Option<String>,
     pub data: Option<ErrorData>,
@@ -216,6 +284,7 @@ impl ServerEvent {
 
     fn read(event_type: &str, properties: &Json) -> Result<Option<Self>, JsonError> {
         /// What names the session in a message event's `info` or `part`.
+        #[derive(Default)]
         struct SessionRef {
             session_id: String,
         }
@@ -224,6 +293,7 @@ impl ServerEvent {
         });
         /// A message event as the server sends it (`info` or `part` holds the session), or
         /// reduced by the shim to its `sessionID`.
+        #[derive(Default)]
         struct WithMessage {
             session_id: Option<String>,
             info: Option<SessionRef>,
@@ -234,6 +304,7 @@ impl ServerEvent {
             opt info,
             opt part,
         });
+        #[derive(Default)]
         struct Info {
             id: String,
         }
@@ -289,6 +360,20 @@ json_fields!(read MessageInfo {
     req role,
     opt time,
     opt error,
+    opt cost,
+    opt tokens,
+    opt provider_id = "providerID",
+    opt model_id = "modelID",
+});
+json_fields!(read Tokens {
+    opt input,
+    opt output,
+    opt reasoning,
+    opt cache,
+});
+json_fields!(read CacheTokens {
+    opt read,
+    opt write,
 });
 json_fields!(read MessageTime {
     opt created,
@@ -402,7 +487,7 @@ pub trait Sessions {
 }
 
 /// An agent of an OpenCode server, as `app.agents` lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AgentInfo {
     pub name: String,
     /// `primary`, `subagent` or `all`.
@@ -635,6 +720,46 @@ mod tests {
     }
 
     #[test]
+    fn a_replys_cost_is_read_in_millionths_without_floats_and_its_tokens_by_name() {
+        let money = |text: &str| read::<Micros>(text).map(|m| m.0);
+        let read_all = [
+            "0",
+            "12",
+            "0.0123",
+            "1.5e-3",
+            "2.5E+2",
+            "1e-7",
+            "5e-7",
+            "0.1234565",
+        ];
+        assert_eq!(
+            read_all.map(money),
+            [0, 12_000_000, 12_300, 1_500, 250_000_000, 0, 1, 123_457].map(Ok)
+        );
+        assert_eq!(
+            money("-0.5").unwrap_err(),
+            "expected a sum of money from 0, got -0.5"
+        );
+        let msgs: Vec<Message> = read(
+            r#"[{"info":{"id":"msg_2","role":"assistant","cost":0.0021,"providerID":"p",
+                "modelID":"m","tokens":{"input":10,"output":5,"reasoning":1,
+                "cache":{"read":3,"write":0}}}}]"#,
+        )
+        .unwrap();
+        let info = &msgs[0].info;
+        assert_eq!(info.cost, Micros(2_100));
+        assert_eq!(
+            (info.tokens.input, info.tokens.output, info.tokens.reasoning),
+            (10, 5, 1)
+        );
+        assert_eq!(info.tokens.cache.read, 3);
+        assert_eq!(
+            (info.provider_id.as_deref(), info.model_id.as_deref()),
+            (Some("p"), Some("m"))
+        );
+    }
+
+    #[test]
     fn a_message_needs_its_role_and_reads_the_rest_as_absent_when_missing() {
         let msgs: Vec<Message> = read(r#"[{"info":{"role":"user","error":null}}]"#).unwrap();
         assert_eq!(
@@ -645,6 +770,10 @@ mod tests {
                     role: "user".into(),
                     time: MessageTime::default(),
                     error: None,
+                    cost: Micros(0),
+                    tokens: Tokens::default(),
+                    provider_id: None,
+                    model_id: None,
                 },
                 parts: vec![],
             }

@@ -445,7 +445,10 @@ macro_rules! json_fields {
         impl $crate::json::FromJson for $ty {
             fn from_json(json: &$crate::json::Json) -> Result<Self, $crate::json::JsonError> {
                 let f = $crate::json::Fields::of(json)?;
-                Ok(Self { $($field: $crate::json::json_fields!(@read $mode f $field $($name)?),)+ })
+                let mut value = Self::default();
+                $(f.update_into($crate::json::json_fields!(@name $field $($name)?), &mut value.$field,
+                    $crate::json::json_fields!(@required $mode))?;)+
+                Ok(value)
             }
         }
     };
@@ -499,7 +502,10 @@ macro_rules! json_fields {
                 if !known.is_empty() {
                     f.only(known)?;
                 }
-                Ok(Self { $($field: $crate::json::json_fields!(@read $mode f $field $($name)?),)+ })
+                let mut value = Self::default();
+                $(f.update_into($crate::json::json_fields!(@name $field $($name)?), &mut value.$field,
+                    $crate::json::json_fields!(@required $mode))?;)+
+                Ok(value)
             }
         }
 
@@ -537,6 +543,18 @@ macro_rules! json_fields {
     };
 }
 pub(crate) use json_fields;
+
+/// A place a JSON value is read into (`Fields::update_into`).
+pub trait Slot {
+    fn set(&mut self, json: &Json) -> Result<(), JsonError>;
+}
+
+impl<T: FromJson> Slot for T {
+    fn set(&mut self, json: &Json) -> Result<(), JsonError> {
+        *self = T::from_json(json)?;
+        Ok(())
+    }
+}
 
 /// The fields of an object, read by name.
 pub struct Fields<'j, 'a>(&'j [(Cow<'a, str>, Json<'a>)]);
@@ -587,18 +605,18 @@ impl<'j, 'a> Fields<'j, 'a> {
     }
 
     /// A field read into `slot`; absent, an error when `required`, else `slot` is left as it is.
-    pub fn update_into<T: FromJson>(
+    /// Not generic: one copy for every field of every type (the type's part is `Slot::set`).
+    pub fn update_into(
         &self,
         name: &str,
-        slot: &mut T,
+        slot: &mut dyn Slot,
         required: bool,
     ) -> Result<(), JsonError> {
         match self.get(name)? {
-            Some(value) => *slot = read(name, value)?,
-            None if required => return Err(JsonError::new("missing").in_field(name)),
-            None => {}
+            Some(value) => slot.set(value).map_err(|e| e.in_field(name)),
+            None if required => Err(JsonError::new("missing").in_field(name)),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Refuses a field not named in `known`, with the names it could have been.
@@ -793,6 +811,12 @@ impl<T: FromJson> FromJson for Option<T> {
 impl<T: ToJson> ToJson for Box<T> {
     fn write(&self, out: &mut String) {
         (**self).write(out)
+    }
+}
+
+impl<T: FromJson> FromJson for Box<T> {
+    fn from_json(json: &Json) -> Result<Self, JsonError> {
+        T::from_json(json).map(Box::new)
     }
 }
 
@@ -1009,7 +1033,7 @@ mod tests {
         assert!(u8::from_json(&parse("256").unwrap()).is_err());
     }
 
-    #[derive(Debug, PartialEq)]
+    #[derive(Debug, Default, PartialEq)]
     struct Server {
         url: String,
         max_workers: u32,

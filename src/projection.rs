@@ -117,10 +117,47 @@ pub struct Worker {
     pub verify: Option<String>,
     /// Each verify round's outcome (passed: true), in order.
     pub verify_rounds: Vec<bool>,
+    /// What its replies spent, once counted (boxed: most of a long log's workers are done
+    /// and read for little else).
+    pub usage: Option<Box<Usage>>,
+}
+
+/// What a worker's replies spent, summed over its `worker_usage` events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub replies: u32,
+    pub input: u64,
+    pub output: u64,
+    pub reasoning: u64,
+    pub cache_read: u64,
+    pub cache_write: u64,
+    /// In millionths of the provider's currency.
+    pub cost_micros: u64,
+    /// The last reply counted: later ones are counted next.
+    pub upto: String,
+    /// `provider/model` of the last reply counted.
+    pub model: Option<String>,
+}
+
+impl Usage {
+    /// Every token a reply read or wrote, cache included, as OpenCode totals them.
+    pub fn tokens(&self) -> u64 {
+        self.input + self.output + self.reasoning + self.cache_read + self.cache_write
+    }
+
+    pub fn add(&mut self, other: &Usage) {
+        self.replies += other.replies;
+        self.input += other.input;
+        self.output += other.output;
+        self.reasoning += other.reasoning;
+        self.cache_read += other.cache_read;
+        self.cache_write += other.cache_write;
+        self.cost_micros += other.cost_micros;
+    }
 }
 
 /// A message and what became of it, per recipient.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Mail {
     pub sent: MessageSent,
     pub at: u64,
@@ -148,9 +185,10 @@ impl Mail {
 }
 
 /// Where a bead that has not started (or is about to start again) stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum QueueState {
     /// Waits for a slot, its dependencies, the machine or its retry backoff.
+    #[default]
     Waiting,
     /// Will not start by itself: a dependency failed, was cancelled or is blocked.
     Blocked(String),
@@ -162,7 +200,7 @@ pub enum QueueState {
 }
 
 /// A bead in the queue: the whole request, so any instance can start it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Queued {
     pub request: WorkerQueued,
     pub state: QueueState,
@@ -306,6 +344,7 @@ impl Swarm {
                     place_note: e.note.clone(),
                     verify: e.verify.clone(),
                     verify_rounds: Vec::new(),
+                    usage: None,
                 }));
                 // A scoped projection adds a bead to its epic here, not when it is queued.
                 let queued = self.queue.remove(&e.bead_id).is_some() && self.scope.is_none();
@@ -459,6 +498,29 @@ impl Swarm {
                     w.ended_at = (!e.resumed).then_some(at);
                 }
             }),
+            // Counted once: a reply at or before what was counted already is passed over
+            // (two instances may count the same turn's end).
+            EventBody::WorkerUsage(e) => self.update(&e.session_id, at, |w| {
+                let usage = w.usage.get_or_insert_with(Box::default);
+                if e.upto.as_str() > usage.upto.as_str() {
+                    usage.add(&Usage {
+                        replies: e.replies,
+                        input: e.input,
+                        output: e.output,
+                        reasoning: e.reasoning,
+                        cache_read: e.cache_read,
+                        cache_write: e.cache_write,
+                        cost_micros: e.cost_micros,
+                        upto: String::new(),
+                        model: None,
+                    });
+                    usage.upto.clone_from(&e.upto);
+                    if let Some(model) = &e.model {
+                        let provider = e.provider.as_deref().unwrap_or("?");
+                        usage.model = Some(format!("{provider}/{model}"));
+                    }
+                }
+            }),
             EventBody::WorkerVerified(e) => self.update(&e.session_id, at, |w| {
                 w.verify_rounds.push(e.ok);
             }),
@@ -573,6 +635,17 @@ impl Swarm {
             .flatten()
             .filter_map(|bead| self.bead(bead))
             .collect()
+    }
+
+    /// What an epic's workers spent, every attempt counted; `None` before any was counted.
+    pub fn epic_usage(&self, epic_id: &str) -> Option<Usage> {
+        let mut total: Option<Usage> = None;
+        for w in self.workers.iter().filter(|w| w.epic_id == epic_id) {
+            if let Some(u) = &w.usage {
+                total.get_or_insert_with(Usage::default).add(u);
+            }
+        }
+        total
     }
 
     /// Every worker ever spawned (a bead's earlier attempts too), in spawn order.

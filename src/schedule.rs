@@ -15,7 +15,7 @@ use crate::projection::{QueueState, Queued, Swarm, Worker, WorkerState};
 use crate::text::order_by;
 
 /// The machine as the host reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Copy, PartialEq, Eq)]
 pub struct Machine {
     /// The 1-minute load average as a percentage of the CPUs (200: twice as many runnable
     /// tasks as CPUs). Whole numbers keep float parsing and printing out of the core.

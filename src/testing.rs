@@ -332,6 +332,27 @@ impl FakeSessions {
         );
     }
 
+    /// Gives a session a finished assistant reply `id` that spent `input` and `output` tokens
+    /// and `cost` (a JSON number, as OpenCode writes it) on provider `p`, model `m`.
+    pub fn finish_turn_spending(
+        &self,
+        session: &str,
+        id: &str,
+        input: u64,
+        output: u64,
+        cost: &str,
+    ) {
+        self.end_turn(
+            session,
+            &format!(
+                r#"{{"info":{{"id":"{id}","role":"assistant","time":{{"created":1,"completed":2}},
+                    "cost":{cost},"providerID":"p","modelID":"m",
+                    "tokens":{{"input":{input},"output":{output},"reasoning":0,
+                    "cache":{{"read":0,"write":0}}}}}},"parts":[{{"type":"text","text":"ok"}}]}}"#
+            ),
+        );
+    }
+
     /// Appends a message (in the server's JSON shape, read as the host's answers are) and takes
     /// the session off the status map.
     fn end_turn(&self, session: &str, message: &str) {

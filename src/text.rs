@@ -25,6 +25,35 @@ pub fn duration(ms: u64) -> String {
     }
 }
 
+/// A count of tokens as people read it: `950`, `41k`, `1.2M` (integer arithmetic, as above).
+pub fn tokens(n: u64) -> String {
+    match n {
+        0..=999 => n.to_string(),
+        1_000..=999_499 => format!("{}k", (n + 500) / 1000),
+        _ => {
+            let tenths = (n + 50_000) / 100_000;
+            format!("{}.{}M", tenths / 10, tenths % 10)
+        }
+    }
+}
+
+/// Money counted in millionths, to the cent: `$0.12`, `$41.07`; `<$0.01` for less than a cent.
+pub fn money(micros: u64) -> String {
+    match micros {
+        0 => "$0".into(),
+        1..=9_999 => "<$0.01".into(),
+        _ => {
+            let cents = (micros + 5_000) / 10_000;
+            format!("${}.{:02}", cents / 100, cents % 100)
+        }
+    }
+}
+
+/// What a worker or an epic spent, in one short word pair: `41k tok $0.12`.
+pub fn spent(tokens_used: u64, micros: u64) -> String {
+    format!("{} tok {}", tokens(tokens_used), money(micros))
+}
+
 /// Lowercase hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -52,6 +81,27 @@ pub(crate) fn order_by<T>(items: &mut [T], key: impl Fn(&T) -> (u64, u64)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_and_money_are_short_and_rounded() {
+        let t: Vec<String> = [
+            0, 950, 999, 1_000, 41_499, 41_500, 999_499, 999_500, 1_234_567,
+        ]
+        .map(tokens)
+        .into();
+        assert_eq!(
+            t,
+            ["0", "950", "999", "1k", "41k", "42k", "999k", "1.0M", "1.2M"]
+        );
+        let m: Vec<String> = [0, 1, 9_999, 10_000, 124_999, 125_000, 41_070_000]
+            .map(money)
+            .into();
+        assert_eq!(
+            m,
+            ["$0", "<$0.01", "<$0.01", "$0.01", "$0.12", "$0.13", "$41.07"]
+        );
+        assert_eq!(spent(41_000, 120_000), "41k tok $0.12");
+    }
 
     #[test]
     fn excerpts_are_one_line_and_cut_with_an_ellipsis() {

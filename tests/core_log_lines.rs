@@ -7,7 +7,7 @@ use apiary::event::{
     self, BranchMark, CompletionStatus, CoordinatorNotified, EventBody, FilesChanged, Importance,
     MessageMark, MessageSent, Payload, Priority, ServerNote, WorkerCompleted, WorkerFailed,
     WorkerInterrupted, WorkerNote, WorkerObserved, WorkerProgress, WorkerQueued, WorkerRetried,
-    WorkerSpawned, WorkerVerified, WorktreeRemoved,
+    WorkerSpawned, WorkerUsage, WorkerVerified, WorktreeRemoved,
 };
 
 const GOLDEN: &str = "tests/golden/events.jsonl";
@@ -267,6 +267,29 @@ fn samples() -> Vec<EventBody> {
             prompt_hash: s("00"),
             verify: some("npm test"),
             ..WorkerSpawned::default()
+        }),
+        EventBody::WorkerUsage(WorkerUsage {
+            session_id: s("ses_1"),
+            bead_id: s("bd-1"),
+            epic_id: s("ep"),
+            upto: s("msg_0123456789abcdefghijklmn"),
+            replies: 12,
+            input: u64::MAX,
+            output: 5,
+            reasoning: 1,
+            cache_read: 40_000,
+            cache_write: 7,
+            cost_micros: 123_456,
+            provider: some(ODD),
+            model: some("scripted-model"),
+        }),
+        EventBody::WorkerUsage(WorkerUsage {
+            session_id: s("ses_1"),
+            bead_id: s("bd-1"),
+            epic_id: s("ep"),
+            upto: s("msg_1"),
+            replies: 1,
+            ..WorkerUsage::default()
         }),
     ]
 }

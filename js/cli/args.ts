@@ -6,7 +6,7 @@ export const USAGE = `usage: opencode-apiary <command> [options]
 commands:
   status      epics and workers: state, progress, duration, and the queue
   log         the events, one a line (--follow keeps printing new ones)
-  stats       durations (p50, p95), success rate and retries, per epic and per agent
+  stats       durations (p50, p95), success rate, retries, tokens and cost, per epic, agent and model
   replay      the status as of --seq N or --at TIME
   show BEAD   a worker's last turn: its messages' text and its tool calls, from the
               OpenCode server its session runs on

@@ -1,5 +1,5 @@
 // Plain, aligned text for people: the core computes every view, this only lays it out.
-import { duration, percent } from "../page/format.js";
+import { duration, money, percent, tokens } from "../page/format.js";
 import type { Entry, EpicView, Group, Health, Overview, Stats } from "../wasm/apiary_core.js";
 
 /** Columns padded to their widest cell, with no trailing blanks. */
@@ -120,14 +120,17 @@ function groupRow(name: string, g: Group): string[] {
     ms(g.max_ms),
     duration(g.worker_ms),
     duration(g.span_ms),
+    tokens(g.tokens),
+    money(g.cost_micros),
   ];
 }
 
 export function statsText(s: Stats, epic?: string): string {
-  const rows = [["", "ATTEMPTS", "BEADS", "RETRIES", "RUNNING", "OK", "FAILED", "BLOCKED", "SUCCESS", "P50", "P95", "MAX", "WORKER TIME", "WALL"]];
+  const rows = [["", "ATTEMPTS", "BEADS", "RETRIES", "RUNNING", "OK", "FAILED", "BLOCKED", "SUCCESS", "P50", "P95", "MAX", "WORKER TIME", "WALL", "TOKENS", "COST"]];
   if (epic === undefined) rows.push(groupRow("all", s.overall));
   for (const e of s.epics) if (epic === undefined || e.name === epic) rows.push(groupRow(`epic ${e.name}`, e));
   if (epic === undefined) for (const a of s.agents) rows.push(groupRow(`agent ${a.name}`, a));
+  if (epic === undefined) for (const m of s.models) rows.push(groupRow(`model ${m.name}`, m));
   if (rows.length === 1) return epic === undefined ? "no workers yet" : `no epic ${epic} in the log`;
   return table(rows);
 }

@@ -1,7 +1,7 @@
 // The dashboard page: reads the log as a stream from the local server, feeds it to the wasm
 // core's LogView, and draws what the core computes: a timeline per epic, the queue, metrics.
 import init, { LogView, type EpicView, type Group, type Overview, type QueueRow, type Stats } from "../wasm/apiary_core.js";
-import { duration, percent } from "./format.js";
+import { duration, money, percent, tokens } from "./format.js";
 import { turnText, type Turn } from "./turn.js";
 
 const RECONNECT_MS = 1000;
@@ -148,13 +148,20 @@ function drawStats(s: Stats): void {
     g.p95_ms == null ? "-" : duration(g.p95_ms),
     duration(g.worker_ms),
     duration(g.span_ms),
+    tokens(g.tokens),
+    money(g.cost_micros),
   ];
-  const rows = [row("all", s.overall), ...s.epics.map((e) => row(`epic ${e.name}`, e)), ...s.agents.map((a) => row(`agent ${a.name}`, a))];
+  const rows = [
+    row("all", s.overall),
+    ...s.epics.map((e) => row(`epic ${e.name}`, e)),
+    ...s.agents.map((a) => row(`agent ${a.name}`, a)),
+    ...s.models.map((m) => row(`model ${m.name}`, m)),
+  ];
   tableOf(
     $("stats"),
-    ["", "attempts", "ok", "failed", "blocked", "retries", "success", "p50", "p95", "worker time", "wall"],
+    ["", "attempts", "ok", "failed", "blocked", "retries", "success", "p50", "p95", "worker time", "wall", "tokens", "cost"],
     rows,
-    new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]),
+    new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]),
   );
 }
 

@@ -12,3 +12,19 @@ export function duration(ms: number): string {
 export function percent(value: number | null | undefined): string {
   return value == null ? "-" : `${value}%`;
 }
+
+/** Tokens as the tools' outputs write them: `950`, `41k`, `1.2M`. */
+export function tokens(n: number): string {
+  if (n < 1000) return String(n);
+  if (n < 999_500) return `${Math.floor((n + 500) / 1000)}k`;
+  const tenths = Math.floor((n + 50_000) / 100_000);
+  return `${Math.floor(tenths / 10)}.${tenths % 10}M`;
+}
+
+/** Money counted in millionths, to the cent: `$0.12`; `<$0.01` for less than a cent. */
+export function money(micros: number): string {
+  if (micros === 0) return "$0";
+  if (micros < 10_000) return "<$0.01";
+  const cents = Math.floor((micros + 5_000) / 10_000);
+  return `$${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, "0")}`;
+}

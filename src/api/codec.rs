@@ -149,6 +149,7 @@ json_fields!(write WorkerView {
     opt files_touched,
     opt last_message,
     opt verify,
+    opt spent,
 });
 json_fields!(write PollReport {
     req title,
@@ -163,6 +164,7 @@ json_fields!(write PollReport {
     opt warning,
     opt outcome,
     opt waited_ms,
+    opt spent,
 });
 json_fields!(write MergeReply {
     req title,
@@ -434,6 +436,7 @@ mod tests {
             },
             last_message: full.then(|| "m".into()),
             verify: full.then(|| "verified".into()),
+            spent: full.then(|| "41k tok $0.12".into()),
         }
     }
 
@@ -469,6 +472,7 @@ mod tests {
                     warning: some("w"),
                     outcome,
                     waited_ms: full.then_some(0),
+                    spent: some("120k tok $0.36"),
                 });
             }
             writes_as_serde(&MergeReply {
@@ -571,6 +575,8 @@ mod tests {
                 p95_ms: full.then_some(6),
                 max_ms: full.then_some(7),
                 span_ms: 8,
+                tokens: 41_000,
+                cost_micros: 120_000,
                 ..Group::default()
             };
             writes_as_serde(&Stats {
@@ -580,6 +586,10 @@ mod tests {
                     group: group.clone(),
                 }],
                 agents: vec![],
+                models: vec![Named {
+                    name: "p/m".into(),
+                    group: group.clone(),
+                }],
             });
             writes_as_serde(&EventPage {
                 total: 2,

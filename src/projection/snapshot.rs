@@ -1,7 +1,7 @@
 //! The projection as JSON, for the snapshot kept beside the log: the shape serde's derives
 //! wrote before (snapshots written by earlier builds still load), read field by field so that
 //! a snapshot of thousands of workers is never one large tree in memory.
-use super::{Mail, QueueState, Queued, Swarm, Worker, WorkerState};
+use super::{Mail, QueueState, Queued, Swarm, Usage, Worker, WorkerState};
 use crate::event::CompletionStatus;
 use crate::json::{
     json_fields, Fields, FromJson, Ignored, Json, JsonError, ObjWriter, Parser, ToJson,
@@ -52,6 +52,18 @@ json_fields!(into_default Worker {
     opt place_note,
     opt verify,
     opt verify_rounds,
+    opt usage,
+});
+json_fields!(into_default Usage {
+    opt replies,
+    opt input,
+    opt output,
+    opt reasoning,
+    opt cache_read,
+    opt cache_write,
+    opt cost_micros,
+    opt upto,
+    opt model,
 });
 json_fields!(Mail {
     req sent,

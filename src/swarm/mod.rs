@@ -30,6 +30,7 @@ mod spawn;
 mod starter;
 mod status;
 mod toast;
+mod usage;
 mod verify;
 mod wait;
 mod worker;

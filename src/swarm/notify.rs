@@ -14,6 +14,7 @@ use crate::host::{Host, ServerEvent, SessionStatus};
 use crate::log::Fold;
 use crate::projection::{Swarm, Worker, WorkerState};
 use crate::schedule::will_retry;
+use crate::text::spent;
 
 /// Workers named in one message at most; the rest are counted.
 const NAMED: usize = 12;
@@ -100,6 +101,9 @@ fn message(swarm: &Swarm, workers: &[String]) -> String {
                 if shown > 0 { ", " } else { "" },
                 mine.len() - shown
             );
+        }
+        if let Some(u) = swarm.epic_usage(epic) {
+            let _ = write!(text, "; epic spent {}", spent(u.tokens(), u.cost_micros));
         }
         let _ = write!(
             text,

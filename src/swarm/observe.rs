@@ -27,6 +27,17 @@ impl<H: Host> Apiary<H> {
                 })
                 .await?;
         }
+        // A turn that ended has its replies' usage counted while the session still has them.
+        if matches!(
+            event,
+            ServerEvent::Idle { .. }
+                | ServerEvent::Status {
+                    status: SessionStatus::Idle,
+                    ..
+                }
+        ) {
+            self.count_usage(session).await?;
+        }
         self.track_activity(event).await
     }
 

@@ -14,7 +14,7 @@ use crate::host::{Host, Message, SessionStatus};
 use crate::ids::check_id;
 use crate::projection::{Swarm, Worker, WorkerState};
 use crate::schedule::{self, Machine};
-use crate::text::excerpt;
+use crate::text::{excerpt, spent};
 
 /// What a poll learnt about one worker's session.
 #[derive(Debug, Clone, PartialEq)]
@@ -198,6 +198,9 @@ impl<H: Host> Apiary<H> {
             warning,
             outcome: None,
             waited_ms: None,
+            spent: swarm
+                .epic_usage(epic_id)
+                .map(|u| spent(u.tokens(), u.cost_micros)),
         };
         if beads.is_empty() && report.warning.is_none() {
             let known: Vec<&str> = swarm.epic_ids().take(10).collect();

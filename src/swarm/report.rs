@@ -5,7 +5,7 @@ use crate::api::{AwaitOutcome, Options, PollReport, WorkerView};
 use crate::event::CompletionStatus;
 use crate::projection::{QueueState, Queued, Worker, WorkerState};
 use crate::schedule::{start_will_retry, Plan, Wait};
-use crate::text::{duration, excerpt};
+use crate::text::{duration, excerpt, spent};
 
 /// Excerpt lengths that keep a poll of 20 workers around 2 KB.
 const NOTE_CHARS: usize = 72;
@@ -65,6 +65,7 @@ pub(crate) fn view(w: &Worker, now: u64, verify_rounds: u32) -> WorkerView {
         files_touched: w.files_touched.clone(),
         last_message: None,
         verify: verify_word(w, verify_rounds),
+        spent: w.usage.as_ref().map(|u| spent(u.tokens(), u.cost_micros)),
     }
 }
 
@@ -125,6 +126,7 @@ fn queued_row(
         files_touched: Vec::new(),
         last_message: None,
         verify: None,
+        spent: None,
     };
     (view, group)
 }
@@ -178,6 +180,9 @@ pub(crate) fn render(report: &mut PollReport) {
         report.total,
         if report.total == 1 { "" } else { "s" }
     );
+    if let Some(s) = &report.spent {
+        let _ = writeln!(out, "spent: {s}");
+    }
     if let Some(w) = &report.warning {
         let _ = writeln!(out, "warning: {w}");
     }
@@ -239,6 +244,9 @@ fn line(out: &mut String, w: &WorkerView) {
     }
     if let Some(v) = &w.verify {
         let _ = write!(out, " ({v})");
+    }
+    if let Some(s) = &w.spent {
+        let _ = write!(out, " {s}");
     }
     if let Some(n) = &w.note {
         let _ = write!(out, ": {}", excerpt(n, NOTE_CHARS));

@@ -99,7 +99,9 @@ impl<H: Host> Apiary<H> {
                         )
                     })
                     .unwrap_or_default();
-                // A session already gone is what was wanted.
+                // What its replies spent stays in the log; a session already gone is what
+                // was wanted.
+                self.count_usage(&d.session_id).await?;
                 let _ = self
                     .host
                     .delete_session(&d.session_id, server.as_deref(), dir.as_deref())

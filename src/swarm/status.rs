@@ -10,7 +10,7 @@ use crate::host::Host;
 use crate::ids::check_id;
 use crate::projection::QueueState;
 use crate::schedule::{self, model_keys};
-use crate::text::duration;
+use crate::text::{duration, spent};
 
 /// Queue lines shown at most; the rest are counted.
 const SHOWN: usize = 20;
@@ -82,6 +82,9 @@ impl<H: Host> Apiary<H> {
                 "machine: load {}% of CPUs, {} MB free",
                 m.load_percent, m.free_memory_mb
             );
+        }
+        if let Some(u) = args.epic_id.as_deref().and_then(|e| swarm.epic_usage(e)) {
+            let _ = writeln!(out, "spent: {}", spent(u.tokens(), u.cost_micros));
         }
         let scoped: Vec<_> = plan
             .waits

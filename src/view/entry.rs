@@ -7,7 +7,7 @@ use tsify::Tsify;
 use crate::event::EventBody;
 use crate::json::json_fields;
 use crate::projection::Swarm;
-use crate::text::duration;
+use crate::text::{duration, spent};
 
 /// One event, described in a few words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,6 +197,19 @@ pub fn describe(body: &EventBody) -> (Option<&str>, Option<&str>, String) {
             Some(&e.bead_id),
             Some(e.session_id.as_str()).filter(|s| !s.is_empty()),
             e.reason.clone(),
+        ),
+        E::WorkerUsage(e) => (
+            Some(&e.bead_id),
+            Some(&e.session_id),
+            format!(
+                "{} repl{}: {}",
+                e.replies,
+                if e.replies == 1 { "y" } else { "ies" },
+                spent(
+                    e.input + e.output + e.reasoning + e.cache_read + e.cache_write,
+                    e.cost_micros
+                )
+            ),
         ),
         E::WorkerVerified(e) => (
             Some(&e.bead_id),

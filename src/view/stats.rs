@@ -40,6 +40,10 @@ pub struct Group {
     pub worker_ms: u64,
     /// Wall time: from the first spawn to the last end (or now while one runs).
     pub span_ms: u64,
+    /// Tokens the replies counted so far read and wrote (cache included).
+    pub tokens: u64,
+    /// What they cost, in millionths of the provider's currency.
+    pub cost_micros: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +62,8 @@ pub struct Stats {
     pub epics: Vec<Named>,
     /// By the agent the workers ran as (`build`, OpenCode's default, when none was named), by name.
     pub agents: Vec<Named>,
+    /// By the `provider/model` their replies came from (`unknown` before any was counted), by name.
+    pub models: Vec<Named>,
 }
 
 json_fields!(Group {
@@ -76,6 +82,8 @@ json_fields!(Group {
     def max_ms,
     req worker_ms,
     req span_ms,
+    def tokens,
+    def cost_micros,
 });
 
 /// `name`, then the group's fields in the same object (serde's `flatten`).
@@ -92,6 +100,7 @@ json_fields!(write Stats {
     req overall,
     req epics,
     req agents,
+    req models,
 });
 
 /// The value at percentile `p` of ascending `sorted` (nearest rank).
@@ -118,6 +127,10 @@ fn group<'a>(workers: impl Iterator<Item = &'a Worker>, now: u64) -> Group {
             g.retries += 1;
         }
         g.worker_ms += took;
+        if let Some(u) = &w.usage {
+            g.tokens += u.tokens();
+            g.cost_micros += u.cost_micros;
+        }
         first = first.min(w.spawned_at);
         last = last.max(end);
         match w.state {
@@ -173,33 +186,44 @@ impl LogView {
             .filter(|(_, n)| n.group.attempts > 0)
             .collect();
         order_by(&mut epics, |(first, _)| (*first, 0));
-        let mut agents: Vec<String> = Vec::new();
-        for w in swarm.workers() {
-            let name = agent_of(w);
-            if !agents.iter().any(|a| a == name) {
-                agents.push(name.to_string());
+        let named = |key: fn(&Worker) -> &str| {
+            let mut names: Vec<&str> = Vec::new();
+            for w in swarm.workers() {
+                if !names.contains(&key(w)) {
+                    names.push(key(w));
+                }
             }
-        }
-        // By name: the few distinct agents are ordered by a simple insertion.
-        for i in 1..agents.len() {
-            let mut j = i;
-            while j > 0 && agents[j - 1] > agents[j] {
-                agents.swap(j - 1, j);
-                j -= 1;
+            // By name: the few distinct names are ordered by a simple insertion.
+            for i in 1..names.len() {
+                let mut j = i;
+                while j > 0 && names[j - 1] > names[j] {
+                    names.swap(j - 1, j);
+                    j -= 1;
+                }
             }
-        }
+            names
+                .into_iter()
+                .map(|name| Named {
+                    group: group(swarm.workers().filter(|w| key(w) == name), now),
+                    name: name.to_string(),
+                })
+                .collect()
+        };
         Stats {
             overall: group(swarm.workers(), now),
             epics: epics.into_iter().map(|(_, n)| n).collect(),
-            agents: agents
-                .into_iter()
-                .map(|name| Named {
-                    group: group(swarm.workers().filter(|w| agent_of(w) == name), now),
-                    name,
-                })
-                .collect(),
+            agents: named(agent_of),
+            models: named(model_of),
         }
     }
+}
+
+/// The model a worker's replies came from, as its last counted reply named it.
+fn model_of(w: &Worker) -> &str {
+    w.usage
+        .as_ref()
+        .and_then(|u| u.model.as_deref())
+        .unwrap_or("unknown")
 }
 
 /// A spawn that names no agent runs as OpenCode's default agent.

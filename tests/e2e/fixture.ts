@@ -164,7 +164,10 @@ function config(modelUrl: string, extra: Record<string, unknown>): string {
         name: "Scripted model",
         npm: "@ai-sdk/openai-compatible",
         options: { baseURL: modelUrl, apiKey: "unused" },
-        models: { "scripted-model": { name: "Scripted", tool_call: true, limit: { context: 100000, output: 4096 } } },
+        // Priced (per million tokens), so that OpenCode records a cost on every reply.
+        models: {
+          "scripted-model": { name: "Scripted", tool_call: true, limit: { context: 100000, output: 4096 }, cost: { input: 1000, output: 2000 } },
+        },
       },
     },
     ...extra,

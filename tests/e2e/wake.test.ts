@@ -49,7 +49,11 @@ test("an idle coordinator gets one message, marked as the plugin's, for workers 
     (await userTexts(coordinator.id)).filter((t) => t.startsWith("[apiary]")).at(-1),
   );
   // The two finished within a moment of each other: one message, one turn, naming the epic.
-  assert.match(wake, /^\[apiary\] workers finished:\nepic wake-epic: k[12] success, k[12] success\. Details: swarm_poll_workers \{"epic_id":"wake-epic"\}$/);
+  // The epic's spend is named once counted (its workers' turns ended before the message).
+  assert.match(
+    wake,
+    /^\[apiary\] workers finished:\nepic wake-epic: k[12] success, k[12] success(; epic spent \d+ tok \$\d+\.\d\d)?\. Details: swarm_poll_workers \{"epic_id":"wake-epic"\}$/,
+  );
   await waitIdle(fx, coordinator.id);
   const notices = loggedEvents(fx).filter((e) => e.type === "coordinator_notified");
   assert.equal(notices.length, 1, JSON.stringify(notices));

@@ -7,7 +7,8 @@ import * as path from "node:path";
 import type { Browser } from "playwright-core";
 import { e2eLogs } from "../e2e/fixture.js";
 import { cli, cliJson, typesOf } from "../js/cli-run.js";
-import { bars, launch, openDashboard } from "./browser.js";
+import { money, tokens } from "../../dist/npm/page/format.js";
+import { bars, launch, openDashboard, statsRow } from "./browser.js";
 
 const logs = existsSync(e2eLogs) ? readdirSync(e2eLogs).filter((f) => f.endsWith(".jsonl")).sort() : [];
 
@@ -38,12 +39,21 @@ for (const name of logs) {
     const stats = cliJson("stats", "--log", file);
     assert.equal(stats.overall.attempts, spawned);
     // A worker reports once (a second report is refused), so each success line is one attempt.
-    const successes = text
+    const events = text
       .split("\n")
       .filter((l) => l !== "")
-      .map((l) => JSON.parse(l) as { type: string; status?: string })
-      .filter((e) => e.type === "worker_completed" && e.status === "success").length;
+      .map((l) => JSON.parse(l) as Record<string, unknown> & { type: string; status?: string });
+    const successes = events.filter((e) => e.type === "worker_completed" && e.status === "success").length;
     assert.equal(stats.overall.succeeded, successes);
+    // What the workers spent: each reply is counted on one line, and the stats sum the lines.
+    const usage = events.filter((e) => e.type === "worker_usage");
+    const spentTokens = usage.reduce(
+      (n, e) => n + ["input", "output", "reasoning", "cache_read", "cache_write"].reduce((m, k) => m + Number(e[k]), 0),
+      0,
+    );
+    const spentMicros = usage.reduce((n, e) => n + Number(e.cost_micros), 0);
+    assert.equal(stats.overall.tokens, spentTokens);
+    assert.equal(stats.overall.cost_micros, spentMicros);
     assert.equal(cliJson("log", "--log", file).total, types.length);
     for (const command of ["status", "stats", "log"]) {
       const r = cli(command, "--log", file);
@@ -53,6 +63,8 @@ for (const name of logs) {
     const { dashboard, page, errors } = await openDashboard(browser, file, types.length);
     try {
       assert.equal((await bars(page)).length, spawned);
+      const all = await statsRow(page, "all");
+      assert.deepEqual(all.slice(-2), [tokens(spentTokens), money(spentMicros)]);
       assert.deepEqual(errors, []);
     } finally {
       await page.close();
