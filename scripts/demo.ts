@@ -150,6 +150,11 @@ async function main(): Promise<void> {
     await waitIdle(fx, coordinator.id);
     await dashboard.close();
 
+    // Each worker's spend is counted when its turn ends, moments after its report.
+    const workers = loggedEvents(fx).filter((e) => e.type === "worker_spawned").length;
+    await until("every worker's spend counted", 30_000, async () =>
+      new Set(loggedEvents(fx).filter((e) => e.type === "worker_usage").map((e) => e.bead_id)).size >= workers ? true : undefined,
+    ).catch(() => undefined);
     const events = loggedEvents(fx);
     const spawnedAt = new Map(events.filter((e) => e.type === "worker_spawned").map((e) => [e.bead_id, e.timestamp]));
     // A blocking Task tool runs the same model turns one after another, in the coordinator's

@@ -109,7 +109,10 @@ fn a_session_deleted_by_retention_has_its_uncounted_replies_counted_first() {
         .finish_turn_spending(&session, "msg_001", 500, 50, "0.02");
     a.host().clock.advance(61_000);
     block_on(a.drain()).unwrap();
-    assert_eq!(*a.host().sessions.deletions.borrow(), std::slice::from_ref(&session));
+    assert_eq!(
+        *a.host().sessions.deletions.borrow(),
+        std::slice::from_ref(&session)
+    );
     // Counted before the deletion: the server answers nothing for a deleted session.
     assert_eq!(count_lines(&a, "worker_usage"), 1);
     let swarm = a.log().swarm();

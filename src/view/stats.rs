@@ -62,7 +62,8 @@ pub struct Stats {
     pub epics: Vec<Named>,
     /// By the agent the workers ran as (`build`, OpenCode's default, when none was named), by name.
     pub agents: Vec<Named>,
-    /// By the `provider/model` their replies came from (`unknown` before any was counted), by name.
+    /// By the `provider/model` their replies came from, by name: only the workers whose replies
+    /// were counted (when a turn ends).
     pub models: Vec<Named>,
 }
 
@@ -186,11 +187,11 @@ impl LogView {
             .filter(|(_, n)| n.group.attempts > 0)
             .collect();
         order_by(&mut epics, |(first, _)| (*first, 0));
-        let named = |key: fn(&Worker) -> &str| {
+        let named = |key: fn(&Worker) -> Option<&str>| {
             let mut names: Vec<&str> = Vec::new();
-            for w in swarm.workers() {
-                if !names.contains(&key(w)) {
-                    names.push(key(w));
+            for name in swarm.workers().filter_map(key) {
+                if !names.contains(&name) {
+                    names.push(name);
                 }
             }
             // By name: the few distinct names are ordered by a simple insertion.
@@ -204,7 +205,7 @@ impl LogView {
             names
                 .into_iter()
                 .map(|name| Named {
-                    group: group(swarm.workers().filter(|w| key(w) == name), now),
+                    group: group(swarm.workers().filter(|w| key(w) == Some(name)), now),
                     name: name.to_string(),
                 })
                 .collect()
@@ -212,18 +213,16 @@ impl LogView {
         Stats {
             overall: group(swarm.workers(), now),
             epics: epics.into_iter().map(|(_, n)| n).collect(),
-            agents: named(agent_of),
+            agents: named(|w| Some(agent_of(w))),
             models: named(model_of),
         }
     }
 }
 
-/// The model a worker's replies came from, as its last counted reply named it.
-fn model_of(w: &Worker) -> &str {
-    w.usage
-        .as_ref()
-        .and_then(|u| u.model.as_deref())
-        .unwrap_or("unknown")
+/// The model a worker's replies came from, as its last counted reply named it; `None` before
+/// any was counted (its turn has not ended yet).
+fn model_of(w: &Worker) -> Option<&str> {
+    w.usage.as_ref().and_then(|u| u.model.as_deref())
 }
 
 /// A spawn that names no agent runs as OpenCode's default agent.
