@@ -637,15 +637,15 @@ impl Swarm {
             .collect()
     }
 
-    /// What an epic's workers spent, every attempt counted; `None` before any was counted.
+    /// What an epic's workers spent, every attempt counted; `None` while nothing was spent.
     pub fn epic_usage(&self, epic_id: &str) -> Option<Usage> {
-        let mut total: Option<Usage> = None;
+        let mut total = Usage::default();
         for w in self.workers.iter().filter(|w| w.epic_id == epic_id) {
             if let Some(u) = &w.usage {
-                total.get_or_insert_with(Usage::default).add(u);
+                total.add(u);
             }
         }
-        total
+        (total.tokens() > 0 || total.cost_micros > 0).then_some(total)
     }
 
     /// Every worker ever spawned (a bead's earlier attempts too), in spawn order.

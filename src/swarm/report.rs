@@ -65,7 +65,12 @@ pub(crate) fn view(w: &Worker, now: u64, verify_rounds: u32) -> WorkerView {
         files_touched: w.files_touched.clone(),
         last_message: None,
         verify: verify_word(w, verify_rounds),
-        spent: w.usage.as_ref().map(|u| spent(u.tokens(), u.cost_micros)),
+        // A worker whose replies spent nothing (a provider that refused them) shows no figure.
+        spent: w
+            .usage
+            .as_ref()
+            .filter(|u| u.tokens() > 0 || u.cost_micros > 0)
+            .map(|u| spent(u.tokens(), u.cost_micros)),
     }
 }
 

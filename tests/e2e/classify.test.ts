@@ -65,10 +65,10 @@ test("complete, provider error, idle without swarm_complete and deleted are each
   for (const p of parts) {
     const out = p.state.output!;
     assert.match(out, /epic four-ways: 4 workers: 2 completed \(1 needs review\), 0 in progress, 2 failed, 0 pending/, out);
-    assert.match(out, /  done success \S+: did done/, out);
+    assert.match(out, /  done success \S+(?: \S+ tok \S+)?: did done/, out);
     assert.match(out, /  quiet needs_review/, out);
-    assert.match(out, /  broken failed \S+ attempt 3: .*scripted provider refusal/, out);
-    assert.match(out, /  gone failed \S+: .*deleted/, out);
+    assert.match(out, /  broken failed \S+ attempt 3(?: \S+ tok \S+)?: .*scripted provider refusal/, out);
+    assert.match(out, /  gone failed \S+(?: \S+ tok \S+)?: .*deleted/, out);
   }
   const events = loggedEvents(fx);
   const failed = events.filter((e) => e.type === "worker_failed");

@@ -67,7 +67,7 @@ test("a worker's question blocks it in poll, reaches the idle coordinator once, 
   assert.match(told[0]!, /from asker \(high\) .*: Which database\?\n {4}Postgres or SQLite\?/);
 
   const poll = await coordinatorCalls(coordinator.id, "coordinator-poll", "swarm_poll_workers", { epic_id: EPIC });
-  assert.match(poll, /in progress:\n {2}asker blocked \S+: asks: Which database\?/);
+  assert.match(poll, /in progress:\n {2}asker blocked \S+(?: \S+ tok \S+)?: asks: Which database\?/);
 
   const answer = await coordinatorCalls(coordinator.id, "coordinator-answer", "swarm_send", {
     to: [BEAD],

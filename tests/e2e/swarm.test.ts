@@ -85,7 +85,7 @@ test("three spawned workers run in parallel and poll reports them running, then 
   });
   const finalPoll = polls.at(-1)!.state.output!;
   assert.match(finalPoll, /^epic e2e-epic: 3 workers: 3 completed, 0 in progress, 0 failed, 0 pending/);
-  for (const b of BEADS) assert.match(finalPoll, new RegExp(`  ${b} success \\S+: did ${b}`));
+  for (const b of BEADS) assert.match(finalPoll, new RegExp(`  ${b} success \\S+(?: \\S+ tok \\S+)?: did ${b}`));
 
   // One toast per completed worker, once each, from the coordinator's instance.
   await until("a toast per worker", 20_000, async () => (toasts.length >= BEADS.length ? true : undefined));
