@@ -13,7 +13,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # on several servers: see BENCHMARKS.md, "Size of the core", for what each part costs. Lowered
 # from 312 KB to 264 KB when serde left the .wasm (the tools' arguments, the host's answers and
 # the replies go through the core's own JSON codec), and to 262 KB when the largest decoders
-# read into a default value field by field (`json_fields!(into_default ...)`): it only goes
+# read into a default value field by field (`json_fields!`): it only goes
 # down from here.
 WASM_GZIP_BUDGET=$((262 * 1024))
 log() { printf '[build] %s\n' "$*" >&2; }

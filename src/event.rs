@@ -229,6 +229,13 @@ pub struct WorkerUsage {
     pub model: Option<String>,
 }
 
+impl WorkerUsage {
+    /// Every token its replies read or wrote, cache included, as OpenCode totals them.
+    pub fn tokens(&self) -> u64 {
+        self.input + self.output + self.reasoning + self.cache_read + self.cache_write
+    }
+}
+
 /// A message between agents (`coordinator` or bead ids).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageSent {
@@ -338,7 +345,7 @@ pub struct ServerNote {
 }
 
 // The fields of each event body, in the order its lines spell them.
-json_fields!(into_default WorkerSpawned {
+json_fields!(WorkerSpawned {
     req session_id,
     req bead_id,
     req epic_id,
@@ -395,7 +402,7 @@ json_fields!(WorkerNote {
     req epic_id,
     req reason,
 });
-json_fields!(into_default WorkerQueued {
+json_fields!(WorkerQueued {
     req bead_id,
     req epic_id,
     req title,
@@ -411,7 +418,7 @@ json_fields!(into_default WorkerQueued {
     opt parent_directory,
     opt verify,
 });
-json_fields!(into_default WorkerUsage {
+json_fields!(WorkerUsage {
     req session_id,
     req bead_id,
     req epic_id,

@@ -455,42 +455,15 @@ macro_rules! json_fields {
     ($ty:ty { $($mode:ident $field:ident $(= $name:literal)?,)+ }) => {
         $crate::json::json_fields!(@impl $ty, [], { $($mode $field $($name)?,)+ });
     };
-    // Read into the type's default, field by field: one value to drop on an error rather than
-    // a struct literal of many fallible parts (the smaller code for a type of many fields).
-    (into_default $ty:ty { $($mode:ident $field:ident,)+ }) => {
-        impl $crate::json::JsonFields for $ty {
-            fn write_fields(&self, o: &mut $crate::json::ObjWriter) {
-                $($crate::json::json_fields!(@write $mode o self $field);)+
-            }
-
-            fn read_fields(f: &$crate::json::Fields) -> Result<Self, $crate::json::JsonError> {
-                let mut value = Self::default();
-                $(f.update_into(stringify!($field), &mut value.$field,
-                    $crate::json::json_fields!(@required $mode))?;)+
-                Ok(value)
-            }
-        }
-
-        impl $crate::json::ToJson for $ty {
-            fn write(&self, out: &mut String) {
-                let mut o = $crate::json::ObjWriter::new(out);
-                $crate::json::JsonFields::write_fields(self, &mut o);
-                o.end();
-            }
-        }
-
-        impl $crate::json::FromJson for $ty {
-            fn from_json(json: &$crate::json::Json) -> Result<Self, $crate::json::JsonError> {
-                $crate::json::JsonFields::read_fields(&$crate::json::Fields::of(json)?)
-            }
-        }
-    };
     (@required req) => {
         true
     };
     (@required $mode:ident) => {
         false
     };
+    // Every reader reads into the type's default, field by field: one value to drop on an
+    // error rather than a struct literal of many fallible parts (much smaller code for a type
+    // of many fields), each field set through the one non-generic `Fields::update_into`.
     (@impl $ty:ty, [$($known:expr),*], { $($mode:ident $field:ident $($name:literal)?,)+ }) => {
         impl $crate::json::JsonFields for $ty {
             fn write_fields(&self, o: &mut $crate::json::ObjWriter) {
@@ -534,12 +507,6 @@ macro_rules! json_fields {
     };
     (@write $mode:ident $o:ident $s:ident $field:ident $($name:literal)?) => {
         $o.field($crate::json::json_fields!(@name $field $($name)?), &$s.$field)
-    };
-    (@read req $f:ident $field:ident $($name:literal)?) => {
-        $f.req($crate::json::json_fields!(@name $field $($name)?))?
-    };
-    (@read $mode:ident $f:ident $field:ident $($name:literal)?) => {
-        $f.opt($crate::json::json_fields!(@name $field $($name)?))?
     };
 }
 pub(crate) use json_fields;
@@ -598,10 +565,7 @@ impl<'j, 'a> Fields<'j, 'a> {
 
     /// A field read into `slot` when present; `slot` is left as it is when absent.
     pub fn update<T: FromJson>(&self, name: &str, slot: &mut T) -> Result<(), JsonError> {
-        if let Some(value) = self.get(name)? {
-            *slot = read(name, value)?;
-        }
-        Ok(())
+        self.update_into(name, slot, false)
     }
 
     /// A field read into `slot`; absent, an error when `required`, else `slot` is left as it is.

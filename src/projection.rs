@@ -8,6 +8,7 @@ mod snapshot;
 
 use crate::event::{
     CompletionStatus, Event, EventBody, Importance, MessageSent, Payload, Priority, WorkerQueued,
+    WorkerUsage,
 };
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -143,6 +144,26 @@ impl Usage {
     /// Every token a reply read or wrote, cache included, as OpenCode totals them.
     pub fn tokens(&self) -> u64 {
         self.input + self.output + self.reasoning + self.cache_read + self.cache_write
+    }
+
+    /// Adds the replies a `worker_usage` counted, once: a count up to a reply counted already
+    /// is passed over (two instances may count the same turn's end).
+    pub fn count(&mut self, e: &WorkerUsage) {
+        if e.upto <= self.upto {
+            return;
+        }
+        self.replies += e.replies;
+        self.input += e.input;
+        self.output += e.output;
+        self.reasoning += e.reasoning;
+        self.cache_read += e.cache_read;
+        self.cache_write += e.cache_write;
+        self.cost_micros += e.cost_micros;
+        self.upto.clone_from(&e.upto);
+        if let Some(model) = &e.model {
+            let provider = e.provider.as_deref().unwrap_or("?");
+            self.model = Some(format!("{provider}/{model}"));
+        }
     }
 
     pub fn add(&mut self, other: &Usage) {
@@ -498,28 +519,8 @@ impl Swarm {
                     w.ended_at = (!e.resumed).then_some(at);
                 }
             }),
-            // Counted once: a reply at or before what was counted already is passed over
-            // (two instances may count the same turn's end).
             EventBody::WorkerUsage(e) => self.update(&e.session_id, at, |w| {
-                let usage = w.usage.get_or_insert_with(Box::default);
-                if e.upto.as_str() > usage.upto.as_str() {
-                    usage.add(&Usage {
-                        replies: e.replies,
-                        input: e.input,
-                        output: e.output,
-                        reasoning: e.reasoning,
-                        cache_read: e.cache_read,
-                        cache_write: e.cache_write,
-                        cost_micros: e.cost_micros,
-                        upto: String::new(),
-                        model: None,
-                    });
-                    usage.upto.clone_from(&e.upto);
-                    if let Some(model) = &e.model {
-                        let provider = e.provider.as_deref().unwrap_or("?");
-                        usage.model = Some(format!("{provider}/{model}"));
-                    }
-                }
+                w.usage.get_or_insert_with(Box::default).count(e);
             }),
             EventBody::WorkerVerified(e) => self.update(&e.session_id, at, |w| {
                 w.verify_rounds.push(e.ok);

@@ -12,7 +12,7 @@ json_fields!(CallContext {
     req session_id,
     req directory,
 });
-json_fields!(into_default SpawnArgs {
+json_fields!(SpawnArgs {
     req bead_id,
     req epic_id,
     req title,

@@ -9,7 +9,7 @@ use crate::json::{
 
 // What says nothing (absent, empty, false) is left out: half of a finished worker's fields,
 // and half of the text a snapshot of thousands of them is read from.
-json_fields!(into_default Worker {
+json_fields!(Worker {
     req bead_id,
     req epic_id,
     req session_id,
@@ -54,7 +54,7 @@ json_fields!(into_default Worker {
     opt verify_rounds,
     opt usage,
 });
-json_fields!(into_default Usage {
+json_fields!(Usage {
     opt replies,
     opt input,
     opt output,

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::api::Options;
 use crate::error::ToolError;
 use crate::host::Host;
-use crate::log::{EventLog, Fold};
+use crate::log::EventLog;
 
 mod args;
 mod cancel;
@@ -149,7 +149,7 @@ impl<H: Host> Apiary<H> {
     /// answer (every tool but a worker's own). The next catch-up opens the whole log, from
     /// its snapshot; the part is not read again.
     pub(crate) fn widen(&self) {
-        if self.whole.get().is_none() && self.part.fold() != Fold::Whole {
+        if self.whole.get().is_none() && self.part.swarm().scope().is_some() {
             let _ = self.whole.set(EventLog::new());
         }
     }

@@ -11,7 +11,6 @@ use crate::api::{AwaitArgs, CallContext, Options, PollArgs, PollReport};
 use crate::error::ToolError;
 use crate::event::{CoordinatorNotified, EventBody, Payload};
 use crate::host::{Host, ServerEvent, SessionStatus};
-use crate::log::Fold;
 use crate::projection::{Swarm, Worker, WorkerState};
 use crate::schedule::will_retry;
 use crate::text::spent;
@@ -271,9 +270,9 @@ impl<H: Host> Apiary<H> {
     /// from (its own sessions); one message must name every finished worker, so the others are
     /// told by an instance with the whole swarm, their own coordinator's.
     fn tells(&self, workers: &[&Worker]) -> bool {
-        match self.log().fold() {
-            Fold::Whole => true,
-            Fold::Scoped(home) => workers[0].parent_directory.as_deref() == Some(&home),
+        match self.log().swarm().scope() {
+            None => true,
+            Some(home) => workers[0].parent_directory.as_deref() == Some(home),
         }
     }
 

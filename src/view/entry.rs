@@ -205,10 +205,7 @@ pub fn describe(body: &EventBody) -> (Option<&str>, Option<&str>, String) {
                 "{} repl{}: {}",
                 e.replies,
                 if e.replies == 1 { "y" } else { "ies" },
-                spent(
-                    e.input + e.output + e.reasoning + e.cache_read + e.cache_write,
-                    e.cost_micros
-                )
+                spent(e.tokens(), e.cost_micros)
             ),
         ),
         E::WorkerVerified(e) => (
